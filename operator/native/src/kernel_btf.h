@@ -1,0 +1,11 @@
+#pragma once
+#include <napi.h>
+
+namespace hive {
+
+// kernelFuncParams(name) -> [{name, type}] from the running kernel's BTF, or
+// null when the function is not in it. Used to find where inode_permission
+// takes its inode (the argument moved in 5.12) without trusting `uname`.
+Napi::Value KernelFuncParams(const Napi::CallbackInfo& info);
+
+}  // namespace hive
