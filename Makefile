@@ -53,7 +53,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/include/*.h $(BUILD)/vmlinux.h
 
 addon: $(ADDON)
 $(ADDON): operator/native/binding.gyp operator/native/src/*.cc operator/native/src/*.h node_modules/.hive-installed
-	cd operator/native && ../../node_modules/.bin/node-gyp rebuild --nodedir=$(NODEDIR) --jobs=2 >/dev/null
+	cd operator/native && ../../node_modules/.bin/node-gyp rebuild --nodedir=$(NODEDIR) --jobs=2 --loglevel=error >/dev/null
 	@test -f $@
 
 ts: node_modules/.hive-installed

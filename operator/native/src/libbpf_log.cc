@@ -20,6 +20,7 @@ int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
   int n = vsnprintf(buf, sizeof(buf), fmt, args);
   if (n <= 0) return 0;
   std::string line(buf);
+  if (line.rfind("libbpf: ", 0) == 0) line.erase(0, 8);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   std::lock_guard<std::mutex> lock(g_mu);
   g_lines.push_back(std::move(line));

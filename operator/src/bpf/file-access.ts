@@ -1,0 +1,316 @@
+// The file-access hook as one closeable object: open -> configure -> load ->
+// attach (libbpf-bootstrap's phases), then watch/unwatch inodes, read counters
+// and receive decoded events in batches. close() releases everything in
+// reverse order and is idempotent.
+import { Logger, log as rootLog } from '../util/log';
+import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
+import { NativeBpfObject, NativeError, bpfObjectPath, native } from './native';
+import {
+  ACCESS_ALL,
+  COUNTER,
+  COUNTER_MAX,
+  CounterName,
+  INODE_KEY,
+  RawFileEvent,
+  WATCH,
+  decodeBatch,
+  encodeInodeKey,
+  encodeWatch,
+} from './layout';
+import { AUTO_ORDER, MODE_PROGRAMS, Mode, ModeOption } from './modes';
+import { checkCapabilities, checkKernelBtf, ensureTracefs } from './environment';
+
+export const DEFAULT_MAX_WATCHES = 65536;
+export const MAX_MAX_WATCHES = 1 << 22;
+export const DEFAULT_RING_BYTES = 8 << 20;
+
+export interface FileAccessOptions {
+  mode?: ModeOption;
+  /** Capacity of the watched-inode map. */
+  maxWatches?: number;
+  /** Ring-buffer size in bytes: a power of two, at least one page. */
+  ringBufferBytes?: number;
+  /** Also load the in-kernel event generator (benchmarks). */
+  benchGenerator?: boolean;
+  objectPath?: string;
+  log?: Logger;
+}
+
+export interface InodeRef {
+  ino: bigint;
+  /** Kernel encoding, major << 20 | minor. */
+  dev: number;
+}
+
+export interface WatchEntry extends InodeRef {
+  watchId: number;
+  /** ACCESS_* bits to report. */
+  access: number;
+}
+
+/** A mode that could not be loaded or attached, and why. */
+export class AttachError extends HiveError {
+  constructor(
+    readonly mode: Mode,
+    readonly reason: string,
+  ) {
+    super(`mode ${mode} cannot attach on this kernel: ${reason}`);
+  }
+}
+
+function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions, 'log' | 'objectPath'>> {
+  const maxWatches = o.maxWatches ?? DEFAULT_MAX_WATCHES;
+  if (!Number.isInteger(maxWatches) || maxWatches < 1 || maxWatches > MAX_MAX_WATCHES) {
+    throw new HiveError(`max watches must be an integer from 1 to ${MAX_MAX_WATCHES}, got ${maxWatches}`);
+  }
+  const ring = o.ringBufferBytes ?? DEFAULT_RING_BYTES;
+  if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
+    throw new HiveError(`ring buffer size must be a power of two from 4096 to 1 GiB, got ${ring}`);
+  }
+  return { mode: o.mode ?? 'auto', maxWatches, ringBufferBytes: ring, benchGenerator: o.benchGenerator ?? false };
+}
+
+/** Position of `struct inode *` in inode_permission, from the kernel's BTF. */
+export function inodeArgPosition(): number | null {
+  const params = native().kernelFuncParams('inode_permission');
+  if (!params) return null;
+  const i = params.findIndex((p) => p.type === 'struct inode *');
+  return i >= 0 ? i : null;
+}
+
+function describe(e: unknown): string {
+  const n = e as NativeError;
+  const detail = n.libbpfLog ? ` [libbpf: ${n.libbpfLog.split('\n').filter(Boolean).slice(-3).join(' | ')}]` : '';
+  return errorMessage(e) + detail;
+}
+
+export class FileAccessMonitor {
+  private obj: NativeBpfObject | null;
+  private readonly watched = new Map<string, WatchEntry>();
+  private readonly log: Logger;
+  private readonly ncpus = native().numPossibleCpus();
+  private malformed = 0;
+
+  private constructor(
+    obj: NativeBpfObject,
+    readonly mode: Mode,
+    readonly maxWatches: number,
+    /** Optional programs the kernel could not attach (e.g. sys_exit_open on arm64). */
+    readonly skipped: string[],
+    log: Logger,
+  ) {
+    this.obj = obj;
+    this.log = log;
+  }
+
+  /**
+   * Opens, configures, loads and attaches the hook. With mode 'auto' it tries
+   * AUTO_ORDER and keeps the first that attaches; `reasons` says why the
+   * others were passed over.
+   */
+  static open(options: FileAccessOptions = {}): { monitor: FileAccessMonitor; reasons: Record<string, string> } {
+    const o = validateOptions(options);
+    const log = (options.log ?? rootLog).child({ module: 'file-access' });
+    checkCapabilities();
+    checkKernelBtf();
+    const candidates = o.mode === 'auto' ? AUTO_ORDER : [o.mode];
+    const reasons: Record<string, string> = {};
+    for (const mode of candidates) {
+      try {
+        const monitor = FileAccessMonitor.openMode(mode, o, options.objectPath ?? bpfObjectPath('fileaccess'), log);
+        return { monitor, reasons };
+      } catch (e) {
+        if (!(e instanceof AttachError)) throw e;
+        reasons[mode] = e.reason;
+        if (o.mode !== 'auto') throw e;
+      }
+    }
+    throw new EnvironmentError(
+      `no attach mode works on this kernel: ${Object.entries(reasons)
+        .map(([m, r]) => `${m}: ${r}`)
+        .join('; ')}`,
+    );
+  }
+
+  private static openMode(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger): FileAccessMonitor {
+    const progs = MODE_PROGRAMS[mode];
+    let inodeArg: number | null = null;
+    if (mode === 'kprobe' || mode === 'fentry') {
+      inodeArg = inodeArgPosition();
+      if (inodeArg === null) throw new AttachError(mode, 'inode_permission has no struct inode * argument in the kernel BTF');
+    }
+    if (mode === 'tracepoint') {
+      try {
+        ensureTracefs();
+      } catch (e) {
+        throw new AttachError(mode, errorMessage(e));
+      }
+    }
+    // open
+    let obj: NativeBpfObject;
+    try {
+      obj = new (native().BpfObject)(objectPath);
+    } catch (e) {
+      throw new HiveError(`cannot open BPF object: ${describe(e)} (run 'make build')`);
+    }
+    const skipped: string[] = [];
+    try {
+      // configure: read-only settings, only before load
+      for (const p of [...progs.required, ...progs.optional]) obj.setAutoload(p, true);
+      if (o.benchGenerator) obj.setAutoload('hive_bench_generate', true);
+      obj.setMaxEntries('watched', o.maxWatches);
+      obj.setMaxEntries('events', o.ringBufferBytes);
+      if (inodeArg !== null) {
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(inodeArg);
+        obj.setRodata('inode_arg', b);
+      }
+      // load
+      try {
+        obj.load();
+      } catch (e) {
+        throw new AttachError(mode, describe(e));
+      }
+      // attach
+      for (const p of progs.required) {
+        try {
+          obj.attach(p);
+        } catch (e) {
+          throw new AttachError(mode, describe(e));
+        }
+      }
+      for (const p of progs.optional) {
+        try {
+          obj.attach(p);
+        } catch (e) {
+          skipped.push(p);
+          log.debug({ program: p, err: describe(e) }, 'optional program not attached');
+        }
+      }
+    } catch (e) {
+      obj.close(); // undo only what was created: the object owns its links
+      throw e;
+    }
+    log.debug({ mode, inodeArg, skipped }, 'attached');
+    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, log);
+  }
+
+  private live(op: string): NativeBpfObject {
+    if (!this.obj) throw new HiveError(`${op}: the file-access monitor is closed`);
+    return this.obj;
+  }
+
+  /** Adds (or updates) watched inodes in one batch; all or nothing on capacity. */
+  watch(entries: WatchEntry[]): void {
+    const obj = this.live('watch');
+    for (const e of entries) {
+      if (typeof e.ino !== 'bigint' || e.ino < 0n) throw new HiveError(`watch: bad inode ${String(e.ino)}`);
+      if (!Number.isInteger(e.dev) || e.dev < 0 || e.dev > 0xffffffff) throw new HiveError(`watch: bad dev ${e.dev}`);
+      if (!Number.isInteger(e.watchId) || e.watchId < 1 || e.watchId > 0xffffffff) {
+        throw new HiveError(`watch: watch id must be an integer from 1 to 2^32-1, got ${e.watchId}`);
+      }
+      if (!Number.isInteger(e.access) || e.access < 1 || (e.access & ~ACCESS_ALL) !== 0) {
+        throw new HiveError(`watch: access mask must be a non-empty subset of read|write|exec, got ${e.access}`);
+      }
+    }
+    const unique = new Map<string, WatchEntry>();
+    for (const e of entries) unique.set(`${e.dev}:${e.ino}`, e);
+    let added = 0;
+    for (const k of unique.keys()) if (!this.watched.has(k)) added++;
+    if (this.watched.size + added > this.maxWatches) throw new MapFullError(this.watched.size + added, this.maxWatches);
+    if (unique.size === 0) return;
+    const keys = Buffer.alloc(unique.size * INODE_KEY.size);
+    const vals = Buffer.alloc(unique.size * WATCH.size);
+    let i = 0;
+    for (const e of unique.values()) {
+      encodeInodeKey(e.ino, e.dev, keys, i * INODE_KEY.size);
+      encodeWatch(e.watchId, e.access, vals, i * WATCH.size);
+      i++;
+    }
+    try {
+      obj.mapUpdateBatch('watched', keys, vals, unique.size);
+    } catch (e) {
+      if ((e as NativeError).errno === 7 /* E2BIG */ || (e as NativeError).errno === 28 /* ENOSPC */) {
+        throw new MapFullError(this.watched.size + added, this.maxWatches);
+      }
+      throw new HiveError(`watch: ${describe(e)}`);
+    }
+    for (const [k, e] of unique) this.watched.set(k, e);
+  }
+
+  /** Removes watched inodes; returns how many were present. */
+  unwatch(refs: InodeRef[]): number {
+    const obj = this.live('unwatch');
+    let removed = 0;
+    for (const r of refs) {
+      const k = `${r.dev}:${r.ino}`;
+      if (!this.watched.has(k)) continue;
+      obj.mapDelete('watched', encodeInodeKey(r.ino, r.dev));
+      this.watched.delete(k);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The watch an inode is in, if any (user-space view). */
+  lookup(ref: InodeRef): WatchEntry | undefined {
+    return this.watched.get(`${ref.dev}:${ref.ino}`);
+  }
+
+  get watchedCount(): number {
+    return this.watched.size;
+  }
+
+  /** Entries actually in the kernel map (walks it: for tests and status). */
+  kernelWatchedCount(): number {
+    return this.live('count').mapCount('watched');
+  }
+
+  /** The kernel's per-CPU counters, summed over CPUs. */
+  counters(): Record<CounterName | 'malformed', number> {
+    const obj = this.live('counters');
+    const out = { malformed: this.malformed } as Record<CounterName | 'malformed', number>;
+    const key = Buffer.alloc(4);
+    for (const [name, idx] of Object.entries(COUNTER) as [CounterName, number][]) {
+      if (idx >= COUNTER_MAX) continue;
+      key.writeUInt32LE(idx);
+      const v = obj.mapLookup('counters', key);
+      let sum = 0;
+      if (v) for (let c = 0; c < this.ncpus; c++) sum += Number(v.readBigUInt64LE(c * 8));
+      out[name] = sum;
+    }
+    return out;
+  }
+
+  /** Starts the ring-buffer thread; cb gets each batch of decoded events. */
+  onEvents(cb: (events: RawFileEvent[]) => void, pollTimeoutMs = 100): void {
+    this.live('onEvents').startRingbuf(
+      'events',
+      (batch) => {
+        const { events, malformed } = decodeBatch(batch);
+        this.malformed += malformed;
+        try {
+          cb(events);
+        } catch (e) {
+          this.log.error({ err: e }, 'event handler failed');
+        }
+      },
+      pollTimeoutMs,
+    );
+  }
+
+  /** Runs the in-kernel generator (benchmarks): `perCall` events per run at callsPerSec. */
+  runGenerator(perCall: number, callsPerSec: number, durationMs: number): Promise<{ calls: number; elapsedNs: number }> {
+    const args = Buffer.alloc(8);
+    args.writeUInt32LE(perCall);
+    return this.live('runGenerator').runLoad('hive_bench_generate', args, callsPerSec, durationMs);
+  }
+
+  close(): void {
+    if (!this.obj) return;
+    const obj = this.obj;
+    this.obj = null;
+    obj.close();
+    this.watched.clear();
+  }
+}

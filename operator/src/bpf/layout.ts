@@ -1,0 +1,190 @@
+// User-space mirror of bpf/include/hive.h. layout.test.ts compares every
+// offset and size here with the compiled object's BTF, so the two cannot drift.
+
+export const ACCESS = { read: 0x1, write: 0x2, exec: 0x4 } as const;
+export type AccessName = keyof typeof ACCESS;
+export const ACCESS_NAMES = Object.keys(ACCESS) as AccessName[];
+export const ACCESS_ALL = ACCESS.read | ACCESS.write | ACCESS.exec;
+
+/** enum hive_source: which hook saw the access. */
+export const SOURCE: Record<number, string> = {
+  1: 'kprobe',
+  2: 'fentry',
+  3: 'lsm',
+  4: 'tracepoint',
+  5: 'tracepoint',
+  6: 'bench',
+};
+
+/** enum hive_counter */
+export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3 } as const;
+export const COUNTER_MAX = 4;
+export type CounterName = keyof typeof COUNTER;
+
+export interface FieldLayout {
+  offset: number;
+  size: number;
+}
+
+/** struct hive_inode_key */
+export const INODE_KEY = {
+  size: 16,
+  fields: { ino: { offset: 0, size: 8 }, dev: { offset: 8, size: 4 }, pad: { offset: 12, size: 4 } },
+} as const;
+
+/** struct hive_watch */
+export const WATCH = {
+  size: 8,
+  fields: { watch_id: { offset: 0, size: 4 }, access_mask: { offset: 4, size: 4 } },
+} as const;
+
+/** struct hive_bench_args */
+export const BENCH_ARGS = {
+  size: 8,
+  fields: { count: { offset: 0, size: 4 }, pad: { offset: 4, size: 4 } },
+} as const;
+
+/** struct hive_file_event */
+export const FILE_EVENT = {
+  size: 80,
+  fields: {
+    ts_ns: { offset: 0, size: 8 },
+    ino: { offset: 8, size: 8 },
+    cgroup_id: { offset: 16, size: 8 },
+    dev: { offset: 24, size: 4 },
+    watch_id: { offset: 28, size: 4 },
+    pid: { offset: 32, size: 4 },
+    tgid: { offset: 36, size: 4 },
+    ppid: { offset: 40, size: 4 },
+    uid: { offset: 44, size: 4 },
+    gid: { offset: 48, size: 4 },
+    access: { offset: 52, size: 4 },
+    raw_mask: { offset: 56, size: 4 },
+    file_mode: { offset: 60, size: 2 },
+    source: { offset: 62, size: 1 },
+    pad: { offset: 63, size: 1 },
+    comm: { offset: 64, size: 16 },
+  },
+} as const;
+
+/** Every struct the layout check compares, by its C name. */
+export const STRUCTS: Record<string, { size: number; fields: Record<string, FieldLayout> }> = {
+  hive_inode_key: INODE_KEY,
+  hive_watch: WATCH,
+  hive_bench_args: BENCH_ARGS,
+  hive_file_event: FILE_EVENT,
+};
+
+export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INODE_KEY.size), at = 0): Buffer {
+  out.writeBigUInt64LE(ino, at + INODE_KEY.fields.ino.offset);
+  out.writeUInt32LE(dev >>> 0, at + INODE_KEY.fields.dev.offset);
+  out.writeUInt32LE(0, at + INODE_KEY.fields.pad.offset);
+  return out;
+}
+
+export function encodeWatch(watchId: number, accessMask: number, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
+  out.writeUInt32LE(watchId >>> 0, at + WATCH.fields.watch_id.offset);
+  out.writeUInt32LE(accessMask >>> 0, at + WATCH.fields.access_mask.offset);
+  return out;
+}
+
+export function encodeBenchArgs(count: number): Buffer {
+  const b = Buffer.alloc(BENCH_ARGS.size);
+  b.writeUInt32LE(count >>> 0, BENCH_ARGS.fields.count.offset);
+  return b;
+}
+
+/** A decoded struct hive_file_event. */
+export interface RawFileEvent {
+  tsNs: number;
+  ino: bigint;
+  cgroupId: bigint;
+  dev: number;
+  watchId: number;
+  pid: number;
+  tgid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  access: number;
+  rawMask: number;
+  fileMode: number;
+  source: number;
+  comm: string;
+}
+
+const F = FILE_EVENT.fields;
+
+function u64(buf: Buffer, at: number): bigint {
+  return buf.readBigUInt64LE(at);
+}
+
+/** C string of at most `len` bytes (stops at the first NUL). */
+function cstr(buf: Buffer, at: number, len: number): string {
+  let end = at;
+  const stop = at + len;
+  while (end < stop && buf[end] !== 0) end++;
+  return buf.toString('latin1', at, end);
+}
+
+export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
+  return {
+    // Monotonic ns as a double: exact to the ns for 104 days of uptime, then to 2 ns.
+    tsNs: buf.readUInt32LE(at + F.ts_ns.offset + 4) * 4294967296 + buf.readUInt32LE(at + F.ts_ns.offset),
+    ino: u64(buf, at + F.ino.offset),
+    cgroupId: u64(buf, at + F.cgroup_id.offset),
+    dev: buf.readUInt32LE(at + F.dev.offset),
+    watchId: buf.readUInt32LE(at + F.watch_id.offset),
+    pid: buf.readUInt32LE(at + F.pid.offset),
+    tgid: buf.readUInt32LE(at + F.tgid.offset),
+    ppid: buf.readUInt32LE(at + F.ppid.offset),
+    uid: buf.readUInt32LE(at + F.uid.offset),
+    gid: buf.readUInt32LE(at + F.gid.offset),
+    access: buf.readUInt32LE(at + F.access.offset),
+    rawMask: buf.readUInt32LE(at + F.raw_mask.offset),
+    fileMode: buf.readUInt16LE(at + F.file_mode.offset),
+    source: buf.readUInt8(at + F.source.offset),
+    comm: cstr(buf, at + F.comm.offset, F.comm.size),
+  };
+}
+
+/**
+ * Splits a batch from the addon's ring-buffer poller ([u32 len][u32 pad]
+ * [record, padded to 8] ...) and decodes each file event. Records of another
+ * size are counted as malformed, never decoded from the wrong offsets.
+ */
+export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: RawFileEvent[]; malformed: number } {
+  let at = 0;
+  let malformed = 0;
+  while (at + 8 <= batch.length) {
+    const len = batch.readUInt32LE(at);
+    const next = at + 8 + ((len + 7) & ~7);
+    if (next > batch.length) {
+      malformed++;
+      break;
+    }
+    if (len === FILE_EVENT.size) out.push(decodeFileEvent(batch, at + 8));
+    else malformed++;
+    at = next;
+  }
+  return { events: out, malformed };
+}
+
+export function accessNames(mask: number): AccessName[] {
+  return ACCESS_NAMES.filter((n) => (mask & ACCESS[n]) !== 0);
+}
+
+/** Parses "read,write" into a mask; throws with the allowed names on a bad one. */
+export function parseAccess(spec: string): number {
+  let mask = 0;
+  for (const raw of spec.split(',')) {
+    const name = raw.trim();
+    if (name === '') continue;
+    if (!(name in ACCESS)) {
+      throw new Error(`unknown access '${name}'; allowed: ${ACCESS_NAMES.join(', ')}`);
+    }
+    mask |= ACCESS[name as AccessName];
+  }
+  if (mask === 0) throw new Error(`empty access list; allowed: ${ACCESS_NAMES.join(', ')}`);
+  return mask;
+}

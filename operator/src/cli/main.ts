@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// hive: the command line. Usage and environment errors print one line to
+// stderr and exit 2; only bugs show a stack.
+import { HiveError } from '../util/errors';
+import { log } from '../util/log';
+import { parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
+import { checkCapabilities } from '../bpf/environment';
+
+const USAGE = `usage: hive <command> [options]
+commands:
+  trace   audit file access to host paths: ${TRACE_USAGE.replace('usage: ', '')}
+  probe   print, as JSON, which attach modes and features this kernel supports`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'trace': {
+      const opts = parseTraceArgs(rest);
+      const { runTrace } = await import('./trace');
+      return runTrace(opts);
+    }
+    case 'probe': {
+      parseProbeArgs(rest);
+      checkCapabilities();
+      const { probe } = await import('../bpf/probe');
+      process.stdout.write(`${JSON.stringify(probe(log.child({ module: 'probe' })), null, 2)}\n`);
+      return 0;
+    }
+    case 'agent':
+    case 'netmon':
+      throw new HiveError(`hive ${cmd}: not available in this version yet`);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new HiveError(`hive: unknown command '${cmd}'; commands: trace, probe`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof HiveError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      log.fatal({ err: e }, 'internal error');
+      process.exitCode = 1;
+    }
+  },
+);
