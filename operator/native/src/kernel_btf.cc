@@ -37,7 +37,12 @@ std::string TypeName(const struct btf* btf, __u32 id, int depth = 0) {
 Napi::Value KernelFuncParams(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string fn = info[0].As<Napi::String>();
-  struct btf* btf = btf__load_vmlinux_btf();
+  struct btf* btf = nullptr;
+  if (info.Length() > 1 && info[1].IsString()) {
+    btf = btf__parse(info[1].As<Napi::String>().Utf8Value().c_str(), nullptr);
+  } else {
+    btf = btf__load_vmlinux_btf();
+  }
   int err = libbpf_get_error(btf);
   if (err) ThrowErrno(env, "load kernel BTF", err);
   Napi::Value result = env.Null();

@@ -4,7 +4,16 @@ import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { EnvironmentError, errorMessage } from '../util/errors';
 
-export const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+/** The kernel's own BTF. HIVE_KERNEL_BTF names another file (for kernels
+ * without CONFIG_DEBUG_INFO_BTF, a BTF file made for that exact kernel). */
+export function kernelBtfPath(): string {
+  return process.env.HIVE_KERNEL_BTF || '/sys/kernel/btf/vmlinux';
+}
+
+/** The BTF file to hand libbpf, when it is not the kernel's default. */
+export function customBtfPath(): string | undefined {
+  return process.env.HIVE_KERNEL_BTF || undefined;
+}
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
@@ -31,10 +40,11 @@ export function checkCapabilities(caps = effectiveCaps()): void {
   }
 }
 
-export function checkKernelBtf(file = KERNEL_BTF): void {
+export function checkKernelBtf(file = kernelBtfPath()): void {
   if (!fs.existsSync(file)) {
     throw new EnvironmentError(
-      `kernel BTF not found at ${file}: hive needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`,
+      `kernel BTF not found at ${file}: hive needs a kernel built with CONFIG_DEBUG_INFO_BTF=y ` +
+        `(or HIVE_KERNEL_BTF naming a BTF file for this kernel)`,
     );
   }
 }

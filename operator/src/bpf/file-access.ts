@@ -18,7 +18,7 @@ import {
   encodeWatch,
 } from './layout';
 import { AUTO_ORDER, MODE_PROGRAMS, Mode, ModeOption } from './modes';
-import { checkCapabilities, checkKernelBtf, ensureTracefs } from './environment';
+import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from './environment';
 
 export const DEFAULT_MAX_WATCHES = 65536;
 export const MAX_MAX_WATCHES = 1 << 22;
@@ -72,7 +72,7 @@ function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions,
 
 /** Position of `struct inode *` in inode_permission, from the kernel's BTF. */
 export function inodeArgPosition(): number | null {
-  const params = native().kernelFuncParams('inode_permission');
+  const params = native().kernelFuncParams('inode_permission', customBtfPath());
   if (!params) return null;
   const i = params.findIndex((p) => p.type === 'struct inode *');
   return i >= 0 ? i : null;
@@ -149,7 +149,7 @@ export class FileAccessMonitor {
     // open
     let obj: NativeBpfObject;
     try {
-      obj = new (native().BpfObject)(objectPath);
+      obj = new (native().BpfObject)(objectPath, customBtfPath());
     } catch (e) {
       throw new HiveError(`cannot open BPF object: ${describe(e)} (run 'make build')`);
     }

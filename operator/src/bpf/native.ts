@@ -40,7 +40,7 @@ export interface NativeBpfObject {
 
 export interface NativeAddon {
   BpfObject: new (objectPath: string, btfCustomPath?: string) => NativeBpfObject;
-  kernelFuncParams(name: string): { name: string; type: string }[] | null;
+  kernelFuncParams(name: string, btfPath?: string): { name: string; type: string }[] | null;
   libbpfVersion(): string;
   numPossibleCpus(): number;
 }

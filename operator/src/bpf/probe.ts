@@ -6,7 +6,7 @@ import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
 import { AUTO_ORDER, MODES, Mode } from './modes';
 import { AttachError, FileAccessMonitor, inodeArgPosition } from './file-access';
-import { KERNEL_BTF } from './environment';
+import { kernelBtfPath } from './environment';
 import { native } from './native';
 
 export interface ModeSupport {
@@ -54,7 +54,7 @@ export function probe(log: Logger): ProbeReport {
   }
   return {
     kernel: os.release(),
-    btf: fs.existsSync(KERNEL_BTF),
+    btf: fs.existsSync(kernelBtfPath()),
     libbpf: native().libbpfVersion(),
     inodePermissionInodeArg: inodeArg,
     lsms,

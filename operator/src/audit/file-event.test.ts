@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Clock, prettyLine, toRecord } from './file-event';
+import { RawFileEvent } from '../bpf/layout';
+
+const raw: RawFileEvent = {
+  tsNs: Number(process.hrtime.bigint()),
+  ino: 817n,
+  cgroupId: 1n,
+  dev: (254 << 20) | 0,
+  watchId: 1,
+  pid: 11,
+  tgid: 10,
+  ppid: 1,
+  uid: 0,
+  gid: 42,
+  access: 1,
+  rawMask: 1,
+  fileMode: 0o100640,
+  source: 4,
+  comm: 'cat',
+};
+
+test('record carries the fields DESIGN.md names', () => {
+  const before = Date.now();
+  const r = toRecord(raw, { path: '/etc/shadow', aliases: ['/etc/shadow.link'] }, new Clock(), 'node-a');
+  assert.equal(r.kind, 'file');
+  assert.equal(r.node, 'node-a');
+  assert.equal(r.path, '/etc/shadow');
+  assert.deepEqual(r.aliases, ['/etc/shadow.link']);
+  assert.equal(r.inode, 817);
+  assert.equal(r.dev, '254:0');
+  assert.deepEqual(r.access, ['read']);
+  assert.deepEqual(r.process, { pid: 11, tgid: 10, ppid: 1, uid: 0, gid: 42, comm: 'cat' });
+  assert.equal(r.mode, 'tracepoint');
+  assert.equal(r.file_mode, '0100640');
+  assert.equal(r.trace, undefined);
+  assert.equal(r.pod, undefined);
+  const t = Date.parse(r.time);
+  assert.ok(Math.abs(t - before) < 1000, `time ${r.time} should be near now`);
+});
+
+test('huge inode numbers stay exact as strings', () => {
+  const r = toRecord({ ...raw, ino: 2n ** 60n + 1n }, undefined, new Clock());
+  assert.equal(r.inode, '1152921504606846977');
+  assert.equal(r.path, '?');
+});
+
+test('pretty line names access, path, process', () => {
+  const line = prettyLine(toRecord(raw, { path: '/etc/shadow' }, new Clock(), 'n'));
+  assert.match(line, /READ +\/etc\/shadow \(ino 817 dev 254:0\) by cat\[10\] uid=0 ppid=1 via tracepoint/);
+});

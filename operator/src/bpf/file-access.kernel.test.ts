@@ -1,0 +1,227 @@
+// The file-access hook in the running kernel: real programs, real files, real
+// processes. Runs in the mode HIVE_TEST_MODE names (auto picks the best this
+// kernel has: tracepoint on the CI host, fentry on the qemu kernels).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FileAccessMonitor, WatchEntry } from './file-access';
+import { ACCESS, ACCESS_ALL, RawFileEvent, accessNames } from './layout';
+import { kernelDevFromStat } from './devnum';
+import { MapFullError } from '../util/errors';
+import { kernelSkip, run, sleep, testMode, tmpDir, waitFor } from '../testing/kernel';
+
+const skip = kernelSkip();
+
+function inodeOf(p: string): { ino: bigint; dev: number } {
+  const st = fs.statSync(p, { bigint: true });
+  return { ino: st.ino, dev: kernelDevFromStat(st.dev) };
+}
+
+describe('file-access hook in the running kernel', { skip }, () => {
+  let monitor: FileAccessMonitor;
+  let dir: string;
+  const events: RawFileEvent[] = [];
+  let nextId = 1;
+
+  function watch(p: string, access = ACCESS_ALL): WatchEntry {
+    const e = { ...inodeOf(p), watchId: nextId++, access };
+    monitor.watch([e]);
+    return e;
+  }
+  const byTgid = (tgid: number) => events.filter((e) => e.tgid === tgid);
+
+  /** Waits until `tgid` has at least n events, then a little more, so "exactly" holds. */
+  async function eventsOf(tgid: number, n: number): Promise<RawFileEvent[]> {
+    if (n > 0) await waitFor(() => byTgid(tgid).length >= n, 3000, `${n} event(s) from pid ${tgid}`);
+    await sleep(150);
+    return byTgid(tgid);
+  }
+
+  before(() => {
+    dir = tmpDir();
+    monitor = FileAccessMonitor.open({ mode: testMode() }).monitor;
+    monitor.onEvents((batch) => events.push(...batch), 20);
+  });
+  after(() => {
+    monitor?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a read of a watched file gives exactly one read event with the reader pid and comm', async () => {
+    const f = path.join(dir, 'secret');
+    fs.writeFileSync(f, 'top secret\n');
+    const w = watch(f);
+    const r = await run('cat', [f]);
+    assert.equal(r.code, 0);
+    const got = await eventsOf(r.pid, 1);
+    assert.equal(got.length, 1, JSON.stringify(got, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+    const e = got[0];
+    assert.deepEqual(accessNames(e.access), ['read']);
+    assert.equal(e.comm, 'cat');
+    assert.equal(e.tgid, r.pid);
+    assert.equal(e.pid, r.pid);
+    assert.equal(e.ppid, process.pid);
+    assert.equal(e.uid, 0);
+    assert.equal(e.watchId, w.watchId);
+    assert.equal(e.ino, w.ino);
+    assert.equal(e.dev, w.dev);
+    assert.equal(e.fileMode & 0o170000, 0o100000, 'regular file');
+  });
+
+  test('a write gives a write event', async () => {
+    const f = path.join(dir, 'log');
+    fs.writeFileSync(f, '');
+    const w = watch(f);
+    const r = await run('sh', ['-c', `echo x >> ${f}`]);
+    const got = await eventsOf(r.pid, 1);
+    assert.equal(got.length, 1);
+    assert.deepEqual(accessNames(got[0].access), ['write']);
+    assert.equal(got[0].comm, 'sh');
+    assert.equal(got[0].watchId, w.watchId);
+  });
+
+  test('an exec gives an exec event attributed to the new program', async () => {
+    const f = path.join(dir, 'prog');
+    fs.copyFileSync('/bin/true', f);
+    fs.chmodSync(f, 0o755);
+    const w = watch(f);
+    const r = await run(f, []);
+    assert.equal(r.code, 0);
+    const got = await eventsOf(r.pid, 1);
+    const execs = got.filter((e) => e.access & ACCESS.exec);
+    assert.equal(execs.length, 1, `exec events: ${got.map((e) => accessNames(e.access).join('+')).join(', ')}`);
+    assert.equal(execs[0].comm, 'prog');
+    assert.equal(execs[0].watchId, w.watchId);
+  });
+
+  test('an unwatched file in the same directory gives no event', async () => {
+    const watched = path.join(dir, 'watched');
+    const sibling = path.join(dir, 'sibling');
+    fs.writeFileSync(watched, 'a');
+    fs.writeFileSync(sibling, 'b');
+    watch(watched);
+    const r = await run('cat', [sibling]);
+    assert.equal(r.code, 0);
+    const got = await eventsOf(r.pid, 0);
+    assert.deepEqual(got, []);
+  });
+
+  test('a hard link to a watched file is caught: the watch is on the inode', async () => {
+    const f = path.join(dir, 'original');
+    const link = path.join(dir, 'hardlink');
+    fs.writeFileSync(f, 'data');
+    fs.linkSync(f, link);
+    const w = watch(f);
+    const r = await run('cat', [link]);
+    const got = await eventsOf(r.pid, 1);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].watchId, w.watchId);
+    assert.equal(got[0].ino, w.ino);
+  });
+
+  test('a file opened by a child process is attributed to the child', async () => {
+    const f = path.join(dir, 'child-read');
+    fs.writeFileSync(f, 'x');
+    watch(f);
+    // sh starts cat in the background and prints its pid
+    const r = await run('sh', ['-c', `cat ${f} > /dev/null & echo $!; wait`]);
+    const childPid = Number(r.stdout.trim());
+    assert.ok(childPid > 0);
+    const got = await eventsOf(childPid, 1);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].comm, 'cat');
+    assert.equal(got[0].ppid, r.pid, 'parent is the shell');
+    assert.deepEqual(byTgid(r.pid), [], 'the shell itself did not open the file');
+  });
+
+  test('accesses outside the watch mask are counted as masked, not reported', async () => {
+    const f = path.join(dir, 'write-only-watch');
+    fs.writeFileSync(f, 'x');
+    watch(f, ACCESS.write);
+    const before = monitor.counters();
+    const r = await run('cat', [f]);
+    const got = await eventsOf(r.pid, 0);
+    assert.deepEqual(got, []);
+    const after = monitor.counters();
+    assert.equal(after.masked - before.masked, 1);
+    assert.equal(after.dropped, 0);
+  });
+
+  test('emitted counter matches the events delivered', async () => {
+    await sleep(100);
+    const c = monitor.counters();
+    assert.equal(c.emitted, events.length);
+    assert.equal(c.malformed, 0);
+  });
+
+  test('10,000 watched inodes fit and lookups stay exact', async () => {
+    const big = path.join(dir, 'many');
+    fs.mkdirSync(big);
+    const N = 10_000;
+    const files: string[] = [];
+    for (let i = 0; i < N + 100; i++) {
+      const f = path.join(big, `f${i}`);
+      fs.writeFileSync(f, '');
+      files.push(f);
+    }
+    const base = monitor.watchedCount;
+    const entries = files.slice(0, N).map((f, i) => ({ ...inodeOf(f), watchId: 100_000 + i, access: ACCESS_ALL }));
+    monitor.watch(entries);
+    assert.equal(monitor.watchedCount, base + N);
+    assert.equal(monitor.kernelWatchedCount(), base + N);
+
+    // 100 watched and the 100 unwatched, read by this very process
+    const picks = Array.from({ length: 100 }, (_, k) => (k * 97) % N);
+    const mark = events.length;
+    for (const i of picks) fs.readFileSync(files[i]);
+    for (let i = N; i < N + 100; i++) fs.readFileSync(files[i]);
+    await waitFor(() => events.slice(mark).filter((e) => e.tgid === process.pid).length >= 100, 3000, '100 reads by this process');
+    await sleep(150);
+    const mine = events.slice(mark).filter((e) => e.tgid === process.pid);
+    assert.deepEqual(
+      mine.map((e) => e.watchId).sort((a, b) => a - b),
+      picks.map((i) => 100_000 + i).sort((a, b) => a - b),
+    );
+    for (const e of mine) assert.equal(e.ino, entries[e.watchId - 100_000].ino);
+
+    // unwatching removes exactly those entries
+    assert.equal(monitor.unwatch(entries.slice(0, N / 2)), N / 2);
+    assert.equal(monitor.kernelWatchedCount(), base + N / 2);
+    const mark2 = events.length;
+    fs.readFileSync(files[0]);
+    fs.readFileSync(files[N - 1]);
+    await waitFor(() => events.slice(mark2).some((e) => e.tgid === process.pid), 3000, 'read of a still-watched file');
+    await sleep(100);
+    assert.deepEqual(
+      events.slice(mark2).filter((e) => e.tgid === process.pid).map((e) => e.watchId),
+      [100_000 + N - 1],
+    );
+    monitor.unwatch(entries);
+  });
+
+  test('a full map refuses the whole batch and says how many are allowed', () => {
+    const small = FileAccessMonitor.open({ mode: monitor.mode, maxWatches: 3, ringBufferBytes: 4096 }).monitor;
+    try {
+      const entries = Array.from({ length: 4 }, (_, i) => ({ ino: BigInt(1000 + i), dev: 1, watchId: i + 1, access: ACCESS_ALL }));
+      small.watch(entries.slice(0, 2));
+      assert.throws(
+        () => small.watch(entries.slice(2)),
+        (e: unknown) => e instanceof MapFullError && /too many watched files: 4, at most 3 are allowed/.test(e.message),
+      );
+      assert.equal(small.kernelWatchedCount(), 2);
+      small.watch(entries.slice(2, 3)); // up to the limit is fine
+      assert.equal(small.kernelWatchedCount(), 3);
+    } finally {
+      small.close();
+    }
+  });
+
+  test('close is idempotent and later calls fail clearly', () => {
+    const m = FileAccessMonitor.open({ mode: monitor.mode, maxWatches: 4, ringBufferBytes: 4096 }).monitor;
+    m.onEvents(() => {});
+    m.close();
+    m.close();
+    assert.throws(() => m.watch([]), /watch: the file-access monitor is closed/);
+  });
+});

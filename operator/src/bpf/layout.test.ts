@@ -1,0 +1,98 @@
+// The decoder's view of every shared struct must be what the compiler laid out
+// in the BPF object (its BTF): Tetragon's "alignchecker", for hive.h.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { STRUCTS, FILE_EVENT, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, accessNames, parseAccess, ACCESS } from './layout';
+import { bpfObjectPath, native } from './native';
+
+test('every shared struct matches the BTF of the compiled object', () => {
+  const obj = new (native().BpfObject)(bpfObjectPath('fileaccess'));
+  try {
+    for (const [name, mine] of Object.entries(STRUCTS)) {
+      const btf = obj.structLayout(name);
+      assert.ok(btf, `struct ${name} is not in the object's BTF`);
+      assert.equal(btf.size, mine.size, `sizeof(struct ${name})`);
+      const btfFields = Object.fromEntries(btf.members.map((m) => [m.name, { offset: m.offset, size: m.size }]));
+      assert.deepEqual(mine.fields, btfFields, `fields of struct ${name}`);
+    }
+  } finally {
+    obj.close();
+  }
+});
+
+function sampleEvent(): Buffer {
+  const b = Buffer.alloc(FILE_EVENT.size);
+  const f = FILE_EVENT.fields;
+  b.writeBigUInt64LE(123456789012345n, f.ts_ns.offset);
+  b.writeBigUInt64LE(0x1_0000_0001n, f.ino.offset);
+  b.writeBigUInt64LE(42n, f.cgroup_id.offset);
+  b.writeUInt32LE((8 << 20) | 1, f.dev.offset);
+  b.writeUInt32LE(7, f.watch_id.offset);
+  b.writeUInt32LE(1001, f.pid.offset);
+  b.writeUInt32LE(1000, f.tgid.offset);
+  b.writeUInt32LE(1, f.ppid.offset);
+  b.writeUInt32LE(65534, f.uid.offset);
+  b.writeUInt32LE(65533, f.gid.offset);
+  b.writeUInt32LE(ACCESS.read | ACCESS.exec, f.access.offset);
+  b.writeUInt32LE(0x24, f.raw_mask.offset);
+  b.writeUInt16LE(0o100755, f.file_mode.offset);
+  b.writeUInt8(4, f.source.offset);
+  b.write('sixteen-chars-ab', f.comm.offset, 'latin1'); // no NUL: full width
+  return b;
+}
+
+test('decodes every field of a file event', () => {
+  const e = decodeFileEvent(sampleEvent());
+  assert.deepEqual(e, {
+    tsNs: 123456789012345,
+    ino: 0x1_0000_0001n,
+    cgroupId: 42n,
+    dev: (8 << 20) | 1,
+    watchId: 7,
+    pid: 1001,
+    tgid: 1000,
+    ppid: 1,
+    uid: 65534,
+    gid: 65533,
+    access: ACCESS.read | ACCESS.exec,
+    rawMask: 0x24,
+    fileMode: 0o100755,
+    source: 4,
+    comm: 'sixteen-chars-ab',
+  });
+});
+
+test('splits a poller batch and counts records of the wrong size', () => {
+  const ev = sampleEvent();
+  const rec = (payload: Buffer) => {
+    const pad = (8 - (payload.length % 8)) % 8;
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(payload.length);
+    return Buffer.concat([h, payload, Buffer.alloc(pad)]);
+  };
+  const batch = Buffer.concat([rec(ev), rec(Buffer.alloc(13)), rec(ev)]);
+  const { events, malformed } = decodeBatch(batch);
+  assert.equal(events.length, 2);
+  assert.equal(malformed, 1);
+  assert.equal(events[1].comm, 'sixteen-chars-ab');
+  // a truncated last record is counted too, and never decoded
+  const cut = decodeBatch(batch.subarray(0, batch.length - 4));
+  assert.equal(cut.events.length, 1);
+  assert.equal(cut.malformed, 2);
+});
+
+test('encodes keys and values at the given offsets', () => {
+  const keys = Buffer.alloc(32);
+  encodeInodeKey(5n, 9, keys, 16);
+  assert.equal(keys.readBigUInt64LE(16), 5n);
+  assert.equal(keys.readUInt32LE(24), 9);
+  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0]);
+});
+
+test('access names and parsing', () => {
+  assert.deepEqual(accessNames(7), ['read', 'write', 'exec']);
+  assert.deepEqual(accessNames(2), ['write']);
+  assert.equal(parseAccess('read, exec'), ACCESS.read | ACCESS.exec);
+  assert.throws(() => parseAccess('read,delete'), /unknown access 'delete'; allowed: read, write, exec/);
+  assert.throws(() => parseAccess(','), /empty access list/);
+});

@@ -1,0 +1,44 @@
+// Shared by the tests that load real BPF programs into the running kernel.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { ModeOption, parseMode } from '../bpf/modes';
+
+/** Why a kernel test cannot run here, or false when it can. */
+export function kernelSkip(): string | false {
+  if (process.env.HIVE_TEST_UNIT_ONLY) return 'HIVE_TEST_UNIT_ONLY is set (make test-unit)';
+  if (process.getuid?.() !== 0) return 'needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load BPF programs';
+  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return 'needs kernel BTF (/sys/kernel/btf/vmlinux)';
+  return false;
+}
+
+/** The attach mode under test: HIVE_TEST_MODE (the qemu kernel matrix sets it), else auto. */
+export function testMode(): ModeOption {
+  return parseMode(process.env.HIVE_TEST_MODE ?? 'auto');
+}
+
+export function tmpDir(prefix = 'hive-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a command to completion; resolves with its pid, exit code and stdout. */
+export function run(cmd: string, args: string[]): Promise<{ pid: number; code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ pid: child.pid ?? -1, code, stdout }));
+  });
+}
