@@ -1,0 +1,199 @@
+// `hive trace` end to end, as a user runs it: a real process, real BPF, real
+// files; and every kind of bad input it must refuse with one line and exit 2.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { kernelSkip, run, testMode, tmpDir, waitFor } from '../testing/kernel';
+
+const MAIN = path.resolve(__dirname, 'main.js');
+const skip = kernelSkip();
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  stdout: string[];
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+function start(args: string[]): Running {
+  const child = spawn(process.execPath, [MAIN, 'trace', ...args], { stdio: 'pipe' });
+  const r: Running = { child, stdout: [], logs: [], exited: new Promise((res) => child.on('close', res)) };
+  readline.createInterface({ input: child.stdout }).on('line', (l) => r.stdout.push(l));
+  readline.createInterface({ input: child.stderr }).on('line', (l) => {
+    try {
+      r.logs.push(JSON.parse(l));
+    } catch {
+      r.logs.push({ raw: l });
+    }
+  });
+  return r;
+}
+
+async function ready(r: Running): Promise<Record<string, unknown>> {
+  await waitFor(() => r.logs.some((l) => l.msg === 'ready') || r.child.exitCode !== null, 15000, "the 'ready' log line");
+  const line = r.logs.find((l) => l.msg === 'ready');
+  assert.ok(line, `hive trace did not get ready: ${JSON.stringify(r.logs)}`);
+  return line;
+}
+
+/** Runs hive to completion; returns exit code and stderr. */
+function hive(args: string[], opts: { uid?: number } = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe', uid: opts.uid, gid: opts.uid });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('close', (code) => resolve({ code, stderr, stdout }));
+  });
+}
+
+function assertOneLineError(res: { code: number | null; stderr: string }, re: RegExp) {
+  assert.equal(res.code, 2, `exit code (stderr: ${res.stderr})`);
+  const lines = res.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${res.stderr}`);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+}
+
+describe('hive trace', { skip }, () => {
+  let dir: string;
+  before(() => {
+    dir = tmpDir();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('prints one JSON line per access with the DESIGN.md fields, and stops on SIGINT', async () => {
+    const f = path.join(dir, 'shadow');
+    fs.writeFileSync(f, 'root:*:1:0:99999:7:::\n');
+    const h = start(['--mode', testMode(), f]);
+    try {
+      const r = await ready(h);
+      assert.ok(['kprobe', 'fentry', 'lsm', 'tracepoint'].includes(String(r.mode)));
+      const cat = await run('cat', [f]);
+      await waitFor(() => h.stdout.length >= 1, 3000, 'an event line');
+      const ev = JSON.parse(h.stdout[0]);
+      const st = fs.statSync(f);
+      assert.equal(ev.kind, 'file');
+      assert.equal(ev.path, f);
+      assert.equal(ev.inode, st.ino);
+      assert.match(ev.dev, /^\d+:\d+$/);
+      assert.deepEqual(ev.access, ['read']);
+      assert.equal(ev.process.comm, 'cat');
+      assert.equal(ev.process.tgid, cat.pid);
+      assert.equal(typeof ev.process.ppid, 'number');
+      assert.equal(ev.process.uid, 0);
+      assert.equal(ev.mode, r.mode);
+      assert.ok(Math.abs(Date.parse(ev.time) - Date.now()) < 5000);
+      assert.equal(typeof ev.node, 'string');
+      for (const k of ['trace', 'pod', 'container']) assert.equal(k in ev, false, `${k} is absent without Kubernetes`);
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    assert.equal(await h.exited, 0);
+    assert.ok(h.logs.some((l) => l.msg === 'stopped'));
+  });
+
+  test('--pretty prints readable lines; a directory watches the files in it', async () => {
+    const d = path.join(dir, 'ssh');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'id_rsa'), 'key');
+    const h = start(['--pretty', '--mode', testMode(), d]);
+    try {
+      await ready(h);
+      await run('cat', [path.join(d, 'id_rsa')]);
+      await waitFor(() => h.stdout.some((l) => l.includes('id_rsa')), 3000, 'a pretty line');
+      const line = h.stdout.find((l) => l.includes('id_rsa'))!;
+      assert.match(line, new RegExp(`READ +${path.join(d, 'id_rsa')} \\(ino \\d+ dev \\d+:\\d+\\) by cat\\[\\d+\\] uid=0`));
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    assert.equal(await h.exited, 0);
+  });
+
+  test('--access write ignores reads', async () => {
+    const f = path.join(dir, 'wonly');
+    fs.writeFileSync(f, '');
+    const h = start(['--access', 'write', '--mode', testMode(), f]);
+    try {
+      await ready(h);
+      await run('cat', [f]);
+      await run('sh', ['-c', `echo x >> ${f}`]);
+      await waitFor(() => h.stdout.length >= 1, 3000, 'the write event');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(h.stdout.length, 1);
+      assert.deepEqual(JSON.parse(h.stdout[0]).access, ['write']);
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    await h.exited;
+  });
+
+  test('--skip-missing watches what exists and warns about the rest', async () => {
+    const f = path.join(dir, 'exists');
+    fs.writeFileSync(f, '');
+    const h = start(['--skip-missing', '--mode', testMode(), f, path.join(dir, 'missing')]);
+    try {
+      const r = await ready(h);
+      assert.equal(r.watches, 1);
+      assert.ok(h.logs.some((l) => l.msg === 'path not found, skipped' && l.path === path.join(dir, 'missing')));
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    assert.equal(await h.exited, 0);
+  });
+
+  test('bad input: one line, exit 2, no stack', async () => {
+    const f = path.join(dir, 'ok');
+    fs.writeFileSync(f, '');
+    assertOneLineError(await hive(['trace', 'etc/shadow']), /^hive trace: etc\/shadow: relative path: paths must be absolute/);
+    assertOneLineError(await hive(['trace', path.join(dir, 'nope')]), /: no such file or directory$/);
+    assertOneLineError(await hive(['trace', '--mode', 'ebpf', f]), /unknown mode 'ebpf'; allowed: auto, kprobe, fentry, lsm, tracepoint/);
+    assertOneLineError(await hive(['trace', '--max-watches', '1', f, path.join(dir, 'shadow')]), /too many watched files: 2, at most 1 are allowed/);
+    assertOneLineError(await hive(['frob']), /unknown command 'frob'/);
+  });
+
+  test('a mode the kernel cannot attach is refused, naming the modes it can', async (t) => {
+    const probe = JSON.parse((await hive(['probe'])).stdout);
+    const unsupported = (['kprobe', 'fentry', 'lsm'] as const).find((m) => !probe.modes[m].supported);
+    if (!unsupported) {
+      t.skip('this kernel supports every mode');
+      return;
+    }
+    const f = path.join(dir, 'ok');
+    const res = await hive(['trace', '--mode', unsupported, f]);
+    assertOneLineError(res, new RegExp(`mode ${unsupported} cannot attach on this kernel: .*; this kernel supports: `));
+    const supported = ['kprobe', 'fentry', 'lsm', 'tracepoint'].filter((m) => probe.modes[m].supported);
+    assert.ok(res.stderr.trim().endsWith(`this kernel supports: ${supported.join(', ')}`), res.stderr);
+  });
+
+  test('missing BTF and missing capabilities are named', async () => {
+    const f = path.join(dir, 'ok');
+    const noBtf = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [MAIN, 'trace', f], { env: { ...process.env, HIVE_KERNEL_BTF: '/nonexistent/vmlinux' } });
+      let stderr = '';
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('close', (code) => resolve({ code, stderr }));
+    });
+    assertOneLineError(noBtf, /kernel BTF not found at \/nonexistent\/vmlinux/);
+    fs.chmodSync(dir, 0o755);
+    assertOneLineError(await hive(['trace', f], { uid: 65534 }), /missing capabilities: hive needs CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\)/);
+    assertOneLineError(await hive(['probe'], { uid: 65534 }), /missing capabilities/);
+  });
+});
+
+describe('hive probe', { skip }, () => {
+  test('prints the supported modes as JSON, and auto is the best of them', async () => {
+    const res = await hive(['probe']);
+    assert.equal(res.code, 0, res.stderr);
+    const p = JSON.parse(res.stdout);
+    assert.equal(p.btf, true);
+    for (const m of ['kprobe', 'fentry', 'lsm', 'tracepoint']) assert.equal(typeof p.modes[m].supported, 'boolean');
+    const order = ['fentry', 'kprobe', 'lsm', 'tracepoint'];
+    assert.equal(p.auto, order.find((m) => p.modes[m].supported) ?? null);
+    assert.ok(p.modes.tracepoint.supported, 'the tracepoint fallback works on every kernel hive supports');
+  });
+});
