@@ -74,8 +74,12 @@ test-unit: build
 test-bpf: build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.kernel.test.js' | sort)
 
-bench: build
+bench: build $(BUILD)/openloop
 	$(NODE) operator/dist/bench/main.js
+
+$(BUILD)/openloop: test/bench/openloop.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -Wall -o $@ $<
 
 clean:
 	rm -rf $(BUILD) operator/dist operator/native/build

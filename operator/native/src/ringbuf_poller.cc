@@ -11,6 +11,11 @@ namespace hive {
 
 // Batches wait here while JavaScript is busy; past this the poll thread blocks.
 constexpr size_t kMaxQueuedBatches = 64;
+// A batch is handed over once it holds this much, so one JS callback never has
+// to decode a whole 100 MB ring at once (large batches thrash the GC).
+constexpr size_t kMaxBatchBytes = 1 << 20;
+// Returned from the sample callback to stop consuming when a batch is full.
+constexpr int kBatchFull = -E2BIG;
 
 RingbufPoller::RingbufPoller(Napi::Env env, int map_fd, Napi::Function cb, int poll_timeout_ms)
     : timeout_ms_(poll_timeout_ms) {
@@ -24,7 +29,10 @@ RingbufPoller::~RingbufPoller() { Stop(); }
 
 int RingbufPoller::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingbufPoller*>(ctx);
-  if (!self->pending_) self->pending_ = new Batch();
+  if (!self->pending_) {
+    self->pending_ = new Batch();
+    self->pending_->bytes.reserve(kMaxBatchBytes + 4096);
+  }
   auto& bytes = self->pending_->bytes;
   size_t padded = (size + 7) & ~size_t(7);
   size_t off = bytes.size();
@@ -34,13 +42,14 @@ int RingbufPoller::OnSample(void* ctx, void* data, size_t size) {
   std::memset(bytes.data() + off + 4, 0, 4);
   std::memcpy(bytes.data() + off + 8, data, size);
   self->pending_->count++;
-  return 0;
+  // libbpf stops after this sample (and counts it consumed) on a negative return.
+  return bytes.size() >= kMaxBatchBytes ? kBatchFull : 0;
 }
 
 void RingbufPoller::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     int n = ring_buffer__poll(rb_, timeout_ms_);
-    if (n < 0 && n != -EINTR) break;
+    if (n < 0 && n != -EINTR && n != kBatchFull) break;
     if (pending_) {
       Batch* b = pending_;
       pending_ = nullptr;

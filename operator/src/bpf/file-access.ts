@@ -299,6 +299,13 @@ export class FileAccessMonitor {
     );
   }
 
+  /** Runs the in-kernel generator once, synchronously: writes `count` events (benchmarks). */
+  generate(count: number): void {
+    const args = Buffer.alloc(8);
+    args.writeUInt32LE(count);
+    this.live('generate').testRun('hive_bench_generate', args);
+  }
+
   /** Runs the in-kernel generator (benchmarks): `perCall` events per run at callsPerSec. */
   runGenerator(perCall: number, callsPerSec: number, durationMs: number): Promise<{ calls: number; elapsedNs: number }> {
     const args = Buffer.alloc(8);

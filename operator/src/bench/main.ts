@@ -1,0 +1,162 @@
+// make bench: ingest throughput and loss of the ring-buffer path, and the
+// hook's overhead on open()+close(), measured in one run and printed as
+// ratios. Figures go to BENCHMARKS.md by hand, with the machine they ran on.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { FileAccessMonitor, DEFAULT_RING_BYTES } from '../bpf/file-access';
+import { ACCESS_ALL } from '../bpf/layout';
+import { kernelDevFromStat } from '../bpf/devnum';
+import { log } from '../util/log';
+
+const repoRoot = path.resolve(__dirname, '../../..');
+const quiet = log.child({ module: 'bench' });
+quiet.level = 'warn';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Row {
+  [k: string]: string | number;
+}
+const results: Record<string, Row[]> = {};
+
+function table(title: string, rows: Row[]) {
+  results[title] = rows;
+  console.log(`\n## ${title}`);
+  console.table(rows);
+}
+
+/** Decode rate with the ring pre-filled: the consumer alone, no generator running. */
+async function drainRate(total: number): Promise<Row> {
+  const ring = 1 << 27; // 128 MiB holds 1.5M 88-byte records
+  const { monitor } = FileAccessMonitor.open({ mode: 'auto', benchGenerator: true, ringBufferBytes: ring, log: quiet });
+  try {
+    const perCall = 10_000;
+    // synchronous runs: nothing consumes yet
+    for (let done = 0; done < total; done += perCall) monitor.generate(perCall);
+    let got = 0;
+    let batches = 0;
+    const t0 = process.hrtime.bigint();
+    let t1 = t0;
+    monitor.onEvents((evs) => {
+      got += evs.length;
+      batches++;
+      t1 = process.hrtime.bigint();
+    }, 10);
+    while (got < total) await sleep(5);
+    const secs = Number(t1 - t0) / 1e9;
+    const c = monitor.counters();
+    return {
+      events: got,
+      batches,
+      seconds: +secs.toFixed(3),
+      'decoded events/s': Math.round(got / secs),
+      'target ratio (>= 1.0 meets 1M/s)': +(got / secs / 1e6).toFixed(2),
+      dropped: c.dropped,
+    };
+  } finally {
+    monitor.close();
+  }
+}
+
+/** A fixed offered load for `seconds`, generator and consumer running together. */
+async function offeredLoad(rate: number, seconds: number): Promise<Row> {
+  const { monitor } = FileAccessMonitor.open({ mode: 'auto', benchGenerator: true, ringBufferBytes: DEFAULT_RING_BYTES, log: quiet });
+  try {
+    let got = 0;
+    monitor.onEvents((evs) => (got += evs.length), 10);
+    const perCall = 1000;
+    const run = await monitor.runGenerator(perCall, rate / perCall, seconds * 1000);
+    const offered = run.calls * perCall;
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      const c = monitor.counters();
+      if (got + c.dropped >= offered) break;
+      await sleep(20);
+    }
+    const c = monitor.counters();
+    return {
+      'offered/s': rate,
+      'achieved offered/s': Math.round(offered / (run.elapsedNs / 1e9)),
+      offered,
+      delivered: got,
+      lost: c.dropped,
+      'loss %': +((100 * c.dropped) / offered).toFixed(3),
+    };
+  } finally {
+    monitor.close();
+  }
+}
+
+function openLoop(bin: string, iterations: number, files: string[]): number {
+  return Number(execFileSync(bin, [String(iterations), ...files]).toString().trim());
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** open()+close() of unwatched files: no hook vs hook with 10,000 watched inodes. */
+async function hookOverhead(): Promise<Row> {
+  const bin = path.join(repoRoot, 'build/openloop');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-bench-'));
+  try {
+    const unwatched = Array.from({ length: 16 }, (_, i) => path.join(dir, `u${i}`));
+    for (const f of unwatched) fs.writeFileSync(f, '');
+    const watchedDir = path.join(dir, 'w');
+    fs.mkdirSync(watchedDir);
+    const entries = Array.from({ length: 10_000 }, (_, i) => {
+      const f = path.join(watchedDir, `w${i}`);
+      fs.writeFileSync(f, '');
+      const st = fs.statSync(f, { bigint: true });
+      return { ino: st.ino, dev: kernelDevFromStat(st.dev), watchId: i + 1, access: ACCESS_ALL };
+    });
+    const iterations = 300_000;
+    openLoop(bin, iterations, unwatched); // warm caches
+    const base: number[] = [];
+    const hooked: number[] = [];
+    let mode = '';
+    for (let round = 0; round < 5; round++) {
+      base.push(openLoop(bin, iterations, unwatched));
+      const { monitor } = FileAccessMonitor.open({ mode: 'auto', log: quiet });
+      mode = monitor.mode;
+      monitor.watch(entries);
+      monitor.onEvents(() => {});
+      hooked.push(openLoop(bin, iterations, unwatched));
+      monitor.close();
+    }
+    const b = median(base);
+    const h = median(hooked);
+    return {
+      mode,
+      'ns/op no hook (median of 5)': b,
+      'ns/op hook + 10k watched': h,
+      'ratio hook/no hook': +(h / b).toFixed(3),
+      'target (tracepoint mode)': '<= 1.10',
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  if (process.getuid?.() !== 0) {
+    console.error('make bench: needs root (CAP_BPF, CAP_PERFMON) to load BPF programs');
+    process.exit(2);
+  }
+  console.log(`# hive bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}`);
+  table('Ingest: decode rate (ring pre-filled with 1,000,000 events, consumer alone)', [await drainRate(1_000_000)]);
+  const loads: Row[] = [];
+  for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
+  table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
+  table('Hook overhead: open()+close() of unwatched files', [await hookOverhead()]);
+  const out = path.join(repoRoot, 'build/bench-results.json');
+  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results }, null, 2));
+  console.log(`\nresults: ${out}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
