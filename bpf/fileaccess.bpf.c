@@ -96,22 +96,26 @@ static __always_inline u32 access_from_fmode(u32 fmode)
 	return a;
 }
 
-/* Looks the inode up; on a match whose access is wanted, writes one event.
- * Returns nothing: an audit hook never changes the access decision. */
-static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask, u8 source)
+/* The watch on an inode, or NULL. Fills *key. This is the whole cost of an
+ * access to an unwatched file, so it reads only what the lookup needs. */
+static __always_inline struct hive_watch *lookup_inode(struct inode *inode, struct hive_inode_key *key)
 {
-	struct hive_inode_key key = {};
-	struct hive_watch *w;
+	if (!inode)
+		return NULL;
+	key->ino = BPF_CORE_READ(inode, i_ino);
+	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key->pad = 0;
+	return bpf_map_lookup_elem(&watched, key);
+}
+
+/* Reports an access to a watched inode if its watch wants it. An audit hook
+ * never changes the access decision. */
+static __always_inline void emit(struct inode *inode, struct hive_inode_key *key, struct hive_watch *w,
+				 u32 access, u32 raw_mask, u8 source)
+{
 	struct hive_file_event *e;
 	struct task_struct *task;
 
-	if (!inode || !access)
-		return;
-	key.ino = BPF_CORE_READ(inode, i_ino);
-	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	w = bpf_map_lookup_elem(&watched, &key);
-	if (!w)
-		return;
 	count(HIVE_CNT_MATCHED);
 	access &= w->access_mask;
 	if (!access) {
@@ -127,8 +131,8 @@ static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	u64 uid_gid = bpf_get_current_uid_gid();
 	e->ts_ns = bpf_ktime_get_ns();
-	e->ino = key.ino;
-	e->dev = key.dev;
+	e->ino = key->ino;
+	e->dev = key->dev;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->watch_id = w->watch_id;
 	e->pid = (u32)pid_tgid;
@@ -144,6 +148,18 @@ static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 	count(HIVE_CNT_EMITTED);
+}
+
+static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask, u8 source)
+{
+	struct hive_inode_key key;
+	struct hive_watch *w;
+
+	if (!access)
+		return;
+	w = lookup_inode(inode, &key);
+	if (w)
+		emit(inode, &key, w, access, raw_mask, source);
 }
 
 /* ---- kprobe / fentry / lsm: the inode_permission hook ---- */
@@ -195,34 +211,47 @@ int BPF_PROG(hive_lsm_inode_permission, struct inode *inode, int mask, int ret)
 
 /* ---- tracepoint fallback ---- */
 
-/* The file behind fd in the current task's table (NULL if none). */
+/* The file behind fd in the current task's table (NULL if none). The walk to
+ * the fd array uses direct BTF loads (cheap, fault-safe) from the trusted
+ * current task; indexing the array needs one probe read. */
 static __always_inline struct file *current_fd_file(long fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (!fdt || fd < 0 || (u64)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!files || fd < 0)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	fdt = files->fdt;
+	if (!fdt || (u64)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
 
 static __always_inline int on_open_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	long fd = BPF_CORE_READ(ctx, ret);
+	struct hive_inode_key key;
+	struct hive_watch *w;
+	struct inode *inode;
 	struct file *f;
 	u32 fmode;
 
-	if (fd < 0)
+	if (ctx->ret < 0)
 		return 0;
-	f = current_fd_file(fd);
+	f = current_fd_file(ctx->ret);
 	if (!f)
 		return 0;
+	inode = BPF_CORE_READ(f, f_inode);
+	w = lookup_inode(inode, &key);
+	if (!w)
+		return 0;
 	fmode = BPF_CORE_READ(f, f_mode);
-	report(BPF_CORE_READ(f, f_inode), access_from_fmode(fmode), fmode, HIVE_SRC_TP_OPEN);
+	if (access_from_fmode(fmode)) /* not an O_PATH open */
+		emit(inode, &key, w, access_from_fmode(fmode), fmode, HIVE_SRC_TP_OPEN);
 	return 0;
 }
 
