@@ -181,22 +181,22 @@ int BPF_KPROBE(hive_kprobe_inode_permission)
 	return 0;
 }
 
-/* fentry sees the raw u64 argument array; the verifier knows each slot's type
- * from BTF, and inode_arg is constant at load so only one branch remains. */
+/* fentry sees the arguments as a u64 array the verifier checks against the
+ * prototype (constant offsets only, none past the last argument), so there
+ * is one program per prototype; user space loads the one the kernel's BTF
+ * describes. */
 SEC("?fentry/inode_permission")
-int hive_fentry_inode_permission(u64 *ctx)
+int BPF_PROG(hive_fentry_inode_permission, void *idmap, struct inode *inode, int mask)
 {
-	struct inode *inode;
-	u32 mask;
+	report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY);
+	return 0;
+}
 
-	if (inode_arg == 0) {
-		inode = (struct inode *)ctx[0];
-		mask = (u32)ctx[1];
-	} else {
-		inode = (struct inode *)ctx[1];
-		mask = (u32)ctx[2];
-	}
-	report(inode, access_from_may(mask), mask, HIVE_SRC_FENTRY);
+/* Before 5.12: inode_permission(struct inode *, int). */
+SEC("?fentry/inode_permission")
+int BPF_PROG(hive_fentry_inode_permission_pre512, struct inode *inode, int mask)
+{
+	report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY);
 	return 0;
 }
 

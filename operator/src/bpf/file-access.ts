@@ -17,7 +17,7 @@ import {
   encodeInodeKey,
   encodeWatch,
 } from './layout';
-import { AUTO_ORDER, MODE_PROGRAMS, Mode, ModeOption } from './modes';
+import { AUTO_ORDER, Mode, ModeOption, programsFor } from './modes';
 import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from './environment';
 
 export const DEFAULT_MAX_WATCHES = 65536;
@@ -133,12 +133,12 @@ export class FileAccessMonitor {
   }
 
   private static openMode(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger): FileAccessMonitor {
-    const progs = MODE_PROGRAMS[mode];
     let inodeArg: number | null = null;
     if (mode === 'kprobe' || mode === 'fentry') {
       inodeArg = inodeArgPosition();
       if (inodeArg === null) throw new AttachError(mode, 'inode_permission has no struct inode * argument in the kernel BTF');
     }
+    const progs = programsFor(mode, inodeArg);
     if (mode === 'tracepoint') {
       try {
         ensureTracefs();

@@ -16,6 +16,8 @@ export interface ModePrograms {
 
 export const MODE_PROGRAMS: Record<Mode, ModePrograms> = {
   kprobe: { required: ['hive_kprobe_inode_permission'], optional: [] },
+  // hive_fentry_inode_permission_pre512 replaces it where the kernel's BTF says
+  // inode_permission(inode, mask): see programsFor().
   fentry: { required: ['hive_fentry_inode_permission'], optional: [] },
   lsm: { required: ['hive_lsm_inode_permission'], optional: [] },
   tracepoint: {
@@ -24,6 +26,12 @@ export const MODE_PROGRAMS: Record<Mode, ModePrograms> = {
     optional: ['hive_tp_exit_open', 'hive_tp_exit_openat2', 'hive_tp_exit_creat', 'hive_tp_exit_open_by_handle_at'],
   },
 };
+
+/** The programs of a mode on a kernel whose inode_permission takes its inode at inodeArg. */
+export function programsFor(mode: Mode, inodeArg: number | null): ModePrograms {
+  if (mode === 'fentry' && inodeArg === 0) return { required: ['hive_fentry_inode_permission_pre512'], optional: [] };
+  return MODE_PROGRAMS[mode];
+}
 
 export function parseMode(s: string): ModeOption {
   if (s === 'auto' || (MODES as readonly string[]).includes(s)) return s as ModeOption;

@@ -13,16 +13,26 @@ export function kernelSkip(): string | false {
   return false;
 }
 
-/** The attach mode under test: HIVE_TEST_MODE (the qemu kernel matrix sets it), else auto. */
-export function testMode(): ModeOption {
-  return parseMode(process.env.HIVE_TEST_MODE ?? 'auto');
+/** The attach modes under test: HIVE_TEST_MODES (comma-separated; the qemu
+ * kernel matrix sets it to every mode), else just auto. */
+export function testModes(): ModeOption[] {
+  return (process.env.HIVE_TEST_MODES ?? 'auto').split(',').filter(Boolean).map(parseMode);
 }
+
+/** The first mode under test, for tests that run one. */
+export function testMode(): ModeOption {
+  return testModes()[0];
+}
+
+/** Waits stretch by HIVE_TEST_TIME_SCALE: kernels under emulation (qemu TCG) are ~10x slower. */
+export const TIME_SCALE = Number(process.env.HIVE_TEST_TIME_SCALE ?? 1) || 1;
 
 export function tmpDir(prefix = 'hive-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+  timeoutMs *= TIME_SCALE;
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -31,6 +41,9 @@ export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = 'con
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A quiet period long enough for late events to arrive, before asserting "exactly". */
+export const settle = () => sleep(150 * TIME_SCALE);
 
 /** Runs a command to completion; resolves with its pid, exit code and stdout. */
 export function run(cmd: string, args: string[]): Promise<{ pid: number; code: number | null; stdout: string }> {
