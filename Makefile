@@ -14,11 +14,14 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 APT_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 \
-             iproute2 util-linux
+             iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils
+# The qemu kernel matrix: Debian kernel packages, or the aliases 6.1 / 6.12
+# (the newest generic amd64 image of that series). Add more with KERNELS="...".
+KERNELS   ?= 6.1 6.12
 TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
-.PHONY: deps deps-apt deps-npm build bpf addon ts run test test-unit test-bpf bench clean \
-        cluster-up cluster-down test-kernels manifests deploy undeploy docker-build
+.PHONY: deps deps-apt deps-npm build bpf addon ts run test test-host test-unit test-bpf bench clean \
+        test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
 
 deps: deps-apt deps-npm
 
@@ -63,8 +66,31 @@ ts: node_modules/.hive-installed
 run: build
 	$(NODE) operator/dist/cli/main.js trace --pretty --skip-missing $$(grep -v '^\s*#' config/trace/default-paths.txt)
 
-test: build
+test: test-host test-kernels test-kernels-selfcheck
+
+# Every test file on this machine's kernel (units and real-kernel tests).
+test-host: build
 	$(NODE) --test --test-concurrency=1 $(TEST_FILES)
+
+# Debian kernels under qemu: the kernel-side tests in kprobe, fentry, lsm and
+# tracepoint mode (kernel packages cached in ~/.cache/hive/kernels).
+test-kernels: build
+	bash test/kernels/run.sh $(KERNELS)
+
+# The matrix must be able to fail: a kprobe program that reads the mask where
+# the inode is (the pre-5.12 argument position) must make it fail.
+test-kernels-selfcheck: build
+	@mkdir -p $(BUILD)/bpf-broken
+	sed 's/PT_REGS_PARM2_CORE(ctx)/PT_REGS_PARM1_CORE(ctx)/' bpf/fileaccess.bpf.c > $(BUILD)/bpf-broken/fileaccess.bpf.c
+	@! cmp -s bpf/fileaccess.bpf.c $(BUILD)/bpf-broken/fileaccess.bpf.c || { echo "selfcheck: the sabotage no longer applies" >&2; exit 1; }
+	$(CLANG) $(BPF_CFLAGS) -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess.bpf.o
+	@if HIVE_BPF_DIR=$(CURDIR)/$(BUILD)/bpf-broken HIVE_TEST_MODES=kprobe HIVE_KERNEL_TIMEOUT=120 \
+	    bash test/kernels/run.sh 6.12 > $(BUILD)/selfcheck.log 2>&1; then \
+	  cat $(BUILD)/selfcheck.log; echo "selfcheck: FAILED: the kernel matrix passed a broken BPF program" >&2; exit 1; \
+	else \
+	  grep -E 'guest suite exit code [1-9]' $(BUILD)/selfcheck.log >/dev/null || { cat $(BUILD)/selfcheck.log; echo "selfcheck: the matrix failed for another reason" >&2; exit 1; }; \
+	  echo "selfcheck: ok, the kernel matrix failed on the broken program: $$(grep -c '^\s*not ok' $(BUILD)/selfcheck.log) failing tests shown"; \
+	fi
 
 # Pure units only: no root, no kernel.
 test-unit: build
@@ -84,5 +110,5 @@ $(BUILD)/openloop: test/bench/openloop.c
 clean:
 	rm -rf $(BUILD) operator/dist operator/native/build
 
-cluster-up cluster-down test-kernels manifests deploy undeploy docker-build:
+cluster-up cluster-down manifests deploy undeploy docker-build:
 	@echo "make $@: not built yet (see the open issues: 'issues list')" >&2; exit 1

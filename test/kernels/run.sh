@@ -110,7 +110,7 @@ for k in "${kernels[@]}"; do
   set +e
   timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu max -smp 2 -m 1024 \
-    -nographic -no-reboot -monitor none -serial stdio \
+    -nographic -no-reboot -monitor none -serial stdio -nic none \
     -kernel "$vmlinuz" -initrd "$dir/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 hive.repo=$repo hive.modes=$modes hive.expect=$expect hive.auto=$auto" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -133,7 +133,6 @@ for k in "${kernels[@]}"; do
   if [ -n "$why" ]; then
     log "FAIL $kver: $why ($pass passed, $fail failed, ${secs}s)"
     show "$results/console.log" 40
-    show "$results/probe.err" 10
     for t in "$results"/*.tap; do
       [ -f "$t" ] && { echo "----- failures in $(basename "$t")"; grep -B2 -A25 '^\s*not ok' "$t" | head -120 || true; }
     done

@@ -3,6 +3,7 @@
 // be exactly those; anywhere, they must agree with each other.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { probe } from './probe';
 import { AUTO_ORDER, MODES } from './modes';
 import { kernelSkip } from '../testing/kernel';
@@ -10,6 +11,8 @@ import { log } from '../util/log';
 
 test('probe: modes, auto choice and the inode argument position', { skip: kernelSkip() }, () => {
   const p = probe(log.child({ module: 'probe-test' }));
+  // the kernel matrix reads what was found from here for its summary
+  if (process.env.HIVE_PROBE_REPORT) fs.writeFileSync(process.env.HIVE_PROBE_REPORT, JSON.stringify(p, null, 2));
   assert.equal(p.btf, true);
   assert.equal(p.auto, AUTO_ORDER.find((m) => p.modes[m].supported) ?? null);
   for (const m of MODES) if (!p.modes[m].supported) assert.ok(p.modes[m].reason, `${m} says why not`);
