@@ -117,12 +117,12 @@ for k in "${kernels[@]}"; do
     -virtfs "local,path=$results,mount_tag=results,security_model=none" \
     < /dev/null > "$results/console.log" 2>&1
   qrc=$?
-  set -e
   secs=$(( $(date +%s) - start ))
   rc=$(cat "$results/exit-code" 2>/dev/null || echo none)
   pass=$(cat "$results"/*.tap 2>/dev/null | grep -E '^# pass' | awk '{s+=$3} END {print s+0}')
   fail=$(cat "$results"/*.tap 2>/dev/null | grep -E '^# fail' | awk '{s+=$3} END {print s+0}')
   auto_mode=$(sed -n 's/.*"auto": "\([a-z]*\)".*/\1/p' "$results/probe.json" 2>/dev/null)
+  set -e
   if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
     why="guest hung: killed after ${timeout_s}s"
   elif [ "$rc" != 0 ]; then
