@@ -40,9 +40,12 @@ async function ready(r: Running): Promise<Record<string, unknown>> {
 }
 
 /** Runs hive to completion; returns exit code and stderr. */
-function hive(args: string[], opts: { uid?: number } = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function hive(
+  args: string[],
+  opts: { uid?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe', uid: opts.uid, gid: opts.uid });
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe', uid: opts.uid, gid: opts.uid, env: opts.env });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -172,12 +175,7 @@ describe('hive trace', { skip }, () => {
 
   test('missing BTF and missing capabilities are named', async () => {
     const f = path.join(dir, 'ok');
-    const noBtf = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [MAIN, 'trace', f], { env: { ...process.env, HIVE_KERNEL_BTF: '/nonexistent/vmlinux' } });
-      let stderr = '';
-      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      c.on('close', (code) => resolve({ code, stderr }));
-    });
+    const noBtf = await hive(['trace', f], { env: { ...process.env, HIVE_KERNEL_BTF: '/nonexistent/vmlinux' } });
     assertOneLineError(noBtf, /kernel BTF not found at \/nonexistent\/vmlinux/);
     fs.chmodSync(dir, 0o755);
     assertOneLineError(await hive(['trace', f], { uid: 65534 }), /missing capabilities: hive needs CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\)/);
