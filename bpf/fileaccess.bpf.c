@@ -307,6 +307,14 @@ static long bench_one(u32 i, void *data)
 	return 0;
 }
 
+/* An empty program on the same tracepoint as the hook: the benchmark's floor,
+ * what the kernel's syscall-tracepoint plumbing costs before any work of ours. */
+SEC("?tracepoint/syscalls/sys_exit_openat")
+int hive_bench_empty_exit(void *ctx)
+{
+	return 0;
+}
+
 /* Run with BPF_PROG_TEST_RUN: writes args->count events into `events`. */
 SEC("?syscall")
 int hive_bench_generate(struct hive_bench_args *args)
