@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { probe } from './probe';
+import { FileAccessMonitor } from './file-access';
 import { AUTO_ORDER, MODES } from './modes';
 import { kernelSkip } from '../testing/kernel';
 import { log } from '../util/log';
@@ -28,4 +29,11 @@ test('probe: modes, auto choice and the inode argument position', { skip: kernel
     );
   }
   if (process.env.HIVE_EXPECT_AUTO) assert.equal(p.auto, process.env.HIVE_EXPECT_AUTO);
+  // what --mode auto really attaches is what the probe predicts
+  const { monitor } = FileAccessMonitor.open({ mode: 'auto', maxWatches: 16, ringBufferBytes: 4096 });
+  try {
+    assert.equal(monitor.mode, p.auto);
+  } finally {
+    monitor.close();
+  }
 });
