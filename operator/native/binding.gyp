@@ -7,7 +7,8 @@
         "src/bpf_object.cc",
         "src/ringbuf_poller.cc",
         "src/kernel_btf.cc",
-        "src/libbpf_log.cc"
+        "src/libbpf_log.cc",
+        "src/resolve_in_root.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').gyp\")"],

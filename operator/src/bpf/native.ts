@@ -43,7 +43,13 @@ export interface NativeAddon {
   kernelFuncParams(name: string, btfPath?: string): { name: string; type: string }[] | null;
   libbpfVersion(): string;
   numPossibleCpus(): number;
+  statInRoot(root: string, paths: string[]): InRootStat[];
 }
+
+/** One result of statInRoot: the file's identity, or why it could not be opened. */
+export type InRootStat =
+  | { ino: bigint; major: number; minor: number; mode: number; errno?: undefined }
+  | { errno: number; message: string };
 
 /** Errors thrown by the addon carry the failed operation and errno. */
 export interface NativeError extends Error {

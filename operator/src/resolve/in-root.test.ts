@@ -1,0 +1,81 @@
+// The resolver against a real directory tree standing in for a container root
+// (the real-containerd suite checks the same against real containers).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { checkContainerPath, resolveInRoot } from './in-root';
+
+let root: string;
+let hostSecret: string;
+
+before(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-root-'));
+  hostSecret = path.join(root, '..', `${path.basename(root)}-host-secret`);
+  fs.writeFileSync(hostSecret, 'host only');
+  fs.mkdirSync(path.join(root, 'etc/ssl'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+  fs.writeFileSync(path.join(root, 'etc/shadow-inside'), 'x');
+  for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(root, `etc/ssl/c${i}.pem`), '');
+  // escapes, as an image could ship them
+  fs.symlinkSync(`/../../../../../../${hostSecret}`, path.join(root, 'etc/escape-dotdot'));
+  fs.symlinkSync(hostSecret, path.join(root, 'etc/escape-abs'));
+  fs.symlinkSync('/etc/passwd', path.join(root, 'etc/passwd-link'));
+  fs.symlinkSync(path.dirname(hostSecret), path.join(root, 'hostdir'));
+  fs.linkSync(path.join(root, 'etc/passwd'), path.join(root, 'etc/passwd-hard'));
+});
+after(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(hostSecret, { force: true });
+});
+
+const ino = (p: string) => fs.statSync(p, { bigint: true }).ino;
+
+test('path syntax: absolute, no .., no NUL, not empty', () => {
+  assert.equal(checkContainerPath('/etc/passwd'), null);
+  assert.match(checkContainerPath('etc/passwd')!, /relative path/);
+  assert.match(checkContainerPath('/etc/../passwd')!, /'\.\.' component/);
+  assert.match(checkContainerPath('/etc/pa\0sswd')!, /NUL/);
+  assert.match(checkContainerPath('')!, /empty/);
+});
+
+test('a plain path resolves to the file inside the root', async () => {
+  const [r] = await resolveInRoot(root, ['/etc/passwd']);
+  assert.equal(r.state, 'ok');
+  assert.equal(r.files[0].ino, ino(path.join(root, 'etc/passwd')));
+});
+
+test('symlinks that point outside resolve inside the root, never to the host file', async () => {
+  const res = await resolveInRoot(root, ['/etc/escape-dotdot', '/etc/escape-abs', '/hostdir/' + path.basename(hostSecret)]);
+  const hostIno = ino(hostSecret);
+  for (const r of res) {
+    assert.equal(r.state, 'not found', `${r.pattern}: ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+    for (const f of r.files) assert.notEqual(f.ino, hostIno);
+  }
+});
+
+test('a symlink inside the root resolves to its target in the root; a hard link is the same inode', async () => {
+  const [link, hard] = await resolveInRoot(root, ['/etc/passwd-link', '/etc/passwd-hard']);
+  assert.equal(link.files[0].ino, ino(path.join(root, 'etc/passwd')));
+  assert.equal(hard.files[0].ino, ino(path.join(root, 'etc/passwd')));
+});
+
+test('globs expand without following symlinks, bounded by the limit', async () => {
+  const [all] = await resolveInRoot(root, ['/etc/ssl/*.pem']);
+  assert.deepEqual(all.files.map((f) => f.path), [0, 1, 2, 3, 4].map((i) => `/etc/ssl/c${i}.pem`));
+  assert.equal(all.truncated, undefined);
+  const [cut] = await resolveInRoot(root, ['/etc/ssl/*.pem'], { maxMatches: 3 });
+  assert.equal(cut.files.length, 3);
+  assert.deepEqual(cut.truncated, { limit: 3 });
+  // the host directory behind /hostdir is never listed through the symlink
+  const [through] = await resolveInRoot(root, ['/hostdir/*']);
+  assert.equal(through.state, 'not found');
+  const [none] = await resolveInRoot(root, ['/nothing/*.conf']);
+  assert.equal(none.state, 'not found');
+});
+
+test('one bad or missing path never stops the others', async () => {
+  const res = await resolveInRoot(root, ['relative', '/etc/../x', '/missing', '/etc/passwd']);
+  assert.deepEqual(res.map((r) => r.state), ['invalid', 'invalid', 'not found', 'ok']);
+});
