@@ -14,13 +14,13 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 APT_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 \
-             iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils
+             iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils containerd runc
 # The qemu kernel matrix: Debian kernel packages, or the aliases 6.1 / 6.12
 # (the newest generic amd64 image of that series). Add more with KERNELS="...".
 KERNELS   ?= 6.1 6.12
 TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
-.PHONY: deps deps-apt deps-npm build bpf addon ts run test test-host test-unit test-bpf bench clean \
+.PHONY: deps deps-apt deps-npm build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
         test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
 
 deps: deps-apt deps-npm
@@ -59,8 +59,17 @@ $(ADDON): operator/native/binding.gyp operator/native/src/*.cc operator/native/s
 	cd operator/native && ../../node_modules/.bin/node-gyp rebuild --nodedir=$(NODEDIR) --jobs=2 --loglevel=error >/dev/null
 	@test -f $@
 
-ts: node_modules/.hive-installed
+ts: node_modules/.hive-installed proto-types
 	node_modules/.bin/tsc -p tsconfig.json
+
+# TypeScript types of the gRPC messages, generated from proto/ (not committed).
+PROTOS := $(sort $(wildcard proto/*/*.proto))
+proto-types: operator/src/generated/proto/.stamp
+operator/src/generated/proto/.stamp: $(PROTOS) node_modules/.hive-installed
+	rm -rf operator/src/generated/proto
+	node_modules/.bin/proto-loader-gen-types --keepCase --longs=Number --enums=String --defaults --oneofs \
+	  --grpcLib=@grpc/grpc-js --outDir=operator/src/generated/proto $(PROTOS) >/dev/null
+	touch $@
 
 # Builds, then audits a default set of sensitive host paths (config/trace/default-paths.txt).
 run: build
