@@ -1,0 +1,293 @@
+// A private containerd + runc for the tests: own config, root, state and
+// socket; an OCI image built here with no registry (busybox-static and
+// fixtures: a symlink that points outside the root, a hard link); pods and
+// containers created through CRI, the way the kubelet does, so labels and ids
+// are the real ones. stop() tears everything down by pid, even after a failure.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { CriClient } from '../containerd/cri';
+import type { PodSandboxConfig } from '../generated/proto/runtime/v1/PodSandboxConfig';
+
+export const IMAGE = 'hive.test/busybox:1';
+export const PAUSE_IMAGE = 'hive.test/pause:1';
+
+/** Why the containerd suite cannot run here, or false. */
+export function containerdSkip(): string | false {
+  if (process.env.HIVE_TEST_UNIT_ONLY) return 'HIVE_TEST_UNIT_ONLY is set (make test-unit)';
+  if (process.getuid?.() !== 0) return 'needs root to run containerd and runc';
+  for (const bin of ['containerd', 'runc', 'ctr', 'tar']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    } catch {
+      return `needs ${bin} (make deps installs containerd and runc)`;
+    }
+  }
+  if (!fs.existsSync('/bin/busybox')) return 'needs /bin/busybox (Debian busybox-static)';
+  return false;
+}
+
+function sha256(b: Buffer): string {
+  return crypto.createHash('sha256').update(b).digest('hex');
+}
+
+export interface PodContainer {
+  name: string;
+  id: string;
+  pid: number;
+}
+
+export interface Pod {
+  sandboxId: string;
+  uid: string;
+  name: string;
+  namespace: string;
+  config: PodSandboxConfig;
+  containers: PodContainer[];
+}
+
+export class ContainerdHarness {
+  readonly cri: CriClient;
+  private readonly pods: Pod[] = [];
+  private proc: ChildProcess | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly socket: string,
+  ) {
+    this.cri = new CriClient(socket);
+  }
+
+  static async start(): Promise<ContainerdHarness> {
+    // short path: unix socket paths are limited to 108 bytes
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hctrd-'));
+    const h = new ContainerdHarness(dir, path.join(dir, 'containerd.sock'));
+    try {
+      h.writeConfig();
+      await h.launch();
+      h.importImage();
+    } catch (e) {
+      await h.stop();
+      throw e;
+    }
+    return h;
+  }
+
+  private writeConfig(): void {
+    const d = this.dir;
+    fs.mkdirSync(path.join(d, 'cni'), { recursive: true });
+    fs.writeFileSync(
+      path.join(d, 'config.toml'),
+      `version = 2
+root = "${d}/root"
+state = "${d}/state"
+[grpc]
+  address = "${this.socket}"
+[ttrpc]
+  address = "${this.socket}.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${d}/cni"
+`,
+    );
+  }
+
+  /** Starts containerd and waits until CRI answers. */
+  async launch(): Promise<void> {
+    const logFd = fs.openSync(path.join(this.dir, 'containerd.log'), 'a');
+    this.proc = spawn('containerd', ['--config', path.join(this.dir, 'config.toml')], {
+      stdio: ['ignore', logFd, logFd],
+      detached: false,
+    });
+    fs.closeSync(logFd);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (this.proc.exitCode !== null) throw new Error(`containerd exited (${this.proc.exitCode}): ${this.logTail()}`);
+      if (fs.existsSync(this.socket)) {
+        try {
+          await this.cri.version();
+          return;
+        } catch {
+          // not ready yet
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`containerd did not answer within 20 s: ${this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  get containerdPid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Kills containerd (not the shims or containers), as a crash or upgrade would. */
+  async killContainerd(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    fs.rmSync(this.socket, { force: true });
+  }
+
+  logTail(n = 15): string {
+    try {
+      return fs.readFileSync(path.join(this.dir, 'containerd.log'), 'utf8').trim().split('\n').slice(-n).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  private ctr(...args: string[]): string {
+    return execFileSync('ctr', ['-a', this.socket, '-n', 'k8s.io', ...args], { stdio: 'pipe' }).toString();
+  }
+
+  /** Builds the OCI layout tarball and imports it as IMAGE and PAUSE_IMAGE. */
+  private importImage(): void {
+    const img = path.join(this.dir, 'image');
+    const rootfs = path.join(img, 'rootfs');
+    fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
+    for (const d of ['proc', 'sys', 'dev', 'tmp', 'root']) fs.mkdirSync(path.join(rootfs, d));
+    fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
+    fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
+    for (const t of ['sh', 'cat', 'sleep', 'ls', 'echo', 'true']) fs.symlinkSync('busybox', path.join(rootfs, 'bin', t));
+    fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    fs.writeFileSync(path.join(rootfs, 'etc/secret'), 'container secret\n');
+    fs.linkSync(path.join(rootfs, 'etc/secret'), path.join(rootfs, 'etc/secret-hardlink'));
+    // Points outside the root when resolved on the host: must resolve inside.
+    fs.symlinkSync('/../../../../../../../etc/shadow', path.join(rootfs, 'etc/shadow-escape'));
+    fs.symlinkSync('/etc/shadow', path.join(rootfs, 'etc/shadow-abs'));
+
+    const layerTar = path.join(img, 'layer.tar');
+    execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', rootfs, '-cf', layerTar, '.']);
+    const layer = fs.readFileSync(layerTar);
+    const gz = zlib.gzipSync(layer);
+    const blobs = path.join(img, 'oci/blobs/sha256');
+    fs.mkdirSync(blobs, { recursive: true });
+    const put = (b: Buffer) => {
+      const d = sha256(b);
+      fs.writeFileSync(path.join(blobs, d), b);
+      return { digest: `sha256:${d}`, size: b.length };
+    };
+    const layerDesc = put(gz);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['PATH=/bin'], Cmd: ['/bin/sleep', '1000000'], WorkingDir: '/' },
+        rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] },
+      }),
+    );
+    const configDesc = put(config);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configDesc },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layerDesc }],
+      }),
+    );
+    const manifestDesc = put(manifest);
+    const entry = (name: string) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      ...manifestDesc,
+      platform: { architecture: 'amd64', os: 'linux' },
+      annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':')[1] },
+    });
+    fs.writeFileSync(path.join(img, 'oci/oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    fs.writeFileSync(path.join(img, 'oci/index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry(IMAGE), entry(PAUSE_IMAGE)] }));
+    const archive = path.join(img, 'image.tar');
+    execFileSync('tar', ['-C', path.join(img, 'oci'), '-cf', archive, '.']);
+    this.ctr('images', 'import', archive);
+  }
+
+  /** A pod sandbox (host network, so no CNI) with one sleeping container per name. */
+  async runPod(name: string, containerNames: string[], namespace = 'default'): Promise<Pod> {
+    const uid = crypto.randomUUID();
+    const config: PodSandboxConfig = {
+      metadata: { name, uid, namespace, attempt: 0 },
+      log_directory: path.join(this.dir, 'logs', uid),
+      labels: { app: name },
+      linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
+    };
+    fs.mkdirSync(config.log_directory!, { recursive: true });
+    const sandboxId = await this.cri.runPodSandbox(config);
+    const pod: Pod = { sandboxId, uid, name, namespace, config, containers: [] };
+    this.pods.push(pod);
+    for (const c of containerNames) pod.containers.push(await this.startContainer(pod, c));
+    return pod;
+  }
+
+  async startContainer(pod: Pod, name: string, attempt = 0): Promise<PodContainer> {
+    const id = await this.cri.createContainer(
+      pod.sandboxId,
+      {
+        metadata: { name, attempt },
+        image: { image: IMAGE },
+        command: ['/bin/sleep', '1000000'],
+        log_path: `${name}-${attempt}.log`,
+        labels: { container: name },
+      },
+      pod.config,
+    );
+    await this.cri.startContainer(id);
+    const pid = await this.cri.containerPid(id);
+    if (!pid) throw new Error(`container ${name} (${id}) has no pid after start`);
+    return { name, id, pid };
+  }
+
+  /** Stops containers and sandboxes, kills containerd and any shim it left, unmounts, removes the dir. */
+  async stop(): Promise<void> {
+    for (const pod of this.pods.splice(0)) {
+      try {
+        await this.cri.stopPodSandbox(pod.sandboxId);
+        await this.cri.removePodSandbox(pod.sandboxId);
+      } catch {
+        // containerd may be gone already: the pid sweep below cleans up
+      }
+    }
+    this.cri.close();
+    if (this.proc && this.proc.exitCode === null) {
+      const exited = new Promise((r) => this.proc!.once('exit', r));
+      this.proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    }
+    // shims (and their containers) started for this socket, by pid
+    for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (cmd.includes('containerd-shim') && cmd.includes(this.socket)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const mounts = fs
+      .readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1])
+      .filter((m) => m && (m.startsWith(this.dir) || m.includes(path.basename(this.dir))))
+      .reverse();
+    for (const m of mounts) {
+      try {
+        execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
