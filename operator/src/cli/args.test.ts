@@ -1,18 +1,48 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTraceArgs, parseProbeArgs } from './args';
+import { defaultHostProc, parseTraceArgs, parseProbeArgs } from './args';
 import { ACCESS, ACCESS_ALL } from '../bpf/layout';
 import { UsageError } from '../util/errors';
 
 test('trace defaults', () => {
-  assert.deepEqual(parseTraceArgs(['/etc/shadow']), {
-    mode: 'auto',
-    access: ACCESS_ALL,
-    pretty: false,
-    maxWatches: 65536,
-    skipMissing: false,
-    paths: ['/etc/shadow'],
-  });
+  const saved = process.env.CONTAINERD_ADDRESS;
+  delete process.env.CONTAINERD_ADDRESS;
+  try {
+    assert.deepEqual(parseTraceArgs(['/etc/shadow']), {
+      mode: 'auto',
+      access: ACCESS_ALL,
+      pretty: false,
+      maxWatches: 65536,
+      skipMissing: false,
+      paths: ['/etc/shadow'],
+      pid: undefined,
+      container: undefined,
+      containerdSocket: '/run/containerd/containerd.sock',
+      hostProc: defaultHostProc(),
+      maxMatches: 1024,
+    });
+  } finally {
+    if (saved !== undefined) process.env.CONTAINERD_ADDRESS = saved;
+  }
+});
+
+test('container options, and the runtime socket from CONTAINERD_ADDRESS', () => {
+  process.env.CONTAINERD_ADDRESS = '/tmp/c.sock';
+  try {
+    const o = parseTraceArgs(['--container', 'containerd://abc', '--host-proc', '/hp', '--max-matches', '5', '/etc/passwd']);
+    assert.equal(o.container, 'containerd://abc');
+    assert.equal(o.containerdSocket, '/tmp/c.sock');
+    assert.equal(o.hostProc, '/hp');
+    assert.equal(o.maxMatches, 5);
+    assert.equal(parseTraceArgs(['--containerd-socket', '/x.sock', '/a']).containerdSocket, '/x.sock');
+  } finally {
+    delete process.env.CONTAINERD_ADDRESS;
+  }
+  assert.equal(parseTraceArgs(['--pid', '42', '/a']).pid, 42);
+  assert.throws(() => parseTraceArgs(['--pid', '1', '--container', 'x', '/a']), /--pid or --container, not both/);
+  assert.throws(() => parseTraceArgs(['--pid', 'self', '/a']), /--pid must be a whole number/);
+  assert.equal(defaultHostProc(() => true), '/host/proc');
+  assert.equal(defaultHostProc(() => false), '/proc');
 });
 
 test('trace options', () => {

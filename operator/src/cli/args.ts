@@ -1,10 +1,13 @@
 // Command-line parsing for every subcommand: pure functions, unit-tested.
 // Defaults and validation live here, before anything touches the kernel.
+import fs from 'node:fs';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { UsageError, errorMessage } from '../util/errors';
 import { ACCESS_ALL, parseAccess } from '../bpf/layout';
 import { ModeOption, parseMode } from '../bpf/modes';
 import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../bpf/file-access';
+import { DEFAULT_CONTAINERD_SOCKET } from '../containerd/client';
+import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
 
 export interface TraceOptions {
   mode: ModeOption;
@@ -13,6 +16,19 @@ export interface TraceOptions {
   maxWatches: number;
   skipMissing: boolean;
   paths: string[];
+  /** Paths are inside this process's root (--pid) ... */
+  pid?: number;
+  /** ... or inside this container's (--container). */
+  container?: string;
+  containerdSocket: string;
+  hostProc: string;
+  /** At most this many matches per glob. */
+  maxMatches: number;
+}
+
+/** /host/proc when the host's /proc is mounted there (in a pod), else /proc. */
+export function defaultHostProc(exists: (p: string) => boolean = fs.existsSync): string {
+  return exists('/host/proc/self') ? '/host/proc' : '/proc';
 }
 
 function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
@@ -34,7 +50,8 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>,
 
 export const TRACE_USAGE =
   'usage: hive trace [--mode auto|kprobe|fentry|lsm|tracepoint] [--access read,write,exec] [--pretty] ' +
-  '[--max-watches N] [--skip-missing] PATH...';
+  '[--max-watches N] [--skip-missing] [--pid PID | --container ID] [--containerd-socket PATH] ' +
+  '[--host-proc PATH] [--max-matches N] PATH...';
 
 export function parseTraceArgs(argv: string[]): TraceOptions {
   const { values, positionals } = parse(
@@ -45,9 +62,17 @@ export function parseTraceArgs(argv: string[]): TraceOptions {
       pretty: { type: 'boolean' },
       'max-watches': { type: 'string' },
       'skip-missing': { type: 'boolean' },
+      pid: { type: 'string' },
+      container: { type: 'string' },
+      'containerd-socket': { type: 'string' },
+      'host-proc': { type: 'string' },
+      'max-matches': { type: 'string' },
     },
     'trace',
   );
+  if (values.pid !== undefined && values.container !== undefined) {
+    throw new UsageError('hive trace: give --pid or --container, not both');
+  }
   let mode: ModeOption = 'auto';
   let access = ACCESS_ALL;
   try {
@@ -64,6 +89,11 @@ export function parseTraceArgs(argv: string[]): TraceOptions {
     maxWatches: intOption('max-watches', values['max-watches'] as string | undefined, DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES),
     skipMissing: values['skip-missing'] === true,
     paths: positionals,
+    pid: values.pid === undefined ? undefined : intOption('pid', values.pid as string, 0, 1, 4194304),
+    container: values.container as string | undefined,
+    containerdSocket: (values['containerd-socket'] as string | undefined) ?? (process.env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
+    hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
+    maxMatches: intOption('max-matches', values['max-matches'] as string | undefined, DEFAULT_MAX_MATCHES, 1, 1 << 20),
   };
 }
 

@@ -4,63 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { kernelSkip, run, testMode, tmpDir, waitFor } from '../testing/kernel';
+import { assertOneLineError, hive, ready, startTrace as start } from '../testing/cli';
 
-const MAIN = path.resolve(__dirname, 'main.js');
 const skip = kernelSkip();
-
-interface Running {
-  child: ChildProcessWithoutNullStreams;
-  stdout: string[];
-  logs: Record<string, unknown>[];
-  exited: Promise<number | null>;
-}
-
-function start(args: string[]): Running {
-  const child = spawn(process.execPath, [MAIN, 'trace', ...args], { stdio: 'pipe' });
-  const r: Running = { child, stdout: [], logs: [], exited: new Promise((res) => child.on('close', res)) };
-  readline.createInterface({ input: child.stdout }).on('line', (l) => r.stdout.push(l));
-  readline.createInterface({ input: child.stderr }).on('line', (l) => {
-    try {
-      r.logs.push(JSON.parse(l));
-    } catch {
-      r.logs.push({ raw: l });
-    }
-  });
-  return r;
-}
-
-async function ready(r: Running): Promise<Record<string, unknown>> {
-  await waitFor(() => r.logs.some((l) => l.msg === 'ready') || r.child.exitCode !== null, 15000, "the 'ready' log line");
-  const line = r.logs.find((l) => l.msg === 'ready');
-  assert.ok(line, `hive trace did not get ready: ${JSON.stringify(r.logs)}`);
-  return line;
-}
-
-/** Runs hive to completion; returns exit code and stderr. */
-function hive(
-  args: string[],
-  opts: { uid?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe', uid: opts.uid, gid: opts.uid, env: opts.env });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.on('close', (code) => resolve({ code, stderr, stdout }));
-  });
-}
-
-function assertOneLineError(res: { code: number | null; stderr: string }, re: RegExp) {
-  assert.equal(res.code, 2, `exit code (stderr: ${res.stderr})`);
-  const lines = res.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line, got: ${res.stderr}`);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
-}
 
 describe('hive trace', { skip }, () => {
   let dir: string;

@@ -166,7 +166,12 @@ export class ContainerdClient {
           gotData = true;
           backoff = 100;
         }
-        const ev = this.toTaskEvent(env);
+        let ev: TaskEvent | null = null;
+        try {
+          ev = this.toTaskEvent(env);
+        } catch (e) {
+          this.log.warn({ topic: env.topic, err: (e as Error).message }, 'undecodable event skipped');
+        }
         if (ev) onEvent(ev);
       });
       stream.on('metadata', () => {

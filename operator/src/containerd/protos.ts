@@ -28,7 +28,8 @@ export function containerdProto(): ContainerdProto {
 let eventsRoot: protobuf.Root | undefined;
 /** Decodes an event payload by its type URL (e.g. containerd.events.TaskStart). */
 export function decodeAny(typeUrl: string, value: Buffer): Record<string, unknown> | null {
-  eventsRoot ??= protobuf.loadSync(path.join(PROTO_DIR, 'containerd', 'task_events.proto'));
+  // keepCase: field names as in the .proto (container_id), like the gRPC side
+  eventsRoot ??= new protobuf.Root().loadSync(path.join(PROTO_DIR, 'containerd', 'task_events.proto'), { keepCase: true });
   const name = typeUrl.replace(/^.*\//, '');
   let type: protobuf.Type;
   try {

@@ -149,7 +149,8 @@ state = "${d}/state"
     }
   }
 
-  private ctr(...args: string[]): string {
+  /** ctr against this containerd, namespace k8s.io. */
+  ctr(...args: string[]): string {
     return execFileSync('ctr', ['-a', this.socket, '-n', 'k8s.io', ...args], { stdio: 'pipe' }).toString();
   }
 
@@ -219,7 +220,8 @@ state = "${d}/state"
     const config: PodSandboxConfig = {
       metadata: { name, uid, namespace, attempt: 0 },
       log_directory: path.join(this.dir, 'logs', uid),
-      labels: { app: name },
+      // what the kubelet sets on a sandbox
+      labels: { app: name, 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': namespace, 'io.kubernetes.pod.uid': uid },
       linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
     };
     fs.mkdirSync(config.log_directory!, { recursive: true });
@@ -238,7 +240,13 @@ state = "${d}/state"
         image: { image: IMAGE },
         command: ['/bin/sleep', '1000000'],
         log_path: `${name}-${attempt}.log`,
-        labels: { container: name },
+        // what the kubelet sets on a container
+        labels: {
+          'io.kubernetes.container.name': name,
+          'io.kubernetes.pod.name': pod.name,
+          'io.kubernetes.pod.namespace': pod.namespace,
+          'io.kubernetes.pod.uid': pod.uid,
+        },
       },
       pod.config,
     );

@@ -1,0 +1,146 @@
+// Against a real containerd + runc (the harness starts a private one), with
+// pods and containers made through CRI as the kubelet makes them.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { ContainerdHarness, Pod, containerdSkip } from '../testing/containerd-harness';
+import { ContainerdClient } from './client';
+import { resolveInRoot } from '../resolve/in-root';
+import { FileAccessMonitor } from '../bpf/file-access';
+import { ACCESS_ALL, RawFileEvent } from '../bpf/layout';
+import { formatDev, kernelDevFromStat } from '../bpf/devnum';
+import { kernelSkip, settle, waitFor } from '../testing/kernel';
+import { ready, startTrace } from '../testing/cli';
+
+const skip = containerdSkip() || kernelSkip();
+
+describe('real containerd', { skip }, () => {
+  let h: ContainerdHarness;
+  let client: ContainerdClient;
+  let podA: Pod;
+  let podB: Pod;
+
+  before(async () => {
+    h = await ContainerdHarness.start();
+    client = new ContainerdClient(h.socket);
+    podA = await h.runPod('web', ['app', 'side']);
+    podB = await h.runPod('db', ['app']);
+  });
+  after(async () => {
+    client?.close();
+    await h?.stop();
+  });
+
+  test('pid by pod uid + container name and by container id; ListPids; CRI agrees', async () => {
+    const app = podA.containers[0];
+    const found = await client.findPodContainer(podA.uid, 'app');
+    assert.ok(found, 'found by pod uid and container name');
+    assert.equal(found.container.id, app.id);
+    assert.equal(found.container.name, 'app');
+    assert.equal(found.pid, app.pid);
+    assert.equal(await client.taskPid(app.id), app.pid);
+    assert.equal(await h.cri.containerPid(app.id), app.pid);
+    assert.ok((await client.listPids(app.id)).includes(app.pid));
+    assert.equal(await client.findPodContainer(podA.uid, 'nope'), null);
+    assert.equal(await client.taskPid('no-such-container'), null);
+  });
+
+  test('the same path in two containers is two inodes; only the watched one reports', async () => {
+    const a = podA.containers[0];
+    const b = podB.containers[0];
+    const [ra] = await resolveInRoot(`/proc/${a.pid}/root`, ['/etc/secret']);
+    const [rb] = await resolveInRoot(`/proc/${b.pid}/root`, ['/etc/secret']);
+    const fa = ra.files[0];
+    const fb = rb.files[0];
+    assert.notDeepEqual([fa.ino, fa.dev], [fb.ino, fb.dev]);
+    // the host's view of the file is the container's inode and device
+    const st = fs.statSync(`/proc/${a.pid}/root/etc/secret`, { bigint: true });
+    assert.deepEqual([fa.ino, fa.dev], [st.ino, kernelDevFromStat(st.dev)]);
+
+    const { monitor } = FileAccessMonitor.open({});
+    const events: RawFileEvent[] = [];
+    try {
+      monitor.onEvents((b) => events.push(...b), 20);
+      monitor.watch([{ ino: fa.ino, dev: fa.dev, watchId: 1, access: ACCESS_ALL }]);
+      assert.equal((await h.cri.execSync(b.id, ['cat', '/etc/secret'])).exitCode, 0);
+      assert.equal((await h.cri.execSync(a.id, ['cat', '/etc/secret'])).exitCode, 0);
+      await waitFor(() => events.some((e) => e.comm === 'cat'), 5000, 'the read in container a');
+      await settle();
+      const cats = events.filter((e) => e.comm === 'cat');
+      assert.equal(cats.length, 1, 'one read, from container a only');
+      assert.equal(cats[0].ino, fa.ino);
+      assert.equal(cats[0].dev, fa.dev);
+    } finally {
+      monitor.close();
+    }
+  });
+
+  test('a symlink that points outside resolves inside the container, never to the host file', async () => {
+    const a = podA.containers[0];
+    const host = fs.statSync('/etc/shadow', { bigint: true });
+    const res = await resolveInRoot(`/proc/${a.pid}/root`, ['/etc/shadow-escape', '/etc/shadow-abs']);
+    for (const r of res) {
+      assert.equal(r.state, 'not found', r.pattern); // the image has no /etc/shadow
+      for (const f of r.files) assert.notDeepEqual([f.ino, f.dev], [host.ino, kernelDevFromStat(host.dev)]);
+    }
+  });
+
+  test('hive trace --container: events carry the container; restarts and a containerd restart are followed', async () => {
+    const side = podA.containers[1];
+    const t = startTrace(['--containerd-socket', h.socket, '--container', `containerd://${side.id}`, '/etc/secret', '/etc/secret-hardlink']);
+    try {
+      const r = await ready(t);
+      assert.equal(r.watches, 1, 'a hard link is the same inode: one watch');
+      assert.deepEqual(r.container, { id: side.id, name: 'side' });
+      await h.cri.execSync(side.id, ['cat', '/etc/secret-hardlink']);
+      await waitFor(() => t.stdout.some((l) => l.includes('"comm":"cat"')), 5000, 'an event from the container');
+      const ev = JSON.parse(t.stdout.find((l) => l.includes('"comm":"cat"'))!);
+      assert.deepEqual(ev.container, { id: side.id, name: 'side' });
+      assert.equal(ev.path, '/etc/secret');
+      assert.deepEqual(ev.aliases, ['/etc/secret-hardlink']);
+      const firstDev = ev.dev;
+
+      // containerd goes away and comes back: the agent's event stream reconnects
+      await h.killContainerd();
+      await h.launch();
+
+      // restart the task: new init pid, new overlay mount (new device)
+      h.ctr('tasks', 'kill', '-s', 'SIGKILL', side.id);
+      await waitFor(() => !fs.existsSync(`/proc/${side.pid}`), 5000, 'the old task to die');
+      // CRI deletes the dead task itself; remove it here if it has not yet
+      for (let i = 0; ; i++) {
+        try {
+          h.ctr('tasks', 'start', '-d', '--null-io', side.id);
+          break;
+        } catch (e) {
+          if (i > 50) throw e;
+          try {
+            h.ctr('tasks', 'rm', side.id);
+          } catch {
+            // already deleted
+          }
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      await waitFor(() => t.logs.some((l) => l.msg === 'container restarted; watches re-resolved'), 10000, 're-resolution');
+      const re = t.logs.find((l) => l.msg === 'container restarted; watches re-resolved')!;
+      assert.notEqual(re.pid, side.pid);
+      assert.equal(re.watches, 1);
+      assert.equal(re.kernelWatches, 1, 'stale entries removed');
+      const before = t.stdout.length;
+      h.ctr('tasks', 'exec', '--exec-id', 'reader', side.id, '/bin/cat', '/etc/secret');
+      await waitFor(() => t.stdout.slice(before).some((l) => l.includes('"comm":"cat"')), 5000, 'an event from the restarted container');
+      const ev2 = JSON.parse(t.stdout.slice(before).find((l) => l.includes('"comm":"cat"'))!);
+      // The new overlay mount's device is whatever the kernel hands out; anonymous
+      // device numbers are reused, so it is often the old one: what matters is that
+      // the watch follows the file as the new root resolves it.
+      const st = fs.statSync(`/proc/${re.pid}/root/etc/secret`, { bigint: true });
+      assert.equal(BigInt(ev2.inode), st.ino);
+      assert.equal(ev2.dev, formatDev(kernelDevFromStat(st.dev)));
+      assert.ok(firstDev);
+    } finally {
+      t.child.kill('SIGINT');
+      await t.exited;
+    }
+  });
+});
