@@ -21,6 +21,7 @@ KERNELS   ?= 6.1 6.12
 TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
 .PHONY: deps deps-apt deps-npm build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
+        test-containerd containerd-up containerd-down \
         test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
 
 deps: deps-apt deps-npm
@@ -115,6 +116,24 @@ bench: build $(BUILD)/openloop
 $(BUILD)/openloop: test/bench/openloop.c
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -Wall -o $@ $<
+
+# Real containerd + runc (a private instance per test run; needs root).
+test-containerd: build
+	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.integration.test.js' | sort)
+
+# A private containerd with one pod to try `hive trace --container` by hand;
+# prints (and writes to build/containerd-harness.env) the variables to use it.
+containerd-up: build
+	@if [ -f $(BUILD)/containerd-harness.pid ] && kill -0 $$(cat $(BUILD)/containerd-harness.pid) 2>/dev/null; then \
+	  cat $(BUILD)/containerd-harness.env; exit 0; fi
+	@rm -f $(BUILD)/containerd-harness.env
+	@nohup $(NODE) operator/dist/testing/containerd-up.js > $(BUILD)/containerd-harness.log 2>&1 & echo $$! > $(BUILD)/containerd-harness.pid
+	@for i in $$(seq 100); do [ -f $(BUILD)/containerd-harness.env ] && break; sleep 0.2; done
+	@cat $(BUILD)/containerd-harness.env 2>/dev/null || { cat $(BUILD)/containerd-harness.log; exit 1; }
+
+containerd-down:
+	@if [ -f $(BUILD)/containerd-harness.pid ]; then pid=$$(cat $(BUILD)/containerd-harness.pid); \
+	  kill $$pid 2>/dev/null; while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -f $(BUILD)/containerd-harness.pid; fi
 
 clean:
 	rm -rf $(BUILD) operator/dist operator/native/build

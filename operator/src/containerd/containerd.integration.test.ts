@@ -10,7 +10,10 @@ import { FileAccessMonitor } from '../bpf/file-access';
 import { ACCESS_ALL, RawFileEvent } from '../bpf/layout';
 import { formatDev, kernelDevFromStat } from '../bpf/devnum';
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
-import { ready, startTrace } from '../testing/cli';
+import { assertOneLineError, hive, ready, startTrace } from '../testing/cli';
+import net from 'node:net';
+import path from 'node:path';
+import { tmpDir } from '../testing/kernel';
 
 const skip = containerdSkip() || kernelSkip();
 
@@ -85,6 +88,33 @@ describe('real containerd', { skip }, () => {
     }
   });
 
+  test('hive trace --pid audits inside that process root and names its container', async () => {
+    const app = podB.containers[0];
+    const t = startTrace(['--containerd-socket', h.socket, '--pid', String(app.pid), '/etc/secret']);
+    try {
+      const r = await ready(t);
+      assert.equal(r.root, `/proc/${app.pid}/root`);
+      await h.cri.execSync(app.id, ['cat', '/etc/secret']);
+      await waitFor(() => t.stdout.some((l) => l.includes('"comm":"cat"')), 5000, 'an event');
+      const ev = JSON.parse(t.stdout.find((l) => l.includes('"comm":"cat"'))!);
+      assert.deepEqual(ev.container, { id: app.id, name: 'app' });
+    } finally {
+      t.child.kill('SIGINT');
+      await t.exited;
+    }
+  });
+
+  test('hive trace --container: bad input and unknown containers get one line and exit 2', async () => {
+    const app = podB.containers[0];
+    const sock = ['--containerd-socket', h.socket];
+    assertOneLineError(await hive(['trace', ...sock, '--container', 'nope', '/etc/secret']), /container nope not found in containerd \(namespace k8s\.io\)/);
+    assertOneLineError(await hive(['trace', ...sock, '--container', 'cri-o://abc', '/etc/secret']), /not a containerd container \(runtime 'cri-o'\)/);
+    assertOneLineError(await hive(['trace', ...sock, '--container', app.id, 'etc/secret']), /etc\/secret: relative path/);
+    assertOneLineError(await hive(['trace', ...sock, '--container', app.id, '/etc/../etc/secret']), /'\.\.' component/);
+    assertOneLineError(await hive(['trace', ...sock, '--container', app.id, '/etc/missing']), /\/etc\/missing: not found \(inside the root of pid \d+\)/);
+    assertOneLineError(await hive(['trace', '--pid', '4194303', '/etc/secret']), /no process 4194303 in \/proc/);
+  });
+
   test('hive trace --container: events carry the container; restarts and a containerd restart are followed', async () => {
     const side = podA.containers[1];
     const t = startTrace(['--containerd-socket', h.socket, '--container', `containerd://${side.id}`, '/etc/secret', '/etc/secret-hardlink']);
@@ -141,6 +171,28 @@ describe('real containerd', { skip }, () => {
     } finally {
       t.child.kill('SIGINT');
       await t.exited;
+    }
+  });
+});
+
+describe('runtime socket problems', { skip: kernelSkip() }, () => {
+  test('a missing socket and a runtime that does not answer are named, exit 2', async () => {
+    assertOneLineError(
+      await hive(['trace', '--containerd-socket', '/nonexistent/containerd.sock', '--container', 'abc', '/etc/passwd']),
+      /containerd socket not found at \/nonexistent\/containerd\.sock \(set --containerd-socket or CONTAINERD_ADDRESS\)/,
+    );
+    // a socket that accepts connections and never answers
+    const dir = tmpDir();
+    const sock = path.join(dir, 'silent.sock');
+    const server = net.createServer(() => undefined).listen(sock);
+    try {
+      assertOneLineError(
+        await hive(['trace', '--containerd-socket', sock, '--container', 'abc', '/etc/passwd']),
+        /containerd at .*silent\.sock does not answer/,
+      );
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
