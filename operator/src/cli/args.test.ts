@@ -18,6 +18,7 @@ test('trace defaults', () => {
       pid: undefined,
       container: undefined,
       containerdSocket: '/run/containerd/containerd.sock',
+      criSocket: undefined,
       hostProc: defaultHostProc(),
       maxMatches: 1024,
     });

@@ -21,6 +21,8 @@ export interface TraceOptions {
   /** ... or inside this container's (--container). */
   container?: string;
   containerdSocket: string;
+  /** Find the container through this CRI socket instead of containerd's API (CRI-O, ...). */
+  criSocket?: string;
   hostProc: string;
   /** At most this many matches per glob. */
   maxMatches: number;
@@ -65,6 +67,7 @@ export function parseTraceArgs(argv: string[]): TraceOptions {
       pid: { type: 'string' },
       container: { type: 'string' },
       'containerd-socket': { type: 'string' },
+      'cri-socket': { type: 'string' },
       'host-proc': { type: 'string' },
       'max-matches': { type: 'string' },
     },
@@ -92,6 +95,7 @@ export function parseTraceArgs(argv: string[]): TraceOptions {
     pid: values.pid === undefined ? undefined : intOption('pid', values.pid as string, 0, 1, 4194304),
     container: values.container as string | undefined,
     containerdSocket: (values['containerd-socket'] as string | undefined) ?? (process.env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
+    criSocket: values['cri-socket'] as string | undefined,
     hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
     maxMatches: intOption('max-matches', values['max-matches'] as string | undefined, DEFAULT_MAX_MATCHES, 1, 1 << 20),
   };

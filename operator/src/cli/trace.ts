@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { HiveError, UsageError, errorMessage } from '../util/errors';
 import { ContainerdClient, K8S_NAMESPACE, parseContainerId } from '../containerd/client';
 import { isNotFound } from '../containerd/grpc-call';
+import { CriClient } from '../containerd/cri';
 import { InRootFile, resolveInRoot } from '../resolve/in-root';
 import { TraceOptions } from './args';
 import { resolveHostPaths } from '../resolve/host-paths';
@@ -63,7 +64,30 @@ interface ContainerTarget {
   client?: ContainerdClient;
 }
 
+/** Over CRI (CRI-O and other runtimes): pid and name from ContainerStatus. No
+ * task events in CRI v1, so a restart is not followed: the command says so. */
+async function criTarget(opts: TraceOptions, criSocket: string): Promise<ContainerTarget> {
+  const id = parseContainerId(opts.container!, null);
+  if (!fs.existsSync(criSocket)) throw new HiveError(`hive trace: CRI socket not found at ${criSocket}`);
+  const cri = new CriClient(criSocket, 5000);
+  try {
+    let st;
+    try {
+      st = await cri.containerStatus(id);
+    } catch (e) {
+      if (isNotFound(e)) throw new HiveError(`hive trace: container ${id} not found by the CRI runtime at ${criSocket}`);
+      throw e;
+    }
+    if (!st.pid) throw new HiveError(`hive trace: container ${id} is not running`);
+    log.warn({ container: id }, 'over CRI a container restart is not followed: run hive trace again after one');
+    return { pid: st.pid, root: rootOf(opts, st.pid), container: { id, name: st.name } };
+  } finally {
+    cri.close();
+  }
+}
+
 async function containerTarget(opts: TraceOptions): Promise<ContainerTarget> {
+  if (opts.container !== undefined && opts.criSocket) return criTarget(opts, opts.criSocket);
   if (opts.container !== undefined) {
     const id = parseContainerId(opts.container);
     const client = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log);

@@ -40,11 +40,14 @@ export interface TaskEvent {
   pid: number;
 }
 
-/** "containerd://<id>" (as Kubernetes reports it) or a bare id. */
-export function parseContainerId(s: string): string {
+/** "<runtime>://<id>" (as Kubernetes reports it) or a bare id; `runtime` is
+ * what the id must belong to (null: any runtime, as over CRI). */
+export function parseContainerId(s: string, runtime: string | null = 'containerd'): string {
   const m = /^(?:([a-z0-9-]+):\/\/)?([0-9a-zA-Z][0-9a-zA-Z_.-]*)$/.exec(s);
-  if (!m) throw new HiveError(`bad container id '${s}': expected <id> or containerd://<id>`);
-  if (m[1] && m[1] !== 'containerd') throw new HiveError(`container '${s}' is not a containerd container (runtime '${m[1]}')`);
+  if (!m) throw new HiveError(`bad container id '${s}': expected <id> or <runtime>://<id>`);
+  if (runtime && m[1] && m[1] !== runtime) {
+    throw new HiveError(`container '${s}' is not a ${runtime} container (runtime '${m[1]}'; use --cri-socket for other runtimes)`);
+  }
   return m[2];
 }
 

@@ -104,11 +104,28 @@ describe('real containerd', { skip }, () => {
     }
   });
 
+  test('hive trace --cri-socket finds the container through CRI, as for CRI-O', async () => {
+    const app = podA.containers[0];
+    const t = startTrace(['--cri-socket', h.socket, '--container', `cri-o://${app.id}`, '/etc/secret']);
+    try {
+      const r = await ready(t);
+      assert.equal(r.root, `/proc/${app.pid}/root`);
+      assert.deepEqual(r.container, { id: app.id, name: 'app' });
+      await h.cri.execSync(app.id, ['cat', '/etc/secret']);
+      await waitFor(() => t.stdout.some((l) => l.includes('"comm":"cat"')), 5000, 'an event');
+      assert.deepEqual(JSON.parse(t.stdout.find((l) => l.includes('"comm":"cat"'))!).container, { id: app.id, name: 'app' });
+    } finally {
+      t.child.kill('SIGINT');
+      await t.exited;
+    }
+    assertOneLineError(await hive(['trace', '--cri-socket', h.socket, '--container', 'nope', '/etc/secret']), /container nope not found by the CRI runtime/);
+  });
+
   test('hive trace --container: bad input and unknown containers get one line and exit 2', async () => {
     const app = podB.containers[0];
     const sock = ['--containerd-socket', h.socket];
     assertOneLineError(await hive(['trace', ...sock, '--container', 'nope', '/etc/secret']), /container nope not found in containerd \(namespace k8s\.io\)/);
-    assertOneLineError(await hive(['trace', ...sock, '--container', 'cri-o://abc', '/etc/secret']), /not a containerd container \(runtime 'cri-o'\)/);
+    assertOneLineError(await hive(['trace', ...sock, '--container', 'cri-o://abc', '/etc/secret']), /not a containerd container \(runtime 'cri-o'; use --cri-socket for other runtimes\)/);
     assertOneLineError(await hive(['trace', ...sock, '--container', app.id, 'etc/secret']), /etc\/secret: relative path/);
     assertOneLineError(await hive(['trace', ...sock, '--container', app.id, '/etc/../etc/secret']), /'\.\.' component/);
     assertOneLineError(await hive(['trace', ...sock, '--container', app.id, '/etc/missing']), /\/etc\/missing: not found \(inside the root of pid \d+\)/);

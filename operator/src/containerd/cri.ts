@@ -76,19 +76,24 @@ export class CriClient {
     return r.containers;
   }
 
-  /** The container's init pid from ContainerStatus(verbose).info.info (JSON). */
-  async containerPid(id: string): Promise<number | null> {
-    const r = await this.call<ContainerStatusResponse__Output>('container status', (md, o, cb) =>
+  /** The container's name and, while it runs, its init pid (ContainerStatus verbose: info.info is JSON). */
+  async containerStatus(id: string): Promise<{ name: string; pid: number | null }> {
+    const r = await this.call<ContainerStatusResponse__Output>('container status ' + id, (md, o, cb) =>
       this.rt.ContainerStatus({ container_id: id, verbose: true }, md, o, cb),
     );
+    const name = r.status?.metadata?.name ?? id;
     const info = r.info?.info;
-    if (!info) return null;
+    if (!info || r.status?.state !== 'CONTAINER_RUNNING') return { name, pid: null };
     try {
       const pid = Number((JSON.parse(info) as { pid?: number }).pid);
-      return pid > 0 ? pid : null;
+      return { name, pid: pid > 0 ? pid : null };
     } catch {
       throw new HiveError(`CRI container status ${id}: info is not JSON`);
     }
+  }
+
+  async containerPid(id: string): Promise<number | null> {
+    return (await this.containerStatus(id)).pid;
   }
 
   async execSync(id: string, cmd: string[], timeoutS = 10): Promise<{ stdout: string; stderr: string; exitCode: number }> {
