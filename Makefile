@@ -21,7 +21,7 @@ KERNELS   ?= 6.1 6.12
 TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
 .PHONY: deps deps-apt deps-npm build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
-        test-containerd containerd-up containerd-down \
+        test-containerd containerd-up containerd-down manifests \
         test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
 
 deps: deps-apt deps-npm
@@ -135,8 +135,12 @@ containerd-down:
 	@if [ -f $(BUILD)/containerd-harness.pid ]; then pid=$$(cat $(BUILD)/containerd-harness.pid); \
 	  kill $$pid 2>/dev/null; while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; rm -f $(BUILD)/containerd-harness.pid; fi
 
+# Regenerates what is generated from code: the HiveTrace CRD.
+manifests: ts
+	$(NODE) operator/dist/kube/gen-manifests.js
+
 clean:
 	rm -rf $(BUILD) operator/dist operator/native/build
 
-cluster-up cluster-down manifests deploy undeploy docker-build:
+cluster-up cluster-down deploy undeploy docker-build:
 	@echo "make $@: not built yet (see the open issues: 'issues list')" >&2; exit 1

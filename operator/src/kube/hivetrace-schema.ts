@@ -1,0 +1,169 @@
+// The HiveTrace custom resource, defined once. The CRD's OpenAPI schema
+// (config/crd/hive.io_hivetraces.yaml, written by `make manifests`) and the
+// TypeScript types the agent uses both come from these definitions, so the
+// two cannot disagree; crd.test.ts fails when the committed CRD is stale.
+import { Static, TSchema, Type } from '@sinclair/typebox';
+
+export const GROUP = 'hive.io';
+export const VERSION = 'v1alpha1';
+export const KIND = 'HiveTrace';
+export const PLURAL = 'hivetraces';
+export const SINGULAR = 'hivetrace';
+export const SHORT_NAMES = ['ht'];
+export const MAX_PATHS = 64;
+
+/** A string enum as Kubernetes wants it (type + enum; no anyOf/const). */
+function StringEnum<T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+}
+
+/** CEL rules, checked by the API server itself. */
+function cel(...rules: [rule: string, message: string][]) {
+  return { 'x-kubernetes-validations': rules.map(([rule, message]) => ({ rule, message })) };
+}
+
+export const ACCESS_VALUES = ['read', 'write', 'exec'] as const;
+export const NETWORK_MODES = ['off', 'monitor', 'block-external'] as const;
+
+const PathOrGlob = Type.String({
+  minLength: 1,
+  maxLength: 4096,
+  description: 'An absolute path or glob inside the container (e.g. /etc/shadow, /etc/ssl/**/*.pem).',
+  ...cel(
+    ["self.startsWith('/')", 'paths must be absolute (start with /)'],
+    ["!self.matches('(^|/)[.][.](/|$)')", "paths must not contain '..' components"],
+    ["!self.contains('\\u0000')", 'paths must not contain NUL bytes'],
+  ),
+});
+
+const LabelSelectorRequirement = Type.Object({
+  key: Type.String({ minLength: 1 }),
+  operator: StringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const),
+  values: Type.Optional(Type.Array(Type.String())),
+});
+
+/** A standard metav1.LabelSelector. */
+export const LabelSelector = Type.Object(
+  {
+    // additionalProperties, not TypeBox's patternProperties: CRD schemas must be structural
+    matchLabels: Type.Optional(Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' } })),
+    matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement)),
+  },
+  { description: "Pods of the trace's own namespace to audit; empty selects all of them.", 'x-kubernetes-map-type': 'atomic' },
+);
+
+export const HiveTraceSpec = Type.Object({
+  paths: Type.Array(PathOrGlob, {
+    minItems: 1,
+    maxItems: MAX_PATHS,
+    description: `1 to ${MAX_PATHS} absolute paths or globs inside the selected containers.`,
+  }),
+  selector: LabelSelector,
+  containers: Type.Optional(
+    Type.Array(Type.String({ minLength: 1 }), { description: 'Container names to audit; all containers when absent.' }),
+  ),
+  access: Type.Optional(
+    Type.Array(StringEnum(ACCESS_VALUES), {
+      minItems: 1,
+      maxItems: 3,
+      default: [...ACCESS_VALUES],
+      description: 'Accesses to report; all of read, write, exec by default.',
+      ...cel(['self.all(a, self.exists_one(b, b == a))', 'access must not repeat a value']),
+    }),
+  ),
+  rateLimit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000000, description: 'At most this many events per second per process.' }),
+  ),
+  network: Type.Optional(
+    Type.Object({ mode: StringEnum(NETWORK_MODES, { default: 'off' }) }, { description: 'Network monitoring of the selected pods.' }),
+  ),
+});
+
+const Condition = Type.Object({
+  type: Type.String(),
+  status: StringEnum(['True', 'False', 'Unknown'] as const),
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  lastTransitionTime: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
+const NodeStatus = Type.Object({
+  node: Type.String(),
+  podsMatched: Type.Optional(Type.Integer()),
+  filesWatched: Type.Optional(Type.Integer()),
+  unresolved: Type.Optional(
+    Type.Array(Type.Object({ pod: Type.String(), container: Type.String(), path: Type.String(), reason: Type.String() })),
+  ),
+  eventsSeen: Type.Optional(Type.Integer()),
+  lastEventTime: Type.Optional(Type.String({ format: 'date-time' })),
+  updated: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
+export const HiveTraceStatus = Type.Object({
+  nodes: Type.Optional(
+    Type.Array(NodeStatus, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['node'] }),
+  ),
+  conditions: Type.Optional(
+    Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  ),
+});
+
+export type HiveTraceSpec = Static<typeof HiveTraceSpec>;
+export type HiveTraceStatus = Static<typeof HiveTraceStatus>;
+export type LabelSelector = Static<typeof LabelSelector>;
+
+export interface HiveTrace {
+  apiVersion: `${typeof GROUP}/${typeof VERSION}`;
+  kind: typeof KIND;
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; generation?: number; labels?: Record<string, string> };
+  spec: HiveTraceSpec;
+  status?: HiveTraceStatus;
+}
+
+/** Plain JSON schema: no TypeBox symbols, no `$id`s. */
+function plain(s: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(s)) as Record<string, unknown>;
+}
+
+/** The CustomResourceDefinition, as an object (written to YAML by `make manifests`). */
+export function crd(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Paths', type: 'string', jsonPath: '.spec.paths', description: 'paths watched' },
+            { name: 'Access', type: 'string', jsonPath: '.spec.access' },
+            { name: 'Network', type: 'string', jsonPath: '.spec.network.mode' },
+            { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'HiveTrace audits file access (and, later, network access) of the pods it selects.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: plain(HiveTraceSpec),
+                status: plain(HiveTraceStatus),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
