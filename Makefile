@@ -20,11 +20,12 @@ APT_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make
 KERNELS   ?= 6.1 6.12
 TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
-.PHONY: deps deps-apt deps-npm build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
-        test-containerd containerd-up containerd-down manifests \
+
+.PHONY: deps deps-apt deps-npm deps-go build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
+        test-containerd containerd-up containerd-down manifests test-cluster \
         test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
 
-deps: deps-apt deps-npm
+deps: deps-apt deps-npm deps-go
 
 deps-apt:
 	@missing=""; for p in $(APT_PKGS); do \
@@ -41,6 +42,11 @@ deps-npm: node_modules/.hive-installed
 node_modules/.hive-installed: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# Go modules of the test API server (test/cluster); the module cache is reused.
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+deps-go:
+	@cd test/cluster && $(GO) mod download
 
 build: deps $(BPF_OBJS) $(ADDON) ts
 
@@ -142,5 +148,19 @@ manifests: ts
 clean:
 	rm -rf $(BUILD) operator/dist operator/native/build
 
-cluster-up cluster-down deploy undeploy docker-build:
+# The real kube-apiserver (test/cluster, built once and cached in
+# ~/.cache/hive/kube-apiserver), in the background; the last line printed is
+# `export KUBECONFIG=<path>`.
+CLUSTER_DIR ?= /tmp/hive-cluster
+cluster-up: deps-go
+	@HIVE_CLUSTER_DIR=$(CLUSTER_DIR) bash test/cluster/up.sh | tail -n1
+
+cluster-down:
+	@HIVE_CLUSTER_DIR=$(CLUSTER_DIR) bash test/cluster/down.sh
+
+# config/ against the real API server.
+test-cluster: build
+	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.cluster.test.js' | sort)
+
+deploy undeploy docker-build:
 	@echo "make $@: not built yet (see the open issues: 'issues list')" >&2; exit 1
