@@ -16,13 +16,13 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'trace': {
       const opts = parseTraceArgs(rest);
-      const { runTrace } = await import('./trace');
+      const { runTrace } = await import('./trace.js');
       return runTrace(opts);
     }
     case 'probe': {
       parseProbeArgs(rest);
       checkCapabilities();
-      const { probe } = await import('../bpf/probe');
+      const { probe } = await import('../bpf/probe.js');
       process.stdout.write(`${JSON.stringify(probe(log.child({ module: 'probe' })), null, 2)}\n`);
       return 0;
     }
