@@ -106,3 +106,43 @@ export function parseProbeArgs(argv: string[]): Record<string, never> {
   if (positionals.length) throw new UsageError(`hive probe: unexpected argument '${positionals[0]}'; usage: hive probe`);
   return {};
 }
+
+export interface AgentArgs {
+  mode: ModeOption;
+  maxWatches: number;
+  maxMatches: number;
+  containerdSocket: string;
+  hostProc: string;
+  nodeName: string;
+}
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentArgs {
+  const { values, positionals } = parse(
+    argv,
+    {
+      mode: { type: 'string' },
+      'max-watches': { type: 'string' },
+      'max-matches': { type: 'string' },
+      'containerd-socket': { type: 'string' },
+      'host-proc': { type: 'string' },
+    },
+    'agent',
+  );
+  if (positionals.length) throw new UsageError(`hive agent: unexpected argument '${positionals[0]}'`);
+  let mode: ModeOption = 'auto';
+  try {
+    if (values.mode !== undefined) mode = parseMode(String(values.mode));
+  } catch (e) {
+    throw new UsageError(`hive agent: ${errorMessage(e)}`);
+  }
+  const nodeName = env.NODE_NAME ?? '';
+  if (!nodeName) throw new UsageError('hive agent: NODE_NAME is not set (the DaemonSet sets it from spec.nodeName)');
+  return {
+    mode,
+    maxWatches: intOption('max-watches', values['max-watches'] as string | undefined, DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES),
+    maxMatches: intOption('max-matches', values['max-matches'] as string | undefined, DEFAULT_MAX_MATCHES, 1, 1 << 20),
+    containerdSocket: (values['containerd-socket'] as string | undefined) ?? (env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
+    hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
+    nodeName,
+  };
+}

@@ -3,13 +3,14 @@
 // stderr and exit 2; only bugs show a stack.
 import { HiveError } from '../util/errors';
 import { log } from '../util/log';
-import { parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
+import { parseAgentArgs, parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
 import { checkCapabilities } from '../bpf/environment';
 
 const USAGE = `usage: hive <command> [options]
 commands:
   trace   audit file access to host paths: ${TRACE_USAGE.replace('usage: ', '')}
-  probe   print, as JSON, which attach modes and features this kernel supports`;
+  probe   print, as JSON, which attach modes and features this kernel supports
+  agent   the node agent (in cluster, or with KUBECONFIG and NODE_NAME)`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -26,7 +27,22 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(probe(log.child({ module: 'probe' })), null, 2)}\n`);
       return 0;
     }
-    case 'agent':
+    case 'agent': {
+      const opts = parseAgentArgs(rest);
+      checkCapabilities();
+      const { Agent } = await import('../agent/agent.js');
+      const agent = new Agent(opts);
+      await agent.start();
+      return new Promise<number>((resolve) => {
+        const stop = () => {
+          // SIGTERM detaches the BPF programs and exits within 5 s, whatever hangs
+          setTimeout(() => resolve(0), 5000).unref();
+          agent.stop().then(() => resolve(0), () => resolve(1));
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    }
     case 'netmon':
       throw new HiveError(`hive ${cmd}: not available in this version yet`);
     case undefined:

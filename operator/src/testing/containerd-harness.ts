@@ -215,8 +215,7 @@ state = "${d}/state"
   }
 
   /** A pod sandbox (host network, so no CNI) with one sleeping container per name. */
-  async runPod(name: string, containerNames: string[], namespace = 'default'): Promise<Pod> {
-    const uid = crypto.randomUUID();
+  async runPod(name: string, containerNames: string[], namespace = 'default', uid: string = crypto.randomUUID()): Promise<Pod> {
     const config: PodSandboxConfig = {
       metadata: { name, uid, namespace, attempt: 0 },
       log_directory: path.join(this.dir, 'logs', uid),
@@ -228,8 +227,20 @@ state = "${d}/state"
     const sandboxId = await this.cri.runPodSandbox(config);
     const pod: Pod = { sandboxId, uid, name, namespace, config, containers: [] };
     this.pods.push(pod);
+    return this.addContainers(pod, containerNames);
+  }
+
+  private async addContainers(pod: Pod, containerNames: string[]): Promise<Pod> {
     for (const c of containerNames) pod.containers.push(await this.startContainer(pod, c));
     return pod;
+  }
+
+  /** Stops and removes a pod's sandbox and containers (as the kubelet does on delete). */
+  async removePod(pod: Pod): Promise<void> {
+    await this.cri.stopPodSandbox(pod.sandboxId);
+    await this.cri.removePodSandbox(pod.sandboxId);
+    const i = this.pods.indexOf(pod);
+    if (i >= 0) this.pods.splice(i, 1);
   }
 
   async startContainer(pod: Pod, name: string, attempt = 0): Promise<PodContainer> {

@@ -1,0 +1,153 @@
+// hive agent end to end: a real kube-apiserver (test/cluster), a real
+// containerd (the harness, as this node's runtime) and the test as kubelet:
+// it creates Pods bound to the node and starts their containers through CRI
+// with the pods' real uids.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
+import { TestCluster, clusterSkip } from '../testing/cluster';
+import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
+import { kernelSkip, settle, waitFor } from '../testing/kernel';
+
+const MAIN = path.resolve(__dirname, '../cli/main.js');
+const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
+const NODE = 'node-1';
+const skip = clusterSkip() || containerdSkip() || kernelSkip();
+
+describe('hive agent against a real API server and containerd', { skip }, () => {
+  let cluster: TestCluster;
+  let h: ContainerdHarness;
+  let agent: ChildProcessWithoutNullStreams;
+  const events: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const logs: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const pods: Record<string, { uid: string; pod: Pod }> = {};
+
+  async function ok(method: string, p: string, body?: unknown, contentType?: string) {
+    const r = await cluster.request(method, p, body, { contentType });
+    assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body.message)}`);
+    return r.body;
+  }
+
+  async function createPod(ns: string, name: string, labels: Record<string, string>) {
+    const body = await ok('POST', `/api/v1/namespaces/${ns}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, labels },
+      spec: { nodeName: NODE, containers: [{ name: 'app', image: IMAGE }] },
+    });
+    const uid = (body.metadata as { uid: string }).uid;
+    const pod = await h.runPod(name, ['app'], ns, uid);
+    pods[`${ns}/${name}`] = { uid, pod };
+  }
+
+  const reconciled = (trace: string, pred: (l: Record<string, any>) => boolean) => // eslint-disable-line @typescript-eslint/no-explicit-any
+    waitFor(() => logs.some((l) => l.msg === 'reconciled' && l.trace === trace && pred(l)), 10000, `reconcile of ${trace}`);
+
+  const lastReconcile = (trace: string) => [...logs].reverse().find((l) => l.msg === 'reconciled' && l.trace === trace)!;
+
+  async function catIn(ns: string, name: string) {
+    const mark = events.length;
+    const r = await h.cri.execSync(pods[`${ns}/${name}`].pod.containers[0].id, ['cat', '/etc/secret']);
+    assert.equal(r.exitCode, 0);
+    return mark;
+  }
+
+  before(async () => {
+    cluster = TestCluster.start();
+    const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
+    await ok('PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=test&force=true', JSON.stringify(crd), 'application/apply-patch+yaml');
+    for (let i = 0; ; i++) {
+      const r = await cluster.request('GET', '/apis/hive.io/v1alpha1/hivetraces');
+      if (r.status === 200) break;
+      if (i > 100) throw new Error('CRD not served');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    h = await ContainerdHarness.start();
+    for (const ns of ['team-a', 'team-b']) await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    await createPod('team-a', 'web-1', { app: 'web' });
+    await createPod('team-b', 'web-2', { app: 'web' });
+    agent = spawn(process.execPath, [MAIN, 'agent'], {
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket },
+    });
+    readline.createInterface({ input: agent.stdout }).on('line', (l) => events.push(JSON.parse(l)));
+    readline.createInterface({ input: agent.stderr }).on('line', (l) => {
+      try {
+        logs.push(JSON.parse(l));
+      } catch {
+        logs.push({ raw: l });
+      }
+    });
+    await waitFor(() => logs.some((l) => l.msg === 'ready') || agent.exitCode !== null, 20000, 'agent ready');
+    assert.ok(logs.some((l) => l.msg === 'ready'), JSON.stringify(logs));
+  });
+
+  after(async () => {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((r) => agent.once('exit', r));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    await h?.stop();
+    cluster?.stop();
+  });
+
+  const trace = {
+    apiVersion: 'hive.io/v1alpha1',
+    kind: 'HiveTrace',
+    metadata: { name: 'secrets', namespace: 'team-a' },
+    spec: { paths: ['/etc/secret', '/etc/secret-hardlink'], selector: { matchLabels: { app: 'web' } }, access: ['read'] },
+  };
+
+  test('a HiveTrace applied while pods run: one event with trace, pod, container, process and node', async () => {
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces', trace);
+    await reconciled('team-a/secrets', (l) => l.kernelWatches === 1 && l.podsMatched === 1);
+    const mark = await catIn('team-a', 'web-1');
+    await waitFor(() => events.slice(mark).some((e) => e.process?.comm === 'cat'), 5000, 'the event');
+    await settle();
+    const got = events.slice(mark).filter((e) => e.process?.comm === 'cat');
+    assert.equal(got.length, 1, JSON.stringify(got));
+    const e = got[0];
+    assert.deepEqual(e.trace, { namespace: 'team-a', name: 'secrets' });
+    assert.deepEqual(e.pod, { namespace: 'team-a', name: 'web-1', uid: pods['team-a/web-1'].uid });
+    assert.deepEqual(e.container, { name: 'app', id: pods['team-a/web-1'].pod.containers[0].id });
+    assert.equal(e.node, NODE);
+    assert.equal(e.kind, 'file');
+    assert.deepEqual(e.access, ['read']);
+    assert.equal(e.path, '/etc/secret');
+    assert.deepEqual(e.aliases, ['/etc/secret-hardlink'], 'a hard link in the same trace is one event');
+  });
+
+  test('a trace in namespace A never matches pods of namespace B', async () => {
+    const mark = await catIn('team-b', 'web-2');
+    await settle();
+    assert.deepEqual(events.slice(mark).filter((e) => e.process?.comm === 'cat'), []);
+    assert.equal(lastReconcile('team-a/secrets').podsMatched, 1);
+  });
+
+  test('a pod relabelled out of the selector is no longer watched; back in, it is again', async () => {
+    const p = '/api/v1/namespaces/team-a/pods/web-1';
+    await ok('PATCH', p, JSON.stringify({ metadata: { labels: { app: 'other' } } }), 'application/merge-patch+json');
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.kernelWatches === 0);
+    const mark = await catIn('team-a', 'web-1');
+    await settle();
+    assert.deepEqual(events.slice(mark).filter((e) => e.process?.comm === 'cat'), []);
+    await ok('PATCH', p, JSON.stringify({ metadata: { labels: { app: 'web' } } }), 'application/merge-patch+json');
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 1 && l.kernelWatches === 1);
+  });
+
+  test('a deleted trace leaves no entries', async () => {
+    await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces/secrets');
+    await reconciled('team-a/secrets', (l) => l.present === false && l.kernelWatches === 0);
+  });
+
+  test('a deleted pod leaves no entries', async () => {
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces', trace);
+    await reconciled('team-a/secrets', (l) => l.present === true && l.kernelWatches === 1);
+    await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-1?gracePeriodSeconds=0');
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.kernelWatches === 0);
+  });
+});

@@ -1,0 +1,223 @@
+// `hive agent`: the node agent. Informers on HiveTraces (all namespaces) and on
+// this node's Pods feed a queue of trace keys; one reconcile runs at a time and
+// turns (trace, matching pod, container) into watched inodes: pid from
+// containerd -> paths resolved inside the container root -> the BPF map, through
+// the WatchRegistry, which removes exactly what a key owned. Events are
+// enriched with trace, pod, container and node.
+import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { log as rootLog } from '../util/log';
+import { errorMessage } from '../util/errors';
+import { FileAccessMonitor } from '../bpf/file-access';
+import { ModeOption } from '../bpf/modes';
+import { ACCESS, AccessName } from '../bpf/layout';
+import { ContainerdClient, K8S_NAMESPACE, LABEL_POD_NAMESPACE } from '../containerd/client';
+import { resolveInRoot } from '../resolve/in-root';
+import { Clock, toRecord } from '../audit/file-event';
+import { EventWriter } from '../audit/event-writer';
+import { GROUP, HiveTrace, PLURAL, VERSION } from '../kube/hivetrace-schema';
+import { matchesSelector } from '../kube/selector';
+import { k8sLib, loadKubeConfig } from '../kube/client';
+import { SelfRestartingInformer } from '../kube/informer';
+import { WatchRegistry } from './watch-registry';
+
+const log = rootLog.child({ module: 'agent' });
+
+export interface AgentOptions {
+  nodeName: string;
+  containerdSocket: string;
+  hostProc: string;
+  mode: ModeOption;
+  maxWatches: number;
+  maxMatches: number;
+}
+
+const traceKey = (t: { metadata?: { namespace?: string; name?: string } }) => `${t.metadata?.namespace}/${t.metadata?.name}`;
+
+function accessMask(names: AccessName[] | undefined): number {
+  return (names ?? ['read', 'write', 'exec']).reduce((m, n) => m | ACCESS[n], 0);
+}
+
+export class Agent {
+  private readonly traces = new Map<string, HiveTrace>();
+  private readonly pods = new Map<string, k8s.V1Pod>();
+  private readonly queue = new Set<string>();
+  private draining = false;
+  private informers: SelfRestartingInformer<k8s.KubernetesObject>[] = [];
+  private monitor!: FileAccessMonitor;
+  private registry!: WatchRegistry;
+  private readonly containerd: ContainerdClient;
+  private readonly writer = new EventWriter(false);
+  private readonly clock = new Clock();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.containerd = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log);
+  }
+
+  async start(): Promise<void> {
+    this.containerd.checkSocket();
+    const { monitor, reasons } = FileAccessMonitor.open({ mode: this.opts.mode, maxWatches: this.opts.maxWatches, log });
+    this.monitor = monitor;
+    this.registry = new WatchRegistry(monitor);
+    monitor.onEvents((events) => {
+      for (const e of events) {
+        for (const o of this.registry.owners(e.watchId, e.access)) {
+          const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.opts.nodeName);
+          rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
+          this.writer.write(rec);
+        }
+      }
+    });
+    // a task (re)start can change a container's pid: re-reconcile its namespace
+    this.containerd.subscribeTasks(
+      (ev) => {
+        if (ev.topic !== '/tasks/start') return;
+        this.containerd
+          .getContainer(ev.containerId)
+          .then((c) => this.enqueueNamespace(c.labels[LABEL_POD_NAMESPACE]))
+          .catch((e) => log.debug({ err: errorMessage(e) }, 'task event for an unknown container'));
+      },
+      () => this.enqueueAll(),
+    );
+
+    const kc = await loadKubeConfig();
+    const { CoreV1Api, CustomObjectsApi, makeInformer } = await k8sLib();
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const fieldSelector = `spec.nodeName=${this.opts.nodeName}`;
+    const pods = new SelfRestartingInformer<k8s.V1Pod>(
+      makeInformer(kc, `/api/v1/pods?fieldSelector=${encodeURIComponent(fieldSelector)}`, () =>
+        core.listPodForAllNamespaces({ fieldSelector }),
+      ),
+      'pods',
+      log,
+      {
+        upsert: (p) => {
+          this.pods.set(p.metadata!.uid!, p);
+          this.enqueueNamespace(p.metadata?.namespace);
+        },
+        remove: (p) => {
+          this.pods.delete(p.metadata!.uid!);
+          this.enqueueNamespace(p.metadata?.namespace);
+        },
+      },
+    );
+    const traces = new SelfRestartingInformer<HiveTrace & k8s.KubernetesObject>(
+      makeInformer(kc, `/apis/${GROUP}/${VERSION}/${PLURAL}`, () =>
+        custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as Promise<k8s.KubernetesListObject<HiveTrace & k8s.KubernetesObject>>,
+      ),
+      'hivetraces',
+      log,
+      {
+        upsert: (t) => {
+          this.traces.set(traceKey(t), t);
+          this.enqueue(traceKey(t));
+        },
+        remove: (t) => {
+          this.traces.delete(traceKey(t));
+          this.enqueue(traceKey(t));
+        },
+      },
+    );
+    this.informers = [pods as unknown as SelfRestartingInformer<k8s.KubernetesObject>, traces as unknown as SelfRestartingInformer<k8s.KubernetesObject>];
+    await Promise.all(this.informers.map((i) => i.start()));
+    log.info({ node: this.opts.nodeName, mode: monitor.mode, passedOver: reasons }, 'ready');
+  }
+
+  private enqueue(key: string): void {
+    this.queue.add(key);
+    void this.drain();
+  }
+
+  private enqueueNamespace(ns: string | undefined): void {
+    for (const [k, t] of this.traces) if (t.metadata.namespace === ns) this.enqueue(k);
+    // traces deleted meanwhile still own entries: let them be cleaned up too
+    for (const owner of this.registry?.keys() ?? []) {
+      const k = owner.split('|')[0];
+      if (k.startsWith(`${ns}/`)) this.enqueue(k);
+    }
+  }
+
+  private enqueueAll(): void {
+    for (const k of this.traces.keys()) this.enqueue(k);
+  }
+
+  /** One reconcile at a time, in arrival order; a key queued while it runs runs again after. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.size) {
+        const key = this.queue.values().next().value as string;
+        this.queue.delete(key);
+        const t0 = process.hrtime.bigint();
+        try {
+          await this.reconcile(key);
+        } catch (e) {
+          log.error({ trace: key, err: errorMessage(e) }, 'reconcile failed');
+        }
+        log.debug({ trace: key, ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'reconcile took');
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const trace = this.traces.get(key);
+    const desired = new Set<string>();
+    const unresolved: { pod: string; container: string; path: string; reason: string }[] = [];
+    let podsMatched = 0;
+    if (trace) {
+      const [ns, name] = key.split('/');
+      const access = accessMask(trace.spec.access as AccessName[] | undefined);
+      for (const pod of this.pods.values()) {
+        if (pod.metadata?.namespace !== ns || pod.metadata.deletionTimestamp) continue;
+        if (!matchesSelector(trace.spec.selector, pod.metadata.labels)) continue;
+        podsMatched++;
+        const podRef = { namespace: ns, name: pod.metadata.name!, uid: pod.metadata.uid! };
+        for (const c of pod.spec?.containers ?? []) {
+          if (trace.spec.containers && !trace.spec.containers.includes(c.name)) continue;
+          const owner = `${key}|${podRef.uid}|${c.name}`;
+          const found = await this.containerd.findPodContainer(podRef.uid, c.name);
+          if (!found) {
+            unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: 'container not running' });
+            continue;
+          }
+          desired.add(owner);
+          const res = await resolveInRoot(`${this.opts.hostProc}/${found.pid}/root`, trace.spec.paths, { maxMatches: this.opts.maxMatches });
+          const files = [];
+          for (const r of res) {
+            if (r.state !== 'ok') unresolved.push({ pod: podRef.name, container: c.name, path: r.pattern, reason: r.reason ?? r.state });
+            for (const f of r.files) {
+              files.push({ ino: f.ino, dev: f.dev, path: f.path, access, trace: { namespace: ns, name }, pod: podRef, container: { name: c.name, id: found.container.id } });
+            }
+          }
+          this.registry.set(owner, files);
+        }
+      }
+    }
+    for (const owner of this.registry.keys()) {
+      if (owner.startsWith(`${key}|`) && !desired.has(owner)) this.registry.remove(owner);
+    }
+    log.info(
+      {
+        trace: key,
+        present: Boolean(trace),
+        podsMatched,
+        filesWatched: this.registry.countByTrace().get(key) ?? 0,
+        unresolved,
+        kernelWatches: this.monitor.kernelWatchedCount(),
+      },
+      'reconciled',
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
+    this.containerd.close();
+    const counters = this.monitor?.counters();
+    this.monitor?.close();
+    this.writer.flush();
+    log.info({ counters }, 'stopped');
+  }
+}

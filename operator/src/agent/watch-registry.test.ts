@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InodeMap, WatchRegistry } from './watch-registry';
+import type { InodeRef, WatchEntry } from '../bpf/file-access';
+
+/** Records what the registry asks of the kernel map, as the map would hold it. */
+class FakeMap implements InodeMap {
+  entries = new Map<string, WatchEntry>();
+  watch(es: WatchEntry[]) {
+    for (const e of es) this.entries.set(`${e.dev}:${e.ino}`, e);
+  }
+  unwatch(rs: InodeRef[]) {
+    let n = 0;
+    for (const r of rs) if (this.entries.delete(`${r.dev}:${r.ino}`)) n++;
+    return n;
+  }
+}
+
+const owner = (trace: string, access: number) => ({
+  path: '/etc/shadow',
+  access,
+  trace: { namespace: 'a', name: trace },
+  pod: { namespace: 'a', name: 'p', uid: 'u' },
+  container: { name: 'c', id: 'id' },
+});
+
+test('shared inodes: union of masks, removed with their last owner', () => {
+  const m = new FakeMap();
+  const r = new WatchRegistry(m);
+  const f = { ino: 5n, dev: 9 };
+  r.set('a/t1|u|c', [{ ...f, ...owner('t1', 1) }]);
+  r.set('a/t2|u|c', [{ ...f, ...owner('t2', 2) }]);
+  assert.equal(m.entries.size, 1);
+  const e = [...m.entries.values()][0];
+  assert.equal(e.access, 3);
+  assert.deepEqual(r.owners(e.watchId, 1).map((o) => o.trace.name), ['t1']);
+  assert.deepEqual(r.owners(e.watchId, 2).map((o) => o.trace.name), ['t2']);
+  r.remove('a/t1|u|c');
+  assert.equal([...m.entries.values()][0].access, 2, 'mask narrowed');
+  r.remove('a/t2|u|c');
+  assert.equal(m.entries.size, 0, 'gone with the last owner');
+  assert.equal(r.inodes, 0);
+  assert.deepEqual(r.keys(), []);
+});
+
+test('set replaces exactly what a key owned', () => {
+  const m = new FakeMap();
+  const r = new WatchRegistry(m);
+  r.set('k', [{ ino: 1n, dev: 1, ...owner('t', 7) }, { ino: 2n, dev: 1, ...owner('t', 7) }]);
+  r.set('k', [{ ino: 2n, dev: 1, ...owner('t', 7) }, { ino: 3n, dev: 1, ...owner('t', 7) }]);
+  assert.deepEqual([...m.entries.keys()].sort(), ['1:2', '1:3']);
+  assert.deepEqual(r.countByTrace(), new Map([['a/t', 2]]));
+});
+
+test('two paths of one key on the same inode are one owner with an alias', () => {
+  const m = new FakeMap();
+  const r = new WatchRegistry(m);
+  r.set('k', [
+    { ino: 1n, dev: 1, ...owner('t', 1), path: '/etc/secret' },
+    { ino: 1n, dev: 1, ...owner('t', 1), path: '/etc/secret-hardlink' },
+  ]);
+  const id = [...m.entries.values()][0].watchId;
+  const owners = r.owners(id, 1);
+  assert.equal(owners.length, 1);
+  assert.equal(owners[0].path, '/etc/secret');
+  assert.deepEqual(owners[0].aliases, ['/etc/secret-hardlink']);
+});

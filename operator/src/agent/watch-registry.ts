@@ -1,0 +1,116 @@
+// Who watches which inode. Several (trace, pod, container, path) owners can
+// want the same inode (two traces, or one path and a hard link to it); the
+// kernel map holds one entry per inode, whose watch id names a slot here and
+// whose access mask is the union of its owners'. Removing an owner removes the
+// kernel entry only when the inode's last owner goes, so nothing leaks and
+// nothing is dropped early.
+import type { InodeRef, WatchEntry } from '../bpf/file-access';
+
+export interface Owner {
+  /** The (trace, pod, container) this belongs to: "ns/trace|podUid|container". */
+  key: string;
+  path: string;
+  /** Other paths of this key that are the same inode (hard links): one event, not two. */
+  aliases?: string[];
+  access: number;
+  trace: { namespace: string; name: string };
+  pod: { namespace: string; name: string; uid: string };
+  container: { name: string; id: string };
+}
+
+/** What the registry needs of the BPF side (FileAccessMonitor has it). */
+export interface InodeMap {
+  watch(entries: WatchEntry[]): void;
+  unwatch(refs: InodeRef[]): number;
+}
+
+interface Slot {
+  id: number;
+  ref: InodeRef;
+  owners: Owner[];
+  mask: number;
+}
+
+export class WatchRegistry {
+  private readonly byInode = new Map<string, Slot>();
+  private readonly byId = new Map<number, Slot>();
+  private readonly byKey = new Map<string, Set<Slot>>();
+  private nextId = 1;
+
+  constructor(private readonly map: InodeMap) {}
+
+  private static k(r: InodeRef): string {
+    return `${r.dev}:${r.ino}`;
+  }
+
+  /** Replaces everything `key` owned by `files` (computing the kernel changes). */
+  set(key: string, files: (InodeRef & Omit<Owner, 'key'>)[]): void {
+    const touched = new Set<Slot>();
+    for (const slot of this.byKey.get(key) ?? []) {
+      slot.owners = slot.owners.filter((o) => o.key !== key);
+      touched.add(slot);
+    }
+    this.byKey.delete(key);
+    const mine = new Set<Slot>();
+    for (const f of files) {
+      const ik = WatchRegistry.k(f);
+      let slot = this.byInode.get(ik);
+      if (!slot) {
+        slot = { id: this.nextId++, ref: { ino: f.ino, dev: f.dev }, owners: [], mask: 0 };
+        this.byInode.set(ik, slot);
+        this.byId.set(slot.id, slot);
+      }
+      const same = slot.owners.find((o) => o.key === key);
+      if (same) (same.aliases ??= []).push(f.path);
+      else slot.owners.push({ key, path: f.path, access: f.access, trace: f.trace, pod: f.pod, container: f.container });
+      mine.add(slot);
+      touched.add(slot);
+    }
+    if (mine.size) this.byKey.set(key, mine);
+    const add: WatchEntry[] = [];
+    const remove: InodeRef[] = [];
+    for (const slot of touched) {
+      const mask = slot.owners.reduce((m, o) => m | o.access, 0);
+      if (slot.owners.length === 0) {
+        remove.push(slot.ref);
+        this.byInode.delete(WatchRegistry.k(slot.ref));
+        this.byId.delete(slot.id);
+      } else if (mask !== slot.mask) {
+        add.push({ ...slot.ref, watchId: slot.id, access: mask });
+      }
+      slot.mask = mask;
+    }
+    if (remove.length) this.map.unwatch(remove);
+    if (add.length) this.map.watch(add);
+  }
+
+  remove(key: string): void {
+    this.set(key, []);
+  }
+
+  /** Keys (trace|pod|container) currently owning something. */
+  keys(): string[] {
+    return [...this.byKey.keys()];
+  }
+
+  /** The owners of a watch id that want this access. */
+  owners(watchId: number, access: number): Owner[] {
+    return (this.byId.get(watchId)?.owners ?? []).filter((o) => (o.access & access) !== 0);
+  }
+
+  get inodes(): number {
+    return this.byInode.size;
+  }
+
+  /** Files watched per trace key ("ns/name"). */
+  countByTrace(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const slot of this.byInode.values()) {
+      for (const o of slot.owners) {
+        const t = `${o.trace.namespace}/${o.trace.name}`;
+        out.set(t, (out.get(t) ?? 0) + 1);
+      }
+    }
+    return out;
+  }
+}
