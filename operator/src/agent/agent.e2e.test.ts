@@ -9,12 +9,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { TestCluster, clusterSkip } from '../testing/cluster';
+import { TestCluster, clusterSkip, freePort, objectPath } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
 
 const MAIN = path.resolve(__dirname, '../cli/main.js');
 const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
+const RBAC = path.resolve(__dirname, '../../../config/rbac');
 const NODE = 'node-1';
 const skip = clusterSkip() || containerdSkip() || kernelSkip();
 
@@ -25,6 +26,8 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   const events: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   const logs: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   const pods: Record<string, { uid: string; pod: Pod }> = {};
+  let saToken = '';
+  let agentKubeconfig = '';
 
   async function ok(method: string, p: string, body?: unknown, contentType?: string) {
     const r = await cluster.request(method, p, body, { contentType });
@@ -57,7 +60,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   }
 
   before(async () => {
-    cluster = TestCluster.start();
+    cluster = TestCluster.start(await freePort());
     const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
     await ok('PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=test&force=true', JSON.stringify(crd), 'application/apply-patch+yaml');
     for (let i = 0; ; i++) {
@@ -67,11 +70,24 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
       await new Promise((res) => setTimeout(res, 100));
     }
     h = await ContainerdHarness.start();
+    // the agent's identity: config/rbac, and a token of its ServiceAccount from TokenRequest
+    await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'hive-system' } });
+    for (const f of ['service_account.yaml', 'cluster_role.yaml', 'cluster_role_binding.yaml']) {
+      const o = parseAllDocuments(fs.readFileSync(path.join(RBAC, f), 'utf8'))[0].toJS();
+      await ok('PATCH', `${objectPath(o)}?fieldManager=test&force=true`, JSON.stringify(o), 'application/apply-patch+yaml');
+    }
+    const tr = await ok('POST', '/api/v1/namespaces/hive-system/serviceaccounts/hive-agent/token', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600 },
+    });
+    saToken = (tr.status as { token: string }).token;
+    agentKubeconfig = cluster.kubeconfigWithToken(saToken, path.join(cluster.dir, 'agent.kubeconfig'));
     for (const ns of ['team-a', 'team-b']) await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     await createPod('team-a', 'web-1', { app: 'web' });
     await createPod('team-b', 'web-2', { app: 'web' });
     agent = spawn(process.execPath, [MAIN, 'agent'], {
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket },
+      env: { ...process.env, KUBECONFIG: agentKubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket },
     });
     readline.createInterface({ input: agent.stdout }).on('line', (l) => events.push(JSON.parse(l)));
     readline.createInterface({ input: agent.stderr }).on('line', (l) => {
@@ -142,6 +158,23 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   test('a deleted trace leaves no entries', async () => {
     await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces/secrets');
     await reconciled('team-a/secrets', (l) => l.present === false && l.kernelWatches === 0);
+  });
+
+  test("the agent's ServiceAccount token has the ClusterRole's rights and no more", async () => {
+    const as = (p: string) => cluster.request('GET', p, undefined, { token: saToken });
+    assert.equal((await as('/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1')).status, 200);
+    assert.equal((await as('/apis/hive.io/v1alpha1/hivetraces')).status, 200);
+    assert.equal((await as('/api/v1/namespaces/team-a/secrets')).status, 403);
+    assert.equal((await as('/api/v1/secrets')).status, 403);
+    assert.equal((await cluster.request('DELETE', '/api/v1/namespaces/team-a/pods/web-1', undefined, { token: saToken })).status, 403);
+  });
+
+  test('the API server restarted mid-run: the agent recovers and reconciles new traces', async () => {
+    cluster.restart();
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces', { ...trace, metadata: { name: 'after-restart', namespace: 'team-a' } });
+    await reconciled('team-a/after-restart', (l) => l.present === true && l.podsMatched === 1);
+    await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces/after-restart');
+    await reconciled('team-a/after-restart', (l) => l.present === false);
   });
 
   test('a deleted pod leaves no entries', async () => {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
+import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { parse } from 'yaml';
 
@@ -24,6 +25,17 @@ export function clusterSkip(): string | false {
   return 'needs Go to build the test kube-apiserver (test/cluster)';
 }
 
+/** A free TCP port on 127.0.0.1 (for servers that must keep their port across restarts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
 export interface KubeResponse {
   status: number;
   body: Record<string, unknown>;
@@ -38,12 +50,12 @@ export class TestCluster {
     readonly adminToken: string,
   ) {}
 
-  static start(): TestCluster {
+  /** Starts the API server; with `port`, on that port (a restart keeps it, so kubeconfigs stay valid). */
+  static start(port?: number): TestCluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-cluster-'));
-    const env = { ...process.env, HIVE_CLUSTER_DIR: dir };
     let out: string;
     try {
-      out = execFileSync('bash', [path.join(CLUSTER_DIR, 'up.sh')], { env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60 * 1000 }).toString();
+      out = TestCluster.up(dir, port);
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw e;
@@ -56,6 +68,42 @@ export class TestCluster {
     };
     const c = kc.clusters[0].cluster;
     return new TestCluster(dir, kubeconfig, new URL(c.server), Buffer.from(c['certificate-authority-data'], 'base64'), kc.users[0].user.token);
+  }
+
+  private static up(dir: string, port?: number): string {
+    const args = [path.join(CLUSTER_DIR, 'up.sh'), ...(port ? ['--port', String(port)] : [])];
+    return execFileSync('bash', args, {
+      env: { ...process.env, HIVE_CLUSTER_DIR: dir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 60 * 60 * 1000,
+    }).toString();
+  }
+
+  /** Stops the API server (SIGTERM, by pid) and starts it again on the same port, data and keys. */
+  restart(): void {
+    const pid = Number(fs.readFileSync(path.join(this.dir, 'apiserver.pid'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    // gone, or a zombie nobody has reaped yet (its parent, up.sh, has exited)
+    const alive = () => {
+      try {
+        return !/^\S+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 15000;
+    while (alive() && Date.now() < deadline) execFileSync('sleep', ['0.1']);
+    if (alive()) process.kill(pid, 'SIGKILL');
+    fs.rmSync(path.join(this.dir, 'apiserver.pid'), { force: true });
+    TestCluster.up(this.dir, Number(this.server.port));
+  }
+
+  /** A kubeconfig for the same server that authenticates with `token`. */
+  kubeconfigWithToken(token: string, file: string): string {
+    const kc = parse(fs.readFileSync(this.kubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
+    kc.users[0].user = { token };
+    fs.writeFileSync(file, JSON.stringify(kc));
+    return file;
   }
 
   stop(): void {
@@ -78,6 +126,7 @@ export class TestCluster {
           path: urlPath,
           method,
           ca: this.ca,
+          agent: false, // a fresh connection: a kept-alive one dies with a restarted server
           headers: {
             authorization: `Bearer ${opts.token ?? this.adminToken}`,
             accept: 'application/json',
