@@ -19,6 +19,8 @@ import { matchesSelector } from '../kube/selector';
 import { k8sLib, loadKubeConfig } from '../kube/client';
 import { SelfRestartingInformer } from '../kube/informer';
 import { WatchRegistry } from './watch-registry';
+import { AgentMetrics } from './metrics';
+import { NodeReport, StatusWriter } from './status-writer';
 
 const log = rootLog.child({ module: 'agent' });
 
@@ -29,6 +31,8 @@ export interface AgentOptions {
   mode: ModeOption;
   maxWatches: number;
   maxMatches: number;
+  /** Port of /metrics, /healthz, /readyz; 0 picks a free one. */
+  metricsPort: number;
 }
 
 const traceKey = (t: { metadata?: { namespace?: string; name?: string } }) => `${t.metadata?.namespace}/${t.metadata?.name}`;
@@ -48,6 +52,12 @@ export class Agent {
   private readonly containerd: ContainerdClient;
   private readonly writer = new EventWriter(false);
   private readonly clock = new Clock();
+  readonly metrics = new AgentMetrics();
+  private status!: StatusWriter;
+  private readonly seen = new Map<string, { count: number; last?: string }>();
+  private readonly lastReport = new Map<string, NodeReport>();
+  private statusTicker: NodeJS.Timeout | undefined;
+  metricsPort = 0;
 
   constructor(private readonly opts: AgentOptions) {
     this.containerd = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log);
@@ -64,6 +74,12 @@ export class Agent {
           const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.opts.nodeName);
           rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
           this.writer.write(rec);
+          const tk = `${o.trace.namespace}/${o.trace.name}`;
+          const s = this.seen.get(tk) ?? { count: 0 };
+          s.count++;
+          s.last = rec.time;
+          this.seen.set(tk, s);
+          for (const a of rec.access) this.metrics.events.inc({ trace: tk, access: a });
         }
       }
     });
@@ -79,10 +95,17 @@ export class Agent {
       () => this.enqueueAll(),
     );
 
+    this.metrics.collectFrom(() => {
+      const c = this.monitor.counters();
+      return { watchedInodes: this.registry.inodes, dropped: c.dropped, emitted: c.emitted };
+    });
+    this.metricsPort = await this.metrics.listen(this.opts.metricsPort);
+
     const kc = await loadKubeConfig();
     const { CoreV1Api, CustomObjectsApi, makeInformer } = await k8sLib();
     const core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
+    this.status = new StatusWriter(custom, this.opts.nodeName, log, () => this.metrics.apiErrors.inc({ what: 'status' }));
     const fieldSelector = `spec.nodeName=${this.opts.nodeName}`;
     const pods = new SelfRestartingInformer<k8s.V1Pod>(
       makeInformer(kc, `/api/v1/pods?fieldSelector=${encodeURIComponent(fieldSelector)}`, () =>
@@ -100,6 +123,7 @@ export class Agent {
           this.enqueueNamespace(p.metadata?.namespace);
         },
       },
+      () => this.metrics.apiErrors.inc({ what: 'watch' }),
     );
     const traces = new SelfRestartingInformer<HiveTrace & k8s.KubernetesObject>(
       makeInformer(kc, `/apis/${GROUP}/${VERSION}/${PLURAL}`, () =>
@@ -117,10 +141,20 @@ export class Agent {
           this.enqueue(traceKey(t));
         },
       },
+      () => this.metrics.apiErrors.inc({ what: 'watch' }),
     );
     this.informers = [pods as unknown as SelfRestartingInformer<k8s.KubernetesObject>, traces as unknown as SelfRestartingInformer<k8s.KubernetesObject>];
     await Promise.all(this.informers.map((i) => i.start()));
-    log.info({ node: this.opts.nodeName, mode: monitor.mode, passedOver: reasons }, 'ready');
+    // events seen change without a reconcile: report them every few seconds
+    this.statusTicker = setInterval(() => {
+      for (const [k, r] of this.lastReport) {
+        const s = this.seen.get(k);
+        if (s && s.count !== r.eventsSeen) this.report(k, { ...r });
+      }
+    }, 5000);
+    this.statusTicker.unref();
+    this.metrics.ready = true;
+    log.info({ node: this.opts.nodeName, mode: monitor.mode, passedOver: reasons, metricsPort: this.metricsPort }, 'ready');
   }
 
   private enqueue(key: string): void {
@@ -149,13 +183,13 @@ export class Agent {
       while (this.queue.size) {
         const key = this.queue.values().next().value as string;
         this.queue.delete(key);
-        const t0 = process.hrtime.bigint();
+        const end = this.metrics.reconcileSeconds.startTimer();
         try {
           await this.reconcile(key);
         } catch (e) {
           log.error({ trace: key, err: errorMessage(e) }, 'reconcile failed');
         }
-        log.debug({ trace: key, ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'reconcile took');
+        end();
       }
     } finally {
       this.draining = false;
@@ -199,20 +233,28 @@ export class Agent {
     for (const owner of this.registry.keys()) {
       if (owner.startsWith(`${key}|`) && !desired.has(owner)) this.registry.remove(owner);
     }
-    log.info(
-      {
-        trace: key,
-        present: Boolean(trace),
-        podsMatched,
-        filesWatched: this.registry.countByTrace().get(key) ?? 0,
-        unresolved,
-        kernelWatches: this.monitor.kernelWatchedCount(),
-      },
-      'reconciled',
-    );
+    const filesWatched = this.registry.countByTrace().get(key) ?? 0;
+    log.info({ trace: key, present: Boolean(trace), podsMatched, filesWatched, unresolved, kernelWatches: this.monitor.kernelWatchedCount() }, 'reconciled');
+    if (trace) this.report(key, { podsMatched, filesWatched, unresolved, eventsSeen: 0 });
+    else {
+      this.status.forget(key);
+      this.lastReport.delete(key);
+      this.seen.delete(key);
+    }
+  }
+
+  private report(key: string, r: NodeReport): void {
+    const s = this.seen.get(key);
+    const full = { ...r, eventsSeen: s?.count ?? 0, lastEventTime: s?.last };
+    this.lastReport.set(key, full);
+    this.status.report(key, full);
   }
 
   async stop(): Promise<void> {
+    this.metrics.ready = false;
+    clearInterval(this.statusTicker);
+    this.status?.stop();
+    this.metrics.close();
     await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
     this.containerd.close();
     const counters = this.monitor?.counters();

@@ -114,6 +114,7 @@ export interface AgentArgs {
   containerdSocket: string;
   hostProc: string;
   nodeName: string;
+  metricsPort: number;
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentArgs {
@@ -125,6 +126,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'max-matches': { type: 'string' },
       'containerd-socket': { type: 'string' },
       'host-proc': { type: 'string' },
+      'metrics-port': { type: 'string' },
     },
     'agent',
   );
@@ -144,5 +146,6 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     containerdSocket: (values['containerd-socket'] as string | undefined) ?? (env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
     hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
     nodeName,
+    metricsPort: intOption('metrics-port', values['metrics-port'] as string | undefined, 9464, 0, 65535),
   };
 }

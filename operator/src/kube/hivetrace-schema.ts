@@ -89,6 +89,10 @@ const Condition = Type.Object({
 
 const NodeStatus = Type.Object({
   node: Type.String(),
+  // per node, so that two agents never write the same condition
+  conditions: Type.Optional(
+    Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  ),
   podsMatched: Type.Optional(Type.Integer()),
   filesWatched: Type.Optional(Type.Integer()),
   unresolved: Type.Optional(

@@ -19,6 +19,7 @@ export class SelfRestartingInformer<T extends k8s.KubernetesObject> {
     private readonly what: string,
     private readonly log: Logger,
     handlers: Handlers<T>,
+    onError: () => void = () => {},
   ) {
     informer.on('add', (o) => handlers.upsert(o));
     informer.on('update', (o) => handlers.upsert(o));
@@ -29,6 +30,7 @@ export class SelfRestartingInformer<T extends k8s.KubernetesObject> {
     });
     informer.on('error', (err: unknown) => {
       if (this.stopped) return;
+      onError();
       this.log.warn({ informer: what, err: err instanceof Error ? err.message : String(err), retryInMs: this.backoff }, 'watch ended; restarting');
       this.timer = setTimeout(() => void this.start(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 5000);

@@ -1,0 +1,43 @@
+// The agent's Prometheus metrics and its health endpoints, on one HTTP port:
+// /metrics, /healthz (the process answers), /readyz (programs attached and
+// informers started).
+import http from 'node:http';
+import client from 'prom-client';
+
+export class AgentMetrics {
+  readonly registry = new client.Registry();
+  readonly events = new client.Counter({ name: 'hive_events_total', help: 'File events reported, by trace and access', labelNames: ['trace', 'access'], registers: [this.registry] });
+  readonly reconcileSeconds = new client.Histogram({ name: 'hive_reconcile_duration_seconds', help: 'Time one reconcile of a HiveTrace took', buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers: [this.registry] });
+  readonly apiErrors = new client.Counter({ name: 'hive_api_errors_total', help: 'Kubernetes API errors (watch restarts, failed status writes)', labelNames: ['what'], registers: [this.registry] });
+  private server: http.Server | undefined;
+  ready = false;
+
+  /** Gauges read when scraped: watched inodes and the kernel's counters. */
+  collectFrom(read: () => { watchedInodes: number; dropped: number; emitted: number }): void {
+    new client.Gauge({ name: 'hive_watched_inodes', help: 'Inodes in the kernel watch map', registers: [this.registry], collect() { this.set(read().watchedInodes); } });
+    new client.Gauge({ name: 'hive_events_dropped', help: 'Events lost because the ring buffer was full (kernel counter)', registers: [this.registry], collect() { this.set(read().dropped); } });
+    new client.Gauge({ name: 'hive_events_emitted', help: 'Events written to the ring buffer (kernel counter)', registers: [this.registry], collect() { this.set(read().emitted); } });
+  }
+
+  listen(port: number, host = '0.0.0.0'): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      if (req.url === '/metrics') {
+        this.registry.metrics().then(
+          (m) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(m),
+          (e: Error) => res.writeHead(500).end(e.message),
+        );
+      } else if (req.url === '/healthz') res.writeHead(200).end('ok');
+      else if (req.url === '/readyz') res.writeHead(this.ready ? 200 : 503).end(this.ready ? 'ok' : 'not ready');
+      else res.writeHead(404).end();
+    });
+    return new Promise((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve((this.server!.address() as { port: number }).port));
+    });
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server?.closeAllConnections();
+  }
+}
