@@ -158,9 +158,9 @@ cluster-up: deps-go
 cluster-down:
 	@HIVE_CLUSTER_DIR=$(CLUSTER_DIR) bash test/cluster/down.sh
 
-# config/ against the real API server.
+# config/ and the agent against the real API server (the agent test also needs containerd).
 test-cluster: build
-	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.cluster.test.js' | sort)
+	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.cluster.test.js' -o -name '*.e2e.test.js' | sort)
 
 deploy undeploy docker-build:
 	@echo "make $@: not built yet (see the open issues: 'issues list')" >&2; exit 1
