@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # Builds hive-test-apiserver (a real kube-apiserver + embedded etcd, see
-# README.md) into a cache outside the repository, keyed by the Kubernetes
-# version and a hash of go.mod, go.sum and *.go:
+# README.md) and kubectl (k8s.io/kubectl, ./cmd/kubectl) into a cache outside
+# the repository, keyed by the Kubernetes version and a hash of go.mod, go.sum,
+# *.go and cmd/kubectl/*.go:
 #   ${HIVE_CACHE:-$HOME/.cache/hive}/kube-apiserver/<k8s version>-<hash>/hive-test-apiserver
-# Skips the build when that binary already exists. Progress goes to stderr;
-# the binary's path is the last line on stdout, so `bin=$(test/cluster/build.sh)`.
+#   ${HIVE_CACHE:-$HOME/.cache/hive}/kube-apiserver/<k8s version>-<hash>/kubectl
+# Skips each build when that binary already exists. Progress and the kubectl
+# path go to stderr (with --quiet, nothing when both are cached); the path of
+# hive-test-apiserver is the last line on stdout, so
+# `bin=$(test/cluster/build.sh)`; kubectl is "$(dirname "$bin")/kubectl".
 set -euo pipefail
+
+quiet=false
+case "${1:-}" in
+  -q|--quiet) quiet=true ;;
+  "") ;;
+  *) echo "usage: build.sh [--quiet]" >&2; exit 2 ;;
+esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
@@ -29,31 +40,41 @@ fi
 major="${version#v}"; major="${major%%.*}"
 minor="${version#v*.}"; minor="${minor%%.*}"
 
-hash="$(cat go.mod go.sum $(LC_ALL=C ls *.go) | sha256sum | cut -c1-12)"
+hash="$(cat go.mod go.sum $(LC_ALL=C ls *.go) $(LC_ALL=C ls cmd/kubectl/*.go) | sha256sum | cut -c1-12)"
 outdir="${HIVE_CACHE:-$HOME/.cache/hive}/kube-apiserver/${version}-${hash}"
 bin="$outdir/hive-test-apiserver"
+kubectl="$outdir/kubectl"
 
-if [[ -x "$bin" ]]; then
-  echo "build.sh: cached $bin" >&2
-  echo "$bin"
-  exit 0
-fi
-
-mkdir -p "$outdir"
-echo "build.sh: building kube-apiserver $version ($("$go" env GOVERSION)); the first build takes about 8-25 min on 2 cores" >&2
-start=$(date +%s)
-tmp="$outdir/.hive-test-apiserver.$$"
-trap 'rm -f "$tmp"' EXIT
 # The version variables are what the upstream release build stamps; without
-# them /version reports v0.0.0-master.
+# them /version and `kubectl version` report v0.0.0-master.
 pkgs="k8s.io/component-base/version k8s.io/client-go/pkg/version"
 ldflags="-s -w"
 for p in $pkgs; do
   ldflags+=" -X $p.gitVersion=$version -X $p.gitMajor=$major -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
 done
-"$go" build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$tmp" .
-mv -f "$tmp" "$bin"
-trap - EXIT
-end=$(date +%s)
-echo "build.sh: built in $((end - start)) s, $(du -h "$bin" | cut -f1)" >&2
+
+tmps=()
+trap 'rm -f ${tmps[@]+"${tmps[@]}"}' EXIT
+
+# build OUT PACKAGE WHAT: go build PACKAGE into OUT unless OUT exists.
+build() {
+  local out="$1" pkg="$2" what="$3" tmp start end
+  if [[ -x "$out" ]]; then
+    $quiet || echo "build.sh: cached $out" >&2
+    return 0
+  fi
+  mkdir -p "$outdir"
+  echo "build.sh: building $what $version ($("$go" env GOVERSION))" >&2
+  start=$(date +%s)
+  tmp="$outdir/.$(basename "$out").$$"
+  tmps+=("$tmp")
+  "$go" build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg"
+  mv -f "$tmp" "$out"
+  end=$(date +%s)
+  echo "build.sh: built $out in $((end - start)) s, $(du -h "$out" | cut -f1)" >&2
+}
+
+build "$bin" . "kube-apiserver (the first build takes about 8-25 min on 2 cores)"
+build "$kubectl" ./cmd/kubectl "kubectl (the first build takes a few minutes)"
+$quiet || echo "build.sh: kubectl is $kubectl" >&2
 echo "$bin"

@@ -6,7 +6,7 @@ import { UsageError, errorMessage } from '../util/errors';
 import { ACCESS_ALL, parseAccess } from '../bpf/layout';
 import { ModeOption, parseMode } from '../bpf/modes';
 import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../bpf/file-access';
-import { DEFAULT_CONTAINERD_SOCKET } from '../containerd/client';
+import { DEFAULT_CONTAINERD_SOCKET } from '../containerd/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
 
 export interface TraceOptions {

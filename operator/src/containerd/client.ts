@@ -18,12 +18,8 @@ import type { ListContainersResponse__Output } from '../generated/proto/containe
 import type { GetResponse__Output } from '../generated/proto/containerd/services/tasks/v1/GetResponse';
 import type { ListPidsResponse__Output } from '../generated/proto/containerd/services/tasks/v1/ListPidsResponse';
 
-export const DEFAULT_CONTAINERD_SOCKET = '/run/containerd/containerd.sock';
-export const K8S_NAMESPACE = 'k8s.io';
-export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
-export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
-export const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
-export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
+import { DEFAULT_CONTAINERD_SOCKET, K8S_NAMESPACE, LABEL_CONTAINER_NAME, LABEL_POD_UID } from './constants';
+export * from './constants';
 
 export interface ContainerInfo {
   id: string;

@@ -1,0 +1,114 @@
+// `hive trace --pid/--container/--cri-socket`: which process root the paths
+// live in, found through containerd or a CRI runtime, and the watches planned
+// inside it. Loaded only for those options (it brings the gRPC stack).
+import fs from 'node:fs';
+import { log as rootLog } from '../util/log';
+import { HiveError, UsageError } from '../util/errors';
+import { ContainerdClient, K8S_NAMESPACE, parseContainerId } from '../containerd/client';
+import { isNotFound } from '../containerd/grpc-call';
+import { CriClient } from '../containerd/cri';
+import { InRootFile, resolveInRoot } from '../resolve/in-root';
+import { TraceOptions } from './args';
+import { Plan, planWatches } from './trace';
+
+const log = rootLog.child({ module: 'trace' });
+
+/** The process whose root the paths live in, and the container it belongs to. */
+export interface ContainerTarget {
+  pid: number;
+  root: string;
+  container?: { id: string; name: string };
+  client?: ContainerdClient;
+}
+
+/** Over CRI (CRI-O and other runtimes): pid and name from ContainerStatus. No
+ * task events in CRI v1, so a restart is not followed: the command says so. */
+async function criTarget(opts: TraceOptions, criSocket: string): Promise<ContainerTarget> {
+  const id = parseContainerId(opts.container!, null);
+  if (!fs.existsSync(criSocket)) throw new HiveError(`hive trace: CRI socket not found at ${criSocket}`);
+  const cri = new CriClient(criSocket, 5000);
+  try {
+    let st;
+    try {
+      st = await cri.containerStatus(id);
+    } catch (e) {
+      if (isNotFound(e)) throw new HiveError(`hive trace: container ${id} not found by the CRI runtime at ${criSocket}`);
+      throw e;
+    }
+    if (!st.pid) throw new HiveError(`hive trace: container ${id} is not running`);
+    log.warn({ container: id }, 'over CRI a container restart is not followed: run hive trace again after one');
+    return { pid: st.pid, root: rootOf(opts, st.pid), container: { id, name: st.name } };
+  } finally {
+    cri.close();
+  }
+}
+
+export async function containerTarget(opts: TraceOptions): Promise<ContainerTarget> {
+  if (opts.container !== undefined && opts.criSocket) return criTarget(opts, opts.criSocket);
+  if (opts.container !== undefined) {
+    const id = parseContainerId(opts.container);
+    const client = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log);
+    try {
+      client.checkSocket();
+      let info;
+      try {
+        info = await client.getContainer(id);
+      } catch (e) {
+        if (isNotFound(e)) throw new HiveError(`hive trace: container ${id} not found in containerd (namespace ${K8S_NAMESPACE})`);
+        throw e;
+      }
+      const pid = await client.taskPid(id);
+      if (!pid) throw new HiveError(`hive trace: container ${id} has no running task`);
+      return { pid, root: rootOf(opts, pid), container: { id, name: info.name }, client };
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+  const pid = opts.pid!;
+  if (!fs.existsSync(`${opts.hostProc}/${pid}`)) throw new HiveError(`hive trace: no process ${pid} in ${opts.hostProc}`);
+  const id = containerIdOfPid(opts.hostProc, pid);
+  return { pid, root: rootOf(opts, pid), container: id ? { id, name: await containerName(opts, id) } : undefined };
+}
+
+/** The container's name from containerd, when it answers; else its id. */
+async function containerName(opts: TraceOptions, id: string): Promise<string> {
+  if (!fs.existsSync(opts.containerdSocket)) return id;
+  const client = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log, 2000);
+  try {
+    return (await client.getContainer(id)).name;
+  } catch {
+    return id;
+  } finally {
+    client.close();
+  }
+}
+
+export function rootOf(opts: TraceOptions, pid: number): string {
+  return `${opts.hostProc}/${pid}/root`;
+}
+
+/** The 64-hex container id in a process's cgroup path, when it has one. */
+function containerIdOfPid(hostProc: string, pid: number): string | undefined {
+  try {
+    return /[0-9a-f]{64}/.exec(fs.readFileSync(`${hostProc}/${pid}/cgroup`, 'utf8'))?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function containerPlan(opts: TraceOptions, t: ContainerTarget): Promise<Plan> {
+  const res = await resolveInRoot(t.root, opts.paths, { maxMatches: opts.maxMatches });
+  const problems: string[] = [];
+  const files: InRootFile[] = [];
+  for (const r of res) {
+    if (r.truncated) log.warn({ pattern: r.pattern, limit: r.truncated.limit }, 'glob matched more than the limit; the rest are not watched');
+    if (r.state === 'ok') files.push(...r.files);
+    else if (r.state === 'not found' && opts.skipMissing) log.warn({ path: r.pattern, pid: t.pid }, 'path not found, skipped');
+    else problems.push(`hive trace: ${r.pattern}: ${r.reason ?? r.state} (inside the root of pid ${t.pid})`);
+  }
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  if (files.length === 0) throw new UsageError('hive trace: none of the given paths exists in the container; nothing to watch');
+  return planWatches(opts.access, files, t.container);
+}
+
