@@ -56,15 +56,15 @@ done
 tmps=()
 trap 'rm -f ${tmps[@]+"${tmps[@]}"}' EXIT
 
-# build OUT PACKAGE WHAT: go build PACKAGE into OUT unless OUT exists.
+# build OUT PACKAGE WHAT NOTE: go build PACKAGE into OUT unless OUT exists.
 build() {
-  local out="$1" pkg="$2" what="$3" tmp start end
+  local out="$1" pkg="$2" what="$3" note="$4" tmp start end
   if [[ -x "$out" ]]; then
     $quiet || echo "build.sh: cached $out" >&2
     return 0
   fi
   mkdir -p "$outdir"
-  echo "build.sh: building $what $version ($("$go" env GOVERSION))" >&2
+  echo "build.sh: building $what $version ($("$go" env GOVERSION)); $note" >&2
   start=$(date +%s)
   tmp="$outdir/.$(basename "$out").$$"
   tmps+=("$tmp")
@@ -74,7 +74,7 @@ build() {
   echo "build.sh: built $out in $((end - start)) s, $(du -h "$out" | cut -f1)" >&2
 }
 
-build "$bin" . "kube-apiserver (the first build takes about 8-25 min on 2 cores)"
-build "$kubectl" ./cmd/kubectl "kubectl (the first build takes a few minutes)"
+build "$bin" . kube-apiserver "the first build takes about 8-25 min on 2 cores"
+build "$kubectl" ./cmd/kubectl kubectl "the first build takes about 2-5 min on 2 cores"
 $quiet || echo "build.sh: kubectl is $kubectl" >&2
 echo "$bin"

@@ -45,6 +45,26 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const uid = (body.metadata as { uid: string }).uid;
     const pod = await h.runPod(name, ['app'], ns, uid);
     pods[`${ns}/${name}`] = { uid, pod };
+    // what the kubelet reports once the containers run
+    const now = new Date().toISOString();
+    await ok('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, JSON.stringify({
+      status: {
+        phase: 'Running',
+        podIP: '127.0.0.1',
+        podIPs: [{ ip: '127.0.0.1' }],
+        startTime: now,
+        containerStatuses: pod.containers.map((c) => ({
+          name: c.name,
+          containerID: `containerd://${c.id}`,
+          image: IMAGE,
+          imageID: IMAGE,
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: now } },
+        })),
+      },
+    }), 'application/merge-patch+json');
   }
 
   const reconciled = (trace: string, pred: (l: Record<string, any>) => boolean) => // eslint-disable-line @typescript-eslint/no-explicit-any
