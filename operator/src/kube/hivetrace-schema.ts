@@ -103,12 +103,11 @@ const NodeStatus = Type.Object({
   updated: Type.Optional(Type.String({ format: 'date-time' })),
 });
 
+// Each node's agent owns its entry (server-side apply, list-map keyed by node),
+// with its own Ready condition: there is no cluster-wide writer to own more.
 export const HiveTraceStatus = Type.Object({
   nodes: Type.Optional(
     Type.Array(NodeStatus, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['node'] }),
-  ),
-  conditions: Type.Optional(
-    Type.Array(Condition, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
   ),
 });
 
@@ -149,7 +148,8 @@ export function crd(): Record<string, unknown> {
             { name: 'Paths', type: 'string', jsonPath: '.spec.paths', description: 'paths watched' },
             { name: 'Access', type: 'string', jsonPath: '.spec.access' },
             { name: 'Network', type: 'string', jsonPath: '.spec.network.mode' },
-            { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+            { name: 'Nodes', type: 'string', jsonPath: '.status.nodes[*].node', description: 'nodes whose agent reports' },
+            { name: 'Ready', type: 'string', jsonPath: ".status.nodes[*].conditions[?(@.type=='Ready')].status", description: 'Ready per node' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

@@ -12,7 +12,8 @@ import (
 	"k8s.io/kubectl/pkg/cmd"
 	"k8s.io/kubectl/pkg/cmd/util"
 
-	// Client auth plugins (exec, oidc, ...), as in the upstream binary.
+	// The in-tree client auth plugins (oidc; azure and gcp stubs), as in the
+	// upstream binary.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 )
 
