@@ -57,6 +57,7 @@ export class Agent {
   private readonly seen = new Map<string, { count: number; last?: string }>();
   private readonly lastReport = new Map<string, NodeReport>();
   private statusTicker: NodeJS.Timeout | undefined;
+  private resyncTicker: NodeJS.Timeout | undefined;
   metricsPort = 0;
 
   constructor(private readonly opts: AgentOptions) {
@@ -152,6 +153,9 @@ export class Agent {
         if (s && s.count !== r.eventsSeen) this.report(k, { ...r });
       }
     }, 5000);
+    // a safety net for containerd events missed while its stream was down
+    this.resyncTicker = setInterval(() => this.enqueueAll(), 30000);
+    this.resyncTicker.unref();
     this.statusTicker.unref();
     this.metrics.ready = true;
     log.info({ node: this.opts.nodeName, mode: monitor.mode, passedOver: reasons, metricsPort: this.metricsPort }, 'ready');
@@ -253,6 +257,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.metrics.ready = false;
     clearInterval(this.statusTicker);
+    clearInterval(this.resyncTicker);
     this.status?.stop();
     this.metrics.close();
     await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));

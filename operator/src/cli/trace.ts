@@ -129,6 +129,10 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
       },
       () => reresolve('event stream re-opened'),
     );
+    // A safety net for events missed while the stream was down or stalled: a cheap
+    // pid check every few seconds (a restart is still seen at once through events).
+    const resync = setInterval(() => reresolve('periodic check'), 5000);
+    resync.unref();
   }
 
   const writer = new EventWriter(opts.pretty);

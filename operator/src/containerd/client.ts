@@ -65,8 +65,10 @@ export class ContainerdClient {
     const p = containerdProto();
     const addr = `unix://${socket}`;
     const creds = grpc.credentials.createInsecure();
+    // Reconnect quickly after containerd restarts (grpc-js would back off up to 2 min).
+    const options = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 2000 };
     // One channel for the three services: they share the connection.
-    this.containers = new p.containerd.services.containers.v1.Containers(addr, creds);
+    this.containers = new p.containerd.services.containers.v1.Containers(addr, creds, options);
     const channelOverride = this.containers.getChannel();
     this.tasks = new p.containerd.services.tasks.v1.Tasks(addr, creds, { channelOverride });
     this.events = new p.containerd.services.events.v1.Events(addr, creds, { channelOverride });

@@ -169,7 +169,9 @@ describe('real containerd', { skip }, () => {
           await new Promise((res) => setTimeout(res, 100));
         }
       }
-      await waitFor(() => t.logs.some((l) => l.msg === 'container restarted; watches re-resolved'), 10000, 're-resolution');
+      await waitFor(() => t.logs.some((l) => l.msg === 'container restarted; watches re-resolved'), 10000, 're-resolution').catch((e) => {
+        throw new Error(`${(e as Error).message}; hive trace logged: ${JSON.stringify(t.logs.filter((l) => l.msg !== 'ready'))}`);
+      });
       const re = t.logs.find((l) => l.msg === 'container restarted; watches re-resolved')!;
       assert.notEqual(re.pid, side.pid);
       assert.equal(re.watches, 1);
