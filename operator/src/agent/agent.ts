@@ -20,6 +20,7 @@ import { k8sLib, loadKubeConfig } from '../kube/client';
 import { SelfRestartingInformer } from '../kube/informer';
 import { WatchRegistry } from './watch-registry';
 import { AgentMetrics } from './metrics';
+import { RateLimiter } from '../audit/rate-limit';
 import { NodeReport, StatusWriter } from './status-writer';
 
 const log = rootLog.child({ module: 'agent' });
@@ -53,6 +54,7 @@ export class Agent {
   private readonly writer = new EventWriter(false);
   private readonly clock = new Clock();
   readonly metrics = new AgentMetrics();
+  private readonly limiter = new RateLimiter((r) => this.writer.write(r));
   private status!: StatusWriter;
   private readonly seen = new Map<string, { count: number; last?: string }>();
   private readonly lastReport = new Map<string, NodeReport>();
@@ -74,8 +76,8 @@ export class Agent {
         for (const o of this.registry.owners(e.watchId, e.access)) {
           const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.opts.nodeName);
           rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
-          this.writer.write(rec);
           const tk = `${o.trace.namespace}/${o.trace.name}`;
+          this.limiter.offer(`${tk}|${e.tgid}`, this.traces.get(tk)?.spec.rateLimit, rec);
           const s = this.seen.get(tk) ?? { count: 0 };
           s.count++;
           s.last = rec.time;
@@ -264,6 +266,7 @@ export class Agent {
     this.containerd.close();
     const counters = this.monitor?.counters();
     this.monitor?.close();
+    this.limiter.stop();
     this.writer.flush();
     log.info({ counters }, 'stopped');
   }

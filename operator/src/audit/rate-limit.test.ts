@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RateLimiter } from './rate-limit';
+import type { FileEventRecord } from './file-event';
+
+const rec = (n: number) => ({ path: `/f${n}` }) as unknown as FileEventRecord;
+
+test('at most N per second per key; the rest become one record with count', () => {
+  let now = 0;
+  const out: FileEventRecord[] = [];
+  const rl = new RateLimiter((r) => out.push(r), () => now, 1_000_000);
+  for (let i = 0; i < 5; i++) rl.offer('t|1', 2, rec(i));
+  rl.offer('t|2', 2, rec(9)); // another process has its own budget
+  assert.deepEqual(out.map((r) => r.path), ['/f0', '/f1', '/f9']);
+  now = 1000;
+  rl.flush(false);
+  assert.deepEqual(out.map((r) => [r.path, r.count]), [['/f0', undefined], ['/f1', undefined], ['/f9', undefined], ['/f4', 3]]);
+  rl.offer('t|1', undefined, rec(7)); // no limit: straight through
+  assert.equal(out.at(-1)!.path, '/f7');
+  rl.stop();
+});

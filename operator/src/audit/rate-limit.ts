@@ -1,0 +1,67 @@
+// spec.rateLimit: at most N events per second per (trace, process). Events
+// past the limit in a one-second window are not printed one by one: when the
+// window closes, the last of them is printed once with `count`, the number it
+// stands for, so nothing is lost from the totals.
+import type { FileEventRecord } from './file-event';
+
+interface Window {
+  start: number;
+  emitted: number;
+  suppressed: number;
+  last?: FileEventRecord;
+}
+
+export class RateLimiter {
+  private readonly windows = new Map<string, Window>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly emit: (r: FileEventRecord) => void,
+    private readonly now: () => number = Date.now,
+    flushEveryMs = 250,
+  ) {
+    this.timer = setInterval(() => this.flush(false), flushEveryMs);
+    this.timer.unref();
+  }
+
+  /** Passes `rec` on, or holds it back when `key` is over `limit` events this second. */
+  offer(key: string, limit: number | undefined, rec: FileEventRecord): void {
+    if (!limit) {
+      this.emit(rec);
+      return;
+    }
+    const t = this.now();
+    let w = this.windows.get(key);
+    if (w && t - w.start >= 1000) {
+      this.close(key, w);
+      w = undefined;
+    }
+    if (!w) {
+      w = { start: t, emitted: 0, suppressed: 0 };
+      this.windows.set(key, w);
+    }
+    if (w.emitted < limit) {
+      w.emitted++;
+      this.emit(rec);
+    } else {
+      w.suppressed++;
+      w.last = rec;
+    }
+  }
+
+  private close(key: string, w: Window): void {
+    this.windows.delete(key);
+    if (w.suppressed && w.last) this.emit({ ...w.last, count: w.suppressed });
+  }
+
+  /** Closes the windows that have ended (all of them with `all`). */
+  flush(all = true): void {
+    const t = this.now();
+    for (const [k, w] of this.windows) if (all || t - w.start >= 1000) this.close(k, w);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.flush(true);
+  }
+}
