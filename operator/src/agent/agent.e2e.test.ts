@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { TestCluster, clusterSkip, freePort, objectPath } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
+import { assertOneLineError, hive } from '../testing/cli';
 
 const MAIN = path.resolve(__dirname, '../cli/main.js');
 const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
@@ -267,6 +268,12 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-1?gracePeriodSeconds=0');
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-3?gracePeriodSeconds=0');
     await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.kernelWatches === 0);
+  });
+
+  test('a bad kubeconfig or a missing NODE_NAME: one line, exit 2, nothing left running', async () => {
+    const env = { ...process.env, CONTAINERD_ADDRESS: h.socket, NODE_NAME: NODE, KUBECONFIG: '/nonexistent/kubeconfig' };
+    assertOneLineError(await hive(['agent', '--metrics-port', '0'], { env }), /^cannot load the kubeconfig \(\/nonexistent\/kubeconfig\)/);
+    assertOneLineError(await hive(['agent'], { env: { ...env, NODE_NAME: '' } }), /NODE_NAME is not set/);
   });
 
   test('SIGTERM detaches and exits 0 within 5 s', async () => {

@@ -66,7 +66,17 @@ export class Agent {
     this.containerd = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log);
   }
 
+  /** Starts everything; on failure, releases what was started and rethrows. */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (e) {
+      await this.stop(true).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     this.containerd.checkSocket();
     const { monitor, reasons } = FileAccessMonitor.open({ mode: this.opts.mode, maxWatches: this.opts.maxWatches, log });
     this.monitor = monitor;
@@ -256,7 +266,8 @@ export class Agent {
     this.status.report(key, full);
   }
 
-  async stop(): Promise<void> {
+  /** Releases everything in reverse order; `quiet` after a failed start (the error says it all). */
+  async stop(quiet = false): Promise<void> {
     this.metrics.ready = false;
     clearInterval(this.statusTicker);
     clearInterval(this.resyncTicker);
@@ -264,10 +275,10 @@ export class Agent {
     this.metrics.close();
     await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
     this.containerd.close();
-    const counters = this.monitor?.counters();
+    const counters = this.monitor ? this.monitor.counters() : undefined;
     this.monitor?.close();
     this.limiter.stop();
     this.writer.flush();
-    log.info({ counters }, 'stopped');
+    if (!quiet) log.info({ counters }, 'stopped');
   }
 }

@@ -3,6 +3,8 @@
 // in-cluster service account.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
+import { HiveError, errorMessage } from '../util/errors';
+
 export type K8s = typeof k8s;
 let lib: Promise<K8s> | undefined;
 
@@ -14,7 +16,14 @@ export function k8sLib(): Promise<K8s> {
 export async function loadKubeConfig(): Promise<k8s.KubeConfig> {
   const { KubeConfig } = await k8sLib();
   const kc = new KubeConfig();
-  if (process.env.KUBECONFIG) kc.loadFromFile(process.env.KUBECONFIG);
-  else kc.loadFromCluster();
+  try {
+    if (process.env.KUBECONFIG) kc.loadFromFile(process.env.KUBECONFIG);
+    else kc.loadFromCluster();
+  } catch (e) {
+    throw new HiveError(`cannot load the kubeconfig (${process.env.KUBECONFIG ?? 'in-cluster'}): ${errorMessage(e)}`);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new HiveError('no Kubernetes API server configured: set KUBECONFIG, or run in a pod with a service account');
+  }
   return kc;
 }
