@@ -8,6 +8,7 @@
 import fg from 'fast-glob';
 import { native } from '../bpf/native';
 import { kernelDev } from '../bpf/devnum';
+import { checkPathSyntax } from './host-paths';
 
 export const DEFAULT_MAX_MATCHES = 1024;
 
@@ -31,11 +32,12 @@ export interface Resolution {
   truncated?: { limit: number };
 }
 
-/** Why a container path is unacceptable, or null. Globs follow the same rules. */
+/** Why a container path is unacceptable, or null: the host rules, and no
+ * '..' (it would mean nothing under RESOLVE_IN_ROOT but confuse readers). Globs
+ * follow the same rules. */
 export function checkContainerPath(p: string): string | null {
-  if (p === '') return 'empty path';
-  if (p.includes('\0')) return 'path contains a NUL byte';
-  if (!p.startsWith('/')) return 'relative path: paths must be absolute (start with /)';
+  const bad = checkPathSyntax(p);
+  if (bad) return bad;
   if (p.split('/').includes('..')) return "path contains a '..' component";
   return null;
 }
