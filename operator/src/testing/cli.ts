@@ -38,10 +38,14 @@ export async function ready(r: Running): Promise<Record<string, unknown>> {
 /** Runs hive to completion; returns exit code and stderr. */
 export function hive(
   args: string[],
-  opts: { uid?: number; env?: NodeJS.ProcessEnv } = {},
+  // noCaps: run it as root with every capability dropped (setpriv), as an
+  // unprivileged user would be, without depending on who can read the checkout
+  opts: { noCaps?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe', uid: opts.uid, gid: opts.uid, env: opts.env });
+    const argv = [process.execPath, MAIN, ...args];
+    const [cmd, ...rest] = opts.noCaps ? ['setpriv', '--bounding-set=-all', '--inh-caps=-all', ...argv] : argv;
+    const child = spawn(cmd, rest, { stdio: 'pipe', env: opts.env });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
