@@ -6,7 +6,7 @@ NODE      ?= node
 # Node's headers ship with Node itself; node-gyp must not try to download them.
 NODEDIR   := $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
 BUILD     := build
-BPF_OBJS  := $(BUILD)/bpf/fileaccess.bpf.o
+BPF_OBJS  := $(BUILD)/bpf/fileaccess.bpf.o $(BUILD)/bpf/netmon.bpf.o
 ADDON     := operator/native/build/Release/hive_native.node
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CLANG     ?= clang

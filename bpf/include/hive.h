@@ -85,4 +85,145 @@ struct hive_bench_args {
 	u32 pad;
 };
 
+/* ---- Network monitor (bpf/netmon.bpf.c) ----
+ * Addresses are always 16 bytes: IPv6 as is, IPv4 as IPv4-mapped IPv6
+ * (::ffff:a.b.c.d), so one map serves both families. */
+#define HIVE_ADDR_LEN 16
+
+/* What the agent asked for a pod (value of the pods map). */
+#define HIVE_NET_MONITOR        0x1 /* report its flows */
+#define HIVE_NET_BLOCK_EXTERNAL 0x2 /* drop connections it opens to non-cluster addresses */
+
+/* Key of the pods map: the pod's address. */
+struct hive_pod_key {
+	u8 addr[HIVE_ADDR_LEN];
+};
+
+/* Value of the pods map. */
+struct hive_pod {
+	u32 watch_id; /* user space's handle of the pod (trace, pod names) */
+	u32 flags;    /* HIVE_NET_* */
+};
+
+/* Key of the cluster CIDR LPM trie. prefixlen counts bits of the 16-byte
+ * form: an IPv4 /n is stored as ::ffff:0:0/96 + n. */
+struct hive_cidr_key {
+	u32 prefixlen;
+	u8 addr[HIVE_ADDR_LEN];
+};
+
+/* A flow, seen from the selected pod: its address and port, the other end's. */
+struct hive_flow_key {
+	u8 pod_addr[HIVE_ADDR_LEN];
+	u8 peer_addr[HIVE_ADDR_LEN];
+	u16 pod_port;  /* host byte order; 0 for ICMP and other protocols */
+	u16 peer_port;
+	u8 proto;      /* IPPROTO_* */
+	u8 pad[3];
+};
+
+enum hive_net_scope {
+	HIVE_SCOPE_CLUSTER = 1,
+	HIVE_SCOPE_EXTERNAL = 2,
+};
+
+enum hive_net_verdict {
+	HIVE_VERDICT_ALLOWED = 1,
+	HIVE_VERDICT_BLOCKED = 2,
+};
+
+/* Which side sent a flow's first packet. */
+enum hive_net_initiator {
+	HIVE_INIT_POD = 1,  /* egress: the pod opened it */
+	HIVE_INIT_PEER = 2, /* ingress: the other end opened it */
+};
+
+/* hive_flow.flags: TCP teardown seen, and what was already reported. */
+#define HIVE_FLOW_FIN_TX          0x01 /* FIN from the pod */
+#define HIVE_FLOW_FIN_RX          0x02 /* FIN to the pod */
+#define HIVE_FLOW_RST             0x04
+#define HIVE_FLOW_ENDED           0x08 /* end summary emitted */
+#define HIVE_FLOW_BLOCK_REPORTED  0x10 /* a blocked event emitted */
+#define HIVE_FLOW_HAS_PROCESS     0x20 /* pid/tgid/uid/comm are set */
+
+/* Value of the flow LRU map; also carried whole in every network event.
+ * Counters are updated atomically from every CPU. tx = from the pod. */
+struct hive_flow {
+	u64 first_ns;
+	u64 last_ns;
+	u64 report_ns;   /* last time an event or summary was emitted */
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 blocked;     /* packets dropped (block-external) */
+	u64 flags;       /* HIVE_FLOW_*; 64-bit for atomic or on any BPF ISA */
+	u32 watch_id;
+	u32 pid;         /* connecting thread (TCP connects of the pod), else 0 */
+	u32 tgid;
+	u32 uid;
+	u8 initiator;    /* enum hive_net_initiator */
+	u8 scope;        /* enum hive_net_scope */
+	u8 verdict;      /* enum hive_net_verdict of the last packet */
+	u8 pad[5];
+	char comm[HIVE_COMM_LEN];
+};
+
+/* Key of the connects map, written in the connecting task's context: the
+ * source port is not chosen yet when a TCP socket enters SYN_SENT, so the
+ * flow is found by addresses and destination port. */
+struct hive_connect_key {
+	u8 saddr[HIVE_ADDR_LEN];
+	u8 daddr[HIVE_ADDR_LEN];
+	u16 dport;
+	u16 pad;
+	u32 pad2;
+};
+
+/* Value of the connects map: who connected, and when. */
+struct hive_connect {
+	u64 ts_ns;
+	u32 pid;
+	u32 tgid;
+	u32 uid;
+	u32 pad;
+	char comm[HIVE_COMM_LEN];
+};
+
+enum hive_net_event_type {
+	HIVE_NET_NEW = 1,      /* first packet of a flow */
+	HIVE_NET_BLOCKED = 2,  /* an existing flow's first dropped packet */
+	HIVE_NET_SUMMARY = 3,  /* counters so far (see reason) */
+};
+
+enum hive_net_reason {
+	HIVE_REASON_NONE = 0,
+	HIVE_REASON_INTERVAL = 1, /* summary interval passed */
+	HIVE_REASON_CLOSED = 2,   /* TCP FIN both ways, or RST */
+	HIVE_REASON_IDLE = 3,     /* no packet for the idle timeout (user space) */
+	HIVE_REASON_STOPPED = 4,  /* monitor stopping or pod unselected (user space) */
+};
+
+/* One network event in the ring buffer (the flow as it stands). */
+struct hive_net_event {
+	u64 ts_ns;
+	u8 type;   /* enum hive_net_event_type */
+	u8 reason; /* enum hive_net_reason */
+	u16 pad;
+	u32 ifindex; /* host-side interface the packet was seen on */
+	struct hive_flow_key key;
+	struct hive_flow flow;
+};
+
+/* Indexes of the network monitor's per-CPU counters. */
+enum hive_net_counter {
+	HIVE_NCNT_PACKETS = 0,   /* packets of selected pods */
+	HIVE_NCNT_FLOWS = 1,     /* flows created */
+	HIVE_NCNT_EMITTED = 2,   /* events written to the ring buffer */
+	HIVE_NCNT_DROPPED = 3,   /* ring buffer full */
+	HIVE_NCNT_BLOCKED = 4,   /* packets dropped by block-external */
+	HIVE_NCNT_FLOW_FAIL = 5, /* flow map update failed */
+	HIVE_NCNT_MAX = 6,
+};
+
 #endif /* HIVE_H */

@@ -8,7 +8,8 @@
         "src/ringbuf_poller.cc",
         "src/kernel_btf.cc",
         "src/libbpf_log.cc",
-        "src/resolve_in_root.cc"
+        "src/resolve_in_root.cc",
+        "src/tc_filters.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').gyp\")"],

@@ -39,6 +39,8 @@ void BpfObject::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("load", &BpfObject::Load),
           InstanceMethod("attach", &BpfObject::Attach),
           InstanceMethod("detach", &BpfObject::Detach),
+          InstanceMethod("tcAttach", &BpfObject::TcAttach),
+          InstanceMethod("tcDetach", &BpfObject::TcDetach),
           InstanceMethod("mapInfo", &BpfObject::MapInfo),
           InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
           InstanceMethod("mapLookup", &BpfObject::MapLookup),
@@ -46,8 +48,10 @@ void BpfObject::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("mapUpdateBatch", &BpfObject::MapUpdateBatch),
           InstanceMethod("mapDeleteBatch", &BpfObject::MapDeleteBatch),
           InstanceMethod("mapCount", &BpfObject::MapCount),
+          InstanceMethod("mapEntries", &BpfObject::MapEntries),
           InstanceMethod("programs", &BpfObject::Programs),
           InstanceMethod("testRun", &BpfObject::TestRun),
+          InstanceMethod("testRunPacket", &BpfObject::TestRunPacket),
           InstanceMethod("runLoad", &BpfObject::RunLoad),
           InstanceMethod("startRingbuf", &BpfObject::StartRingbuf),
           InstanceMethod("stopRingbuf", &BpfObject::StopRingbuf),
@@ -93,6 +97,7 @@ void BpfObject::CloseAll() {
     poller_->Stop();
     poller_.reset();
   }
+  tc_.DetachAll();
   for (auto it = links_.rbegin(); it != links_.rend(); ++it) bpf_link__destroy(it->second);
   links_.clear();
   if (obj_) {
@@ -205,6 +210,36 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
   bpf_link__destroy(it->second);
   links_.erase(it);
   return Napi::Boolean::New(info.Env(), true);
+}
+
+// tcAttach(prog, ifindex, ingress) -> {id, handle, priority}: a TC filter
+// running a loaded program on one interface direction (see tc_filters.h).
+Napi::Value BpfObject::TcAttach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireState(env, "tcAttach", true);
+  std::string name = info[0].As<Napi::String>();
+  int prog_fd = bpf_program__fd(FindProg(env, name));
+  int ifindex = info[1].As<Napi::Number>().Int32Value();
+  bool ingress = info[2].As<Napi::Boolean>();
+  std::string op;
+  TcFilter f;
+  int id = tc_.Attach(prog_fd, ifindex, ingress, &op, &f);
+  if (id < 0) ThrowErrno(env, op + " (" + name + ")", -id);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", id);
+  o.Set("handle", f.handle);
+  o.Set("priority", f.priority);
+  return o;
+}
+
+// tcDetach(id) -> false when the id is unknown. An interface that is gone
+// already took the filter with it; that counts as detached.
+Napi::Value BpfObject::TcDetach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int err = tc_.Detach(info[0].As<Napi::Number>().Int32Value());
+  if (err == -ENOENT) return Napi::Boolean::New(env, false);
+  if (err) ThrowErrno(env, "detach tc filter", -err);
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value BpfObject::MapInfo(const Napi::CallbackInfo& info) {
@@ -323,6 +358,35 @@ Napi::Value BpfObject::MapCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+// mapEntries(name, max) -> {keys, values, count}: up to max entries of a
+// hash map, keys and values each packed back to back. Entries added or
+// removed while walking may be missed or seen once more (as with any walk).
+Napi::Value BpfObject::MapEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireState(env, "mapEntries", true);
+  std::string name = info[0].As<Napi::String>();
+  uint32_t max = info[1].As<Napi::Number>().Uint32Value();
+  struct bpf_map* m = FindMap(env, name);
+  size_t ks = bpf_map__key_size(m), vs = bpf_map__value_size(m);
+  std::vector<uint8_t> keys, values, key(ks), next(ks), value(vs);
+  uint32_t n = 0;
+  const void* prev = nullptr;
+  int fd = bpf_map__fd(m);
+  while (n < max && bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    key.swap(next);
+    prev = key.data();
+    if (bpf_map_lookup_elem(fd, key.data(), value.data()) != 0) continue;  // deleted meanwhile
+    keys.insert(keys.end(), key.begin(), key.end());
+    values.insert(values.end(), value.begin(), value.end());
+    n++;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
+  o.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+  o.Set("count", n);
+  return o;
+}
+
 Napi::Value BpfObject::Programs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "programs");
@@ -350,6 +414,25 @@ Napi::Value BpfObject::TestRun(const Napi::CallbackInfo& info) {
   int err = bpf_prog_test_run_opts(bpf_program__fd(FindProg(env, name)), &opts);
   if (err) ThrowErrno(env, "test run " + name, errno ? errno : err);
   return Napi::Number::New(env, opts.retval);
+}
+
+// testRunPacket(name, packet, repeat) -> {retval, nsPerRun}: runs a loaded
+// packet program (TC) on a packet; the kernel times `repeat` runs.
+Napi::Value BpfObject::TestRunPacket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireState(env, "testRunPacket", true);
+  std::string name = info[0].As<Napi::String>();
+  size_t dl;
+  const void* data = BufData<const void>(info[1], &dl);
+  int repeat = info[2].As<Napi::Number>().Int32Value();
+  DECLARE_LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = (__u32)dl,
+                      .repeat = repeat);
+  int err = bpf_prog_test_run_opts(bpf_program__fd(FindProg(env, name)), &opts);
+  if (err) ThrowErrno(env, "test run " + name, errno ? errno : err);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("retval", static_cast<int32_t>(opts.retval));
+  o.Set("nsPerRun", opts.duration);
+  return o;
 }
 
 namespace {

@@ -1,7 +1,7 @@
 // BpfObject wraps one libbpf bpf_object through its life, in libbpf-bootstrap's
 // phases: open (constructor) -> configure (setAutoload, setMaxEntries,
 // setRodata; only before load) -> load -> attach. close() undoes only what was
-// created, in reverse order (poller, links, object), and is idempotent; it also
+// created, in reverse order (poller, TC filters, links, object), and is idempotent; it also
 // runs when the object is collected and when the Node environment exits.
 #pragma once
 #include <napi.h>
@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+
+#include "tc_filters.h"
 
 struct bpf_object;
 struct bpf_link;
@@ -34,6 +36,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   // attach
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value TcAttach(const Napi::CallbackInfo& info);
+  Napi::Value TcDetach(const Napi::CallbackInfo& info);
   // maps
   Napi::Value MapInfo(const Napi::CallbackInfo& info);
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);
@@ -42,9 +46,11 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value MapUpdateBatch(const Napi::CallbackInfo& info);
   Napi::Value MapDeleteBatch(const Napi::CallbackInfo& info);
   Napi::Value MapCount(const Napi::CallbackInfo& info);
+  Napi::Value MapEntries(const Napi::CallbackInfo& info);
   // programs
   Napi::Value Programs(const Napi::CallbackInfo& info);
   Napi::Value TestRun(const Napi::CallbackInfo& info);
+  Napi::Value TestRunPacket(const Napi::CallbackInfo& info);
   Napi::Value RunLoad(const Napi::CallbackInfo& info);
   // ring buffer
   Napi::Value StartRingbuf(const Napi::CallbackInfo& info);
@@ -63,6 +69,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   struct bpf_object* obj_ = nullptr;
   bool loaded_ = false;
   std::map<int, struct bpf_link*> links_;
+  TcFilters tc_;
   int next_link_id_ = 1;
   std::unique_ptr<RingbufPoller> poller_;
 };
