@@ -9,7 +9,8 @@
         "src/kernel_btf.cc",
         "src/libbpf_log.cc",
         "src/resolve_in_root.cc",
-        "src/tc_filters.cc"
+        "src/tc_filters.cc",
+        "src/link_driver.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').gyp\")"],

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "kernel_btf.h"
 #include "libbpf_log.h"
+#include "link_driver.h"
 #include "resolve_in_root.h"
 
 namespace hive {
@@ -42,6 +43,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("statInRoot", Napi::Function::New(env, StatInRoot));
+  exports.Set("linkDriver", Napi::Function::New(env, LinkDriver));
   return exports;
 }
 

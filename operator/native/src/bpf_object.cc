@@ -212,7 +212,7 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-// tcAttach(prog, ifindex, ingress) -> {id, handle, priority}: a TC filter
+// tcAttach(prog, ifindex, ingress, priority?) -> {id, handle, priority}: a TC filter
 // running a loaded program on one interface direction (see tc_filters.h).
 Napi::Value BpfObject::TcAttach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -221,9 +221,10 @@ Napi::Value BpfObject::TcAttach(const Napi::CallbackInfo& info) {
   int prog_fd = bpf_program__fd(FindProg(env, name));
   int ifindex = info[1].As<Napi::Number>().Int32Value();
   bool ingress = info[2].As<Napi::Boolean>();
+  unsigned priority = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : 0;
   std::string op;
   TcFilter f;
-  int id = tc_.Attach(prog_fd, ifindex, ingress, &op, &f);
+  int id = tc_.Attach(prog_fd, ifindex, ingress, priority, &op, &f);
   if (id < 0) ThrowErrno(env, op + " (" + name + ")", -id);
   Napi::Object o = Napi::Object::New(env);
   o.Set("id", id);

@@ -13,7 +13,8 @@ bool Gone(int err) { return err == -ENODEV || err == -ENOENT || err == -EINVAL; 
 
 }  // namespace
 
-int TcFilters::Attach(int prog_fd, int ifindex, bool ingress, std::string* op, TcFilter* out) {
+int TcFilters::Attach(int prog_fd, int ifindex, bool ingress, unsigned priority, std::string* op,
+                      TcFilter* out) {
   DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
                       .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
   int err = bpf_tc_hook_create(&hook);
@@ -23,8 +24,16 @@ int TcFilters::Attach(int prog_fd, int ifindex, bool ingress, std::string* op, T
     *op = "create clsact qdisc on ifindex " + std::to_string(ifindex);
     return err;
   }
-  DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd);
+  // Our priority first (run ahead of others, so a filter that accepts early
+  // cannot hide packets from us); if it is taken by a filter of another kind,
+  // let the kernel choose one.
+  DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .priority = priority);
   err = bpf_tc_attach(&hook, &opts);
+  if (err && priority && (err == -EEXIST || err == -EINVAL)) {
+    DECLARE_LIBBPF_OPTS(bpf_tc_opts, any, .prog_fd = prog_fd);
+    err = bpf_tc_attach(&hook, &any);
+    opts = any;
+  }
   if (err) {
     *op = std::string("attach tc ") + (ingress ? "ingress" : "egress") + " filter on ifindex " +
           std::to_string(ifindex);

@@ -4,6 +4,7 @@
 // the fields are exactly DESIGN.md's. Logs never go here.
 import pino from 'pino';
 import { FileEventRecord, prettyLine } from './file-event';
+import { NetEventRecord, prettyNetLine } from '../netmon/net-event';
 
 export class EventWriter {
   private readonly dest = pino.destination({ fd: 1, sync: false });
@@ -11,8 +12,8 @@ export class EventWriter {
 
   constructor(private readonly pretty = false) {}
 
-  write(rec: FileEventRecord): void {
-    if (this.pretty) this.dest.write(`${prettyLine(rec)}\n`);
+  write(rec: FileEventRecord | NetEventRecord): void {
+    if (this.pretty) this.dest.write(`${rec.kind === 'network' ? prettyNetLine(rec) : prettyLine(rec)}\n`);
     else this.dest.write(`${JSON.stringify(rec)}\n`);
     this.written++;
   }

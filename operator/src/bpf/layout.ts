@@ -153,7 +153,16 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
  * [record, padded to 8] ...) and decodes each file event. Records of another
  * size are counted as malformed, never decoded from the wrong offsets.
  */
-export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: RawFileEvent[]; malformed: number } {
+/**
+ * Splits a ring-buffer batch from the addon (each record: u32 length, u32
+ * pad, the record, padded to 8 bytes) and decodes records of `size` bytes.
+ */
+export function decodeRecords<T>(
+  batch: Buffer,
+  size: number,
+  decode: (b: Buffer, at: number) => T,
+  out: T[] = [],
+): { events: T[]; malformed: number } {
   let at = 0;
   let malformed = 0;
   while (at + 8 <= batch.length) {
@@ -163,11 +172,15 @@ export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: 
       malformed++;
       break;
     }
-    if (len === FILE_EVENT.size) out.push(decodeFileEvent(batch, at + 8));
+    if (len === size) out.push(decode(batch, at + 8));
     else malformed++;
     at = next;
   }
   return { events: out, malformed };
+}
+
+export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: RawFileEvent[]; malformed: number } {
+  return decodeRecords(batch, FILE_EVENT.size, decodeFileEvent, out);
 }
 
 export function accessNames(mask: number): AccessName[] {

@@ -29,6 +29,10 @@ export interface NativeBpfObject {
   mapUpdateBatch(map: string, keys: Buffer, values: Buffer, count: number): number;
   mapDeleteBatch(map: string, keys: Buffer, count: number): number;
   mapCount(map: string): number;
+  mapEntries(map: string, max: number): { keys: Buffer; values: Buffer; count: number };
+  tcAttach(prog: string, ifindex: number, ingress: boolean, priority?: number): { id: number; handle: number; priority: number };
+  tcDetach(id: number): boolean;
+  testRunPacket(prog: string, packet: Buffer, repeat: number): { retval: number; nsPerRun: number };
   programs(): { name: string; section: string; autoload: boolean }[];
   testRun(prog: string, ctx: Buffer): number;
   runLoad(prog: string, ctx: Buffer, callsPerSec: number, durationMs: number): Promise<{ calls: number; elapsedNs: number }>;
@@ -44,6 +48,8 @@ export interface NativeAddon {
   libbpfVersion(): string;
   numPossibleCpus(): number;
   statInRoot(root: string, paths: string[]): InRootStat[];
+  /** ethtool's driver name ("veth", "bridge", "" when none), null when the link is gone. */
+  linkDriver(name: string): string | null;
 }
 
 /** One result of statInRoot: the file's identity, or why it could not be opened. */

@@ -8,6 +8,8 @@ import { ModeOption, parseMode } from '../bpf/modes';
 import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../bpf/file-access';
 import { DEFAULT_CONTAINERD_SOCKET } from '../containerd/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
+import { Cidr, parseCidr, parseIp } from '../netmon/addr';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, DEFAULT_SUMMARY_INTERVAL_MS } from '../netmon/net-monitor';
 
 export interface TraceOptions {
   mode: ModeOption;
@@ -147,5 +149,74 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
     nodeName,
     metricsPort: intOption('metrics-port', values['metrics-port'] as string | undefined, 9464, 0, 65535),
+  };
+}
+
+export interface NetmonOptions {
+  /** Selected pod addresses: the text given and the 16-byte form. */
+  podIps: { text: string; addr: Buffer }[];
+  clusterCidrs: Cidr[];
+  blockExternal: boolean;
+  pretty: boolean;
+  summaryIntervalMs: number;
+  idleTimeoutMs: number;
+  maxFlows: number;
+}
+
+export const NETMON_USAGE =
+  'usage: hive netmon --pod-ip IP... [--cluster-cidr CIDR...] [--block-external] [--pretty] ' +
+  '[--summary-interval SECONDS] [--idle-timeout SECONDS] [--max-flows N]';
+
+/** Repeatable list options also take comma-separated values. */
+function listOption(v: unknown): string[] {
+  const raw = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  return raw.flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter(Boolean);
+}
+
+export function parseNetmonArgs(argv: string[]): NetmonOptions {
+  const { values, positionals } = parse(
+    argv,
+    {
+      'pod-ip': { type: 'string', multiple: true },
+      'cluster-cidr': { type: 'string', multiple: true },
+      'block-external': { type: 'boolean' },
+      pretty: { type: 'boolean' },
+      'summary-interval': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-flows': { type: 'string' },
+    },
+    'netmon',
+  );
+  if (positionals.length) throw new UsageError(`hive netmon: unexpected argument '${positionals[0]}'; ${NETMON_USAGE}`);
+  const ips = listOption(values['pod-ip']);
+  if (ips.length === 0) throw new UsageError(`hive netmon: no --pod-ip given; ${NETMON_USAGE}`);
+  // Every bad value is reported, one line each, before anything starts.
+  const problems: string[] = [];
+  const podIps: NetmonOptions['podIps'] = [];
+  for (const text of ips) {
+    try {
+      podIps.push({ text, addr: parseIp(text, '--pod-ip') });
+    } catch (e) {
+      problems.push(`hive netmon: ${errorMessage(e)}`);
+    }
+  }
+  const clusterCidrs: Cidr[] = [];
+  for (const text of listOption(values['cluster-cidr'])) {
+    try {
+      clusterCidrs.push(parseCidr(text, '--cluster-cidr'));
+    } catch (e) {
+      problems.push(`hive netmon: ${errorMessage(e)}`);
+    }
+  }
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  return {
+    podIps,
+    clusterCidrs,
+    blockExternal: values['block-external'] === true,
+    pretty: values.pretty === true,
+    summaryIntervalMs:
+      intOption('summary-interval', values['summary-interval'] as string | undefined, DEFAULT_SUMMARY_INTERVAL_MS / 1000, 0, 86400) * 1000,
+    idleTimeoutMs: intOption('idle-timeout', values['idle-timeout'] as string | undefined, DEFAULT_IDLE_TIMEOUT_MS / 1000, 1, 86400) * 1000,
+    maxFlows: intOption('max-flows', values['max-flows'] as string | undefined, DEFAULT_MAX_FLOWS, 16, 1 << 22),
   };
 }

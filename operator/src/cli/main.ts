@@ -3,13 +3,14 @@
 // stderr and exit 2; only bugs show a stack.
 import { HiveError } from '../util/errors';
 import { log } from '../util/log';
-import { parseAgentArgs, parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
+import { NETMON_USAGE, parseAgentArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
 import { checkCapabilities } from '../bpf/environment';
 
 const USAGE = `usage: hive <command> [options]
 commands:
   trace   audit file access to host paths: ${TRACE_USAGE.replace('usage: ', '')}
   probe   print, as JSON, which attach modes and features this kernel supports
+  netmon  monitor pods' network flows without Kubernetes: ${NETMON_USAGE.replace('usage: ', '')}
   agent   the node agent (in cluster, or with KUBECONFIG and NODE_NAME)`;
 
 async function main(argv: string[]): Promise<number> {
@@ -43,8 +44,11 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGINT', stop);
       });
     }
-    case 'netmon':
-      throw new HiveError(`hive ${cmd}: not available in this version yet`);
+    case 'netmon': {
+      const opts = parseNetmonArgs(rest);
+      const { runNetmon } = await import('./netmon.js');
+      return runNetmon(opts);
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -52,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return cmd === undefined ? 2 : 0;
     default:
-      throw new HiveError(`hive: unknown command '${cmd}'; commands: trace, probe`);
+      throw new HiveError(`hive: unknown command '${cmd}'; commands: trace, probe, netmon, agent`);
   }
 }
 

@@ -1,0 +1,56 @@
+// Addresses and CIDRs as the kernel maps hold them: 16 bytes, IPv4 as
+// IPv4-mapped IPv6 (::ffff:a.b.c.d), so one map key serves both families.
+// Parsing is ipaddr.js's; only the mapping is ours.
+import ipaddr from 'ipaddr.js';
+import { UsageError } from '../util/errors';
+
+export interface Cidr {
+  /** The network as written by the user, normalised (e.g. "10.0.0.0/8"). */
+  text: string;
+  addr: Buffer;
+  /** Prefix length in the 16-byte form (IPv4 /n is 96 + n). */
+  prefixLen: number;
+}
+
+/** "10.1.2.3" or "fd00::1" -> 16 bytes; throws UsageError naming `what`. */
+export function parseIp(text: string, what = 'IP address'): Buffer {
+  if (typeof text !== 'string' || !ipaddr.isValid(text) || text.includes('/')) {
+    throw new UsageError(`invalid ${what} '${text}': expected an IPv4 or IPv6 address such as 10.0.0.5 or fd00::5`);
+  }
+  const a = ipaddr.parse(text);
+  return Buffer.from(a.kind() === 'ipv4' ? (a as ipaddr.IPv4).toIPv4MappedAddress().toByteArray() : a.toByteArray());
+}
+
+/** "10.0.0.0/8" or "fd00::/64" (a bare address is a /32 or /128). */
+export function parseCidr(text: string, what = 'CIDR'): Cidr {
+  const bad = () =>
+    new UsageError(`invalid ${what} '${text}': expected an address/prefix such as 10.0.0.0/8 or fd00::/64`);
+  if (typeof text !== 'string') throw bad();
+  let net: ipaddr.IPv4 | ipaddr.IPv6;
+  let len: number;
+  try {
+    if (text.includes('/')) [net, len] = ipaddr.parseCIDR(text);
+    else {
+      net = ipaddr.parse(text);
+      len = net.kind() === 'ipv4' ? 32 : 128;
+    }
+  } catch {
+    throw bad();
+  }
+  const v4 = net.kind() === 'ipv4';
+  const bytes = Buffer.from(v4 ? (net as ipaddr.IPv4).toIPv4MappedAddress().toByteArray() : net.toByteArray());
+  const prefixLen = v4 ? 96 + len : len;
+  // Clear host bits so "10.1.2.3/8" and "10.0.0.0/8" are one key.
+  for (let bit = prefixLen; bit < 128; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
+  return { text: `${formatIp(bytes)}/${len}`, addr: bytes, prefixLen };
+}
+
+/** 16 bytes -> "10.1.2.3" for mapped IPv4, RFC 5952 text for IPv6. */
+export function formatIp(b: Buffer | Uint8Array): string {
+  const a = ipaddr.fromByteArray(Array.from(b.subarray(0, 16))) as ipaddr.IPv6;
+  return a.isIPv4MappedAddress() ? a.toIPv4Address().toString() : a.toString();
+}
+
+export function isIpv4Mapped(b: Buffer): boolean {
+  return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+}
