@@ -22,7 +22,7 @@ TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
 
 .PHONY: deps deps-apt deps-npm deps-go build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
-        test-containerd containerd-up containerd-down manifests test-cluster \
+        test-containerd containerd-up containerd-down manifests test-cluster test-netns \
         test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
 
 deps: deps-apt deps-npm deps-go
@@ -115,6 +115,10 @@ test-unit: build
 # The real-kernel tests on this machine (root).
 test-bpf: build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.kernel.test.js' | sort)
+
+# The network monitor on this kernel, between network namespaces made by the tests.
+test-netns: build
+	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.netns.test.js' | sort)
 
 bench: build $(BUILD)/openloop
 	$(NODE) operator/dist/bench/main.js

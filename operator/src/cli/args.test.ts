@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultHostProc, parseTraceArgs, parseProbeArgs } from './args';
+import { defaultHostProc, parseTraceArgs, parseProbeArgs, parseNetmonArgs } from './args';
 import { ACCESS, ACCESS_ALL } from '../bpf/layout';
 import { UsageError } from '../util/errors';
 
@@ -77,4 +77,27 @@ test('trace rejects bad input with one line naming what is allowed', () => {
 test('probe takes no arguments', () => {
   assert.deepEqual(parseProbeArgs([]), {});
   assert.throws(() => parseProbeArgs(['x']), /unexpected argument 'x'/);
+});
+
+test('netmon: pod IPs and CIDRs repeat or take commas; defaults', () => {
+  const o = parseNetmonArgs(['--pod-ip', '10.0.0.5,10.0.0.6', '--pod-ip', 'fd00::5', '--cluster-cidr', '10.0.0.0/16', '--block-external']);
+  assert.deepEqual(o.podIps.map((p) => p.text), ['10.0.0.5', '10.0.0.6', 'fd00::5']);
+  assert.deepEqual(o.clusterCidrs.map((c) => c.text), ['10.0.0.0/16']);
+  assert.equal(o.blockExternal, true);
+  assert.equal(o.summaryIntervalMs, 10_000);
+  assert.equal(o.idleTimeoutMs, 30_000);
+  assert.equal(parseNetmonArgs(['--pod-ip', '10.0.0.5', '--summary-interval', '0']).summaryIntervalMs, 0);
+});
+
+test('netmon: every bad value is named, one line each, and nothing starts', () => {
+  assert.throws(() => parseNetmonArgs([]), /hive netmon: no --pod-ip given; usage: hive netmon/);
+  assert.throws(
+    () => parseNetmonArgs(['--pod-ip', '10.0.0.5,10.0.0.300', '--cluster-cidr', '10.0.0.0/40']),
+    (e: Error) =>
+      e.message ===
+      "hive netmon: invalid --pod-ip '10.0.0.300': expected an IPv4 or IPv6 address such as 10.0.0.5 or fd00::5\n" +
+        "hive netmon: invalid --cluster-cidr '10.0.0.0/40': expected an address/prefix such as 10.0.0.0/8 or fd00::/64",
+  );
+  assert.throws(() => parseNetmonArgs(['--pod-ip', '10.0.0.5', '--mode', 'x']), /hive netmon: Unknown option '--mode'/);
+  assert.throws(() => parseNetmonArgs(['--pod-ip', '10.0.0.5', '--idle-timeout', '0']), /--idle-timeout must be from 1 to 86400/);
 });

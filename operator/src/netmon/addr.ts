@@ -1,6 +1,7 @@
 // Addresses and CIDRs as the kernel maps hold them: 16 bytes, IPv4 as
 // IPv4-mapped IPv6 (::ffff:a.b.c.d), so one map key serves both families.
 // Parsing is ipaddr.js's; only the mapping is ours.
+import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../util/errors';
 
@@ -14,7 +15,8 @@ export interface Cidr {
 
 /** "10.1.2.3" or "fd00::1" -> 16 bytes; throws UsageError naming `what`. */
 export function parseIp(text: string, what = 'IP address'): Buffer {
-  if (typeof text !== 'string' || !ipaddr.isValid(text) || text.includes('/')) {
+  // net.isIP is strict (no "10.1.2" or octal forms, which ipaddr.js accepts).
+  if (typeof text !== 'string' || net.isIP(text) === 0) {
     throw new UsageError(`invalid ${what} '${text}': expected an IPv4 or IPv6 address such as 10.0.0.5 or fd00::5`);
   }
   const a = ipaddr.parse(text);
@@ -26,19 +28,14 @@ export function parseCidr(text: string, what = 'CIDR'): Cidr {
   const bad = () =>
     new UsageError(`invalid ${what} '${text}': expected an address/prefix such as 10.0.0.0/8 or fd00::/64`);
   if (typeof text !== 'string') throw bad();
-  let net: ipaddr.IPv4 | ipaddr.IPv6;
-  let len: number;
-  try {
-    if (text.includes('/')) [net, len] = ipaddr.parseCIDR(text);
-    else {
-      net = ipaddr.parse(text);
-      len = net.kind() === 'ipv4' ? 32 : 128;
-    }
-  } catch {
-    throw bad();
-  }
-  const v4 = net.kind() === 'ipv4';
-  const bytes = Buffer.from(v4 ? (net as ipaddr.IPv4).toIPv4MappedAddress().toByteArray() : net.toByteArray());
+  const [addrText, lenText, extra] = text.split('/');
+  const family = net.isIP(addrText);
+  if (family === 0 || extra !== undefined || (lenText !== undefined && !/^\d{1,3}$/.test(lenText))) throw bad();
+  const len = lenText === undefined ? (family === 4 ? 32 : 128) : Number(lenText);
+  if (len > (family === 4 ? 32 : 128)) throw bad();
+  const v4 = family === 4;
+  const parsed = ipaddr.parse(addrText);
+  const bytes = Buffer.from(v4 ? (parsed as ipaddr.IPv4).toIPv4MappedAddress().toByteArray() : parsed.toByteArray());
   const prefixLen = v4 ? 96 + len : len;
   // Clear host bits so "10.1.2.3/8" and "10.0.0.0/8" are one key.
   for (let bit = prefixLen; bit < 128; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));

@@ -15,7 +15,12 @@ export interface Running {
 }
 
 export function startTrace(args: string[]): Running {
-  const child = spawn(process.execPath, [MAIN, 'trace', ...args], { stdio: 'pipe' });
+  return startHive(['trace', ...args]);
+}
+
+/** Starts a long-running hive command (trace, netmon, ...). */
+export function startHive(args: string[]): Running {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'pipe' });
   const r: Running = { child, stdout: [], logs: [], exited: new Promise((res) => child.on('close', res)) };
   readline.createInterface({ input: child.stdout }).on('line', (l) => r.stdout.push(l));
   readline.createInterface({ input: child.stderr }).on('line', (l) => {
@@ -31,7 +36,7 @@ export function startTrace(args: string[]): Running {
 export async function ready(r: Running): Promise<Record<string, unknown>> {
   await waitFor(() => r.logs.some((l) => l.msg === 'ready') || r.child.exitCode !== null, 15000, "the 'ready' log line");
   const line = r.logs.find((l) => l.msg === 'ready');
-  assert.ok(line, `hive trace did not get ready: ${JSON.stringify(r.logs)}`);
+  assert.ok(line, `hive did not get ready: ${JSON.stringify(r.logs)}`);
   return line;
 }
 
