@@ -13,12 +13,13 @@ import { TestCluster, clusterSkip, freePort, objectPath } from '../testing/clust
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
 import { assertOneLineError, hive } from '../testing/cli';
+import { Topology, netnsSkip, tc, TCP_CLIENT, TCP_SERVER } from '../testing/netns';
 
 const MAIN = path.resolve(__dirname, '../cli/main.js');
 const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 const RBAC = path.resolve(__dirname, '../../../config/rbac');
 const NODE = 'node-1';
-const skip = clusterSkip() || containerdSkip() || kernelSkip();
+const skip = clusterSkip() || containerdSkip() || kernelSkip() || netnsSkip();
 
 describe('hive agent against a real API server and containerd', { skip }, () => {
   let cluster: TestCluster;
@@ -28,6 +29,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   const logs: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   const pods: Record<string, { uid: string; pod: Pod }> = {};
   let saToken = '';
+  let topo: Topology | undefined;
   let agentKubeconfig = '';
 
   async function ok(method: string, p: string, body?: unknown, contentType?: string) {
@@ -131,6 +133,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     }
     await h?.stop();
     cluster?.stop();
+    topo?.destroy();
   });
 
   const trace = {
@@ -239,6 +242,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const as = (p: string) => cluster.request('GET', p, undefined, { token: saToken });
     assert.equal((await as('/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1')).status, 200);
     assert.equal((await as('/apis/hive.io/v1alpha1/hivetraces')).status, 200);
+    assert.equal((await as('/api/v1/nodes')).status, 200, 'nodes: pod CIDRs and addresses for the network monitor');
     assert.equal((await as('/api/v1/namespaces/team-a/secrets')).status, 403);
     assert.equal((await as('/api/v1/secrets')).status, 403);
     assert.equal((await cluster.request('DELETE', '/api/v1/namespaces/team-a/pods/web-1', undefined, { token: saToken })).status, 403);
@@ -268,6 +272,89 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-1?gracePeriodSeconds=0');
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-3?gracePeriodSeconds=0');
     await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.kernelWatches === 0);
+  });
+
+  // Network: a "pod" is a network namespace behind a host veth (testing/netns.ts);
+  // its Pod object carries that address, as the kubelet would report it.
+  const NET_POD_IP = '10.203.1.2';
+  const netEvents = (mark: number) => events.slice(mark).filter((e) => e.kind === 'network');
+
+  test('network mode monitor: the pod\'s flows carry trace and pod; cluster CIDRs come from the Node object', async () => {
+    topo = new Topology(`he${process.pid % 100000}`);
+    topo.add('n', '10.203.1');
+    topo.add('c', '10.203.3');
+    topo.add('x', '198.18.7');
+    await topo.serve('x', TCP_SERVER('198.18.7.2', 443));
+    await topo.serve('c', TCP_SERVER('10.203.3.2', 53));
+    await ok('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, spec: { podCIDRs: ['10.203.0.0/16'] } });
+    await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-n' } });
+    const body = await ok('POST', '/api/v1/namespaces/team-n/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'net-1', labels: { app: 'net' } },
+      spec: { nodeName: NODE, containers: [{ name: 'app', image: IMAGE }] },
+    });
+    const uid = (body.metadata as { uid: string }).uid;
+    await ok('PATCH', '/api/v1/namespaces/team-n/pods/net-1/status', JSON.stringify({ status: { phase: 'Running', podIP: NET_POD_IP, podIPs: [{ ip: NET_POD_IP }] } }), 'application/merge-patch+json');
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-n/hivetraces', {
+      apiVersion: 'hive.io/v1alpha1',
+      kind: 'HiveTrace',
+      metadata: { name: 'egress', namespace: 'team-n' },
+      spec: { selector: { matchLabels: { app: 'net' } }, network: { mode: 'monitor' } },
+    });
+    await reconciled('team-n/egress', (l) => l.podAddressesMonitored === 1);
+    await waitFor(() => /clsact/.test(tc('qdisc', 'show', 'dev', topo!.host('n').hostVeth)), 5000, 'TC filters on the pod veth');
+    const mark = events.length;
+    const ext = await topo.run('n', TCP_CLIENT('198.18.7.2', 443));
+    assert.equal(ext.code, 0);
+    const cl = await topo.run('n', TCP_CLIENT('10.203.3.2', 53));
+    assert.equal(cl.code, 0);
+    await waitFor(() => netEvents(mark).filter((e) => e.event === 'new').length >= 2, 5000, 'two new flows');
+    const [toExt, toCluster] = ['198.18.7.2', '10.203.3.2'].map((ip) => netEvents(mark).find((e) => e.event === 'new' && e.dst.ip === ip)!);
+    assert.deepEqual(toExt.trace, { namespace: 'team-n', name: 'egress' });
+    assert.deepEqual(toExt.pod, { namespace: 'team-n', name: 'net-1', uid, ip: NET_POD_IP });
+    assert.equal(toExt.node, NODE);
+    assert.equal(toExt.scope, 'external');
+    assert.equal(toExt.verdict, 'allowed');
+    assert.equal(toExt.process.pid, JSON.parse(ext.stdout).pid);
+    assert.equal(toCluster.scope, 'cluster', "10.203.0.0/16 is the Node's pod CIDR");
+  });
+
+  test('network mode block-external: external connects dropped and reported, cluster ones kept; metrics and status', async () => {
+    await ok('PATCH', '/apis/hive.io/v1alpha1/namespaces/team-n/hivetraces/egress', JSON.stringify({ spec: { network: { mode: 'block-external' } } }), 'application/merge-patch+json');
+    await waitFor(() => logs.filter((l) => l.msg === 'reconciled' && l.trace === 'team-n/egress').length >= 2, 5000, 'reconcile after the change');
+    const mark = events.length;
+    const ext = await topo!.run('n', TCP_CLIENT('198.18.7.2', 443, 1000));
+    assert.equal(ext.code, 3, 'blocked');
+    const cl = await topo!.run('n', TCP_CLIENT('10.203.3.2', 53));
+    assert.equal(cl.code, 0, 'cluster traffic kept');
+    await waitFor(() => netEvents(mark).some((e) => e.verdict === 'blocked'), 5000, 'a blocked event');
+    const b = netEvents(mark).find((e) => e.verdict === 'blocked')!;
+    assert.equal(b.dst.ip, '198.18.7.2');
+    assert.equal(b.pod.name, 'net-1');
+    const port = logs.find((l) => l.msg === 'ready')!.metricsPort as number;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(text, /hive_network_blocked_packets_total\{namespace="team-n",pod="net-1"\} [1-9]/);
+    assert.match(text, /hive_network_flows_total\{namespace="team-n",pod="net-1",scope="external",verdict="allowed"\} [1-9]/);
+    assert.match(text, /hive_network_flows_total\{namespace="team-n",pod="net-1",scope="external",verdict="blocked"\} [1-9]/);
+    assert.match(text, /hive_network_interfaces 1/);
+    let entry: { podAddressesMonitored?: number } | undefined;
+    for (let i = 0; i < 50 && entry?.podAddressesMonitored !== 1; i++) {
+      const r = await cluster.request('GET', '/apis/hive.io/v1alpha1/namespaces/team-n/hivetraces/egress');
+      entry = ((r.body.status as { nodes?: { node: string; podAddressesMonitored?: number }[] })?.nodes ?? []).find((n) => n.node === NODE);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(entry?.podAddressesMonitored, 1);
+  });
+
+  test('a deleted network trace detaches from the pod veth and lets traffic through', async () => {
+    await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-n/hivetraces/egress');
+    await reconciled('team-n/egress', (l) => l.present === false);
+    await waitFor(() => !/clsact/.test(tc('qdisc', 'show', 'dev', topo!.host('n').hostVeth)), 5000, 'filters removed');
+    const mark = events.length;
+    assert.equal((await topo!.run('n', TCP_CLIENT('198.18.7.2', 443))).code, 0);
+    await settle();
+    assert.deepEqual(netEvents(mark), []);
   });
 
   test('a bad kubeconfig or a missing NODE_NAME: one line, exit 2, nothing left running', async () => {

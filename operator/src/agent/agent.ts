@@ -4,6 +4,9 @@
 // containerd -> paths resolved inside the container root -> the BPF map, through
 // the WatchRegistry, which removes exactly what a key owned. Events are
 // enriched with trace, pod, container and node.
+// A trace with spec.network.mode monitor|block-external also selects its pods'
+// addresses in the network monitor (NetworkRegistry); the nodes' pod CIDRs and
+// addresses plus the configured service CIDRs are the cluster's addresses.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { log as rootLog } from '../util/log';
 import { errorMessage } from '../util/errors';
@@ -22,6 +25,12 @@ import { WatchRegistry } from './watch-registry';
 import { AgentMetrics } from './metrics';
 import { RateLimiter } from '../audit/rate-limit';
 import { NodeReport, StatusWriter } from './status-writer';
+import { NetMonitor } from '../netmon/net-monitor';
+import { InterfaceTracker } from '../netmon/interface-tracker';
+import { NET_FLAG } from '../netmon/layout';
+import { toNetRecord } from '../netmon/net-event';
+import { Cidr, parseCidr, parseIp } from '../netmon/addr';
+import { NetSelection, NetworkRegistry } from './network-registry';
 
 const log = rootLog.child({ module: 'agent' });
 
@@ -34,6 +43,15 @@ export interface AgentOptions {
   maxMatches: number;
   /** Port of /metrics, /healthz, /readyz; 0 picks a free one. */
   metricsPort: number;
+  /** Service CIDRs and other cluster ranges; nodes' pod CIDRs and addresses are added from the API. */
+  clusterCidrs?: Cidr[];
+}
+
+/** The network monitor's parts, present when it could be loaded. */
+interface Network {
+  monitor: NetMonitor;
+  tracker: InterfaceTracker;
+  registry: NetworkRegistry;
 }
 
 const traceKey = (t: { metadata?: { namespace?: string; name?: string } }) => `${t.metadata?.namespace}/${t.metadata?.name}`;
@@ -45,6 +63,10 @@ function accessMask(names: AccessName[] | undefined): number {
 export class Agent {
   private readonly traces = new Map<string, HiveTrace>();
   private readonly pods = new Map<string, k8s.V1Pod>();
+  private readonly nodes = new Map<string, k8s.V1Node>();
+  private net: Network | undefined;
+  /** Blocked packets already counted in the metric, per flow. */
+  private readonly blockedSeen = new Map<string, number>();
   private readonly queue = new Set<string>();
   private draining = false;
   private informers: SelfRestartingInformer<k8s.KubernetesObject>[] = [];
@@ -96,6 +118,7 @@ export class Agent {
         }
       }
     });
+    this.startNetwork();
     // a task (re)start can change a container's pid: re-reconcile its namespace
     this.containerd.subscribeTasks(
       (ev) => {
@@ -156,7 +179,27 @@ export class Agent {
       },
       () => this.metrics.apiErrors.inc({ what: 'watch' }),
     );
-    this.informers = [pods as unknown as SelfRestartingInformer<k8s.KubernetesObject>, traces as unknown as SelfRestartingInformer<k8s.KubernetesObject>];
+    const nodes = new SelfRestartingInformer<k8s.V1Node>(
+      makeInformer(kc, '/api/v1/nodes', () => core.listNode()),
+      'nodes',
+      log,
+      {
+        upsert: (n) => {
+          this.nodes.set(n.metadata!.name!, n);
+          this.updateClusterCidrs();
+        },
+        remove: (n) => {
+          this.nodes.delete(n.metadata!.name!);
+          this.updateClusterCidrs();
+        },
+      },
+      () => this.metrics.apiErrors.inc({ what: 'watch' }),
+    );
+    this.informers = [
+      pods as unknown as SelfRestartingInformer<k8s.KubernetesObject>,
+      traces as unknown as SelfRestartingInformer<k8s.KubernetesObject>,
+      nodes as unknown as SelfRestartingInformer<k8s.KubernetesObject>,
+    ];
     await Promise.all(this.informers.map((i) => i.start()));
     // events seen change without a reconcile: report them every few seconds
     this.statusTicker = setInterval(() => {
@@ -170,7 +213,65 @@ export class Agent {
     this.resyncTicker.unref();
     this.statusTicker.unref();
     this.metrics.ready = true;
-    log.info({ node: this.opts.nodeName, mode: monitor.mode, passedOver: reasons, metricsPort: this.metricsPort }, 'ready');
+    log.info(
+      { node: this.opts.nodeName, mode: monitor.mode, passedOver: reasons, metricsPort: this.metricsPort, network: this.net ? { clusterCidrs: this.net.monitor.clusterCidrs } : 'unavailable' },
+      'ready',
+    );
+  }
+
+  /** Loads the network monitor; without it (e.g. no TC support) file auditing still runs. */
+  private startNetwork(): void {
+    let monitor: NetMonitor;
+    try {
+      monitor = NetMonitor.open({ log });
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, 'network monitoring unavailable; file auditing continues');
+      return;
+    }
+    const tracker = new InterfaceTracker(monitor, log);
+    const registry = new NetworkRegistry(monitor, (addrs) => tracker.setAddresses(addrs));
+    this.net = { monitor, tracker, registry };
+    monitor.setClusterCidrs(this.opts.clusterCidrs ?? []);
+    const names = () => monitor.interfaces();
+    monitor.onEvents((events) => {
+      for (const e of events) {
+        const owners = registry.owners(e.key.podAddr);
+        const flowKey = `${e.key.podAddr.toString('hex')}|${e.key.peerAddr.toString('hex')}|${e.key.podPort}|${e.key.peerPort}|${e.key.proto}`;
+        const pod = owners[0]?.pod;
+        if (pod) {
+          if (e.type === 1) this.metrics.flows.inc({ namespace: pod.namespace, pod: pod.name, scope: e.flow.scope === 1 ? 'cluster' : 'external', verdict: e.flow.verdict === 2 ? 'blocked' : 'allowed' });
+          const before = this.blockedSeen.get(flowKey) ?? 0;
+          if (e.flow.blocked > before) this.metrics.blockedPackets.inc({ namespace: pod.namespace, pod: pod.name }, e.flow.blocked - before);
+        }
+        if (e.type === 3 && e.reason !== 1) this.blockedSeen.delete(flowKey);
+        else if (e.flow.blocked) this.blockedSeen.set(flowKey, e.flow.blocked);
+        for (const o of owners) {
+          this.writer.write(toNetRecord(e, { trace: o.trace, pod: o.pod }, this.clock, names().get(e.ifindex), this.opts.nodeName));
+        }
+      }
+    });
+    tracker.start();
+    this.metrics.collectNetwork(() => ({ podAddresses: registry.addresses, interfaces: monitor.interfaces().size, dropped: monitor.counters().dropped }));
+  }
+
+  /** Cluster addresses: configured CIDRs + every node's pod CIDRs and addresses. */
+  private updateClusterCidrs(): void {
+    if (!this.net) return;
+    const cidrs = new Map<string, Cidr>();
+    for (const c of this.opts.clusterCidrs ?? []) cidrs.set(c.text, c);
+    for (const n of this.nodes.values()) {
+      const ranges = [...(n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])), ...(n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)];
+      for (const r of ranges) {
+        try {
+          const c = parseCidr(r, `address of node ${n.metadata?.name}`);
+          cidrs.set(c.text, c);
+        } catch (e) {
+          log.warn({ node: n.metadata?.name, err: errorMessage(e) }, 'node address skipped');
+        }
+      }
+    }
+    this.net.monitor.setClusterCidrs([...cidrs.values()]);
+    log.debug({ clusterCidrs: this.net.monitor.clusterCidrs }, 'cluster CIDRs');
   }
 
   private enqueue(key: string): void {
@@ -217,14 +318,18 @@ export class Agent {
     const desired = new Set<string>();
     const unresolved: { pod: string; container: string; path: string; reason: string }[] = [];
     let podsMatched = 0;
+    const netSelections: NetSelection[] = [];
     if (trace) {
       const [ns, name] = key.split('/');
       const access = accessMask(trace.spec.access as AccessName[] | undefined);
+      const netMode = trace.spec.network?.mode ?? 'off';
       for (const pod of this.pods.values()) {
         if (pod.metadata?.namespace !== ns || pod.metadata.deletionTimestamp) continue;
         if (!matchesSelector(trace.spec.selector, pod.metadata.labels)) continue;
         podsMatched++;
         const podRef = { namespace: ns, name: pod.metadata.name!, uid: pod.metadata.uid! };
+        if (netMode !== 'off') this.selectPodNetwork(pod, podRef, { namespace: ns, name }, netMode, netSelections, unresolved);
+        if (!trace.spec.paths?.length) continue;
         for (const c of pod.spec?.containers ?? []) {
           if (trace.spec.containers && !trace.spec.containers.includes(c.name)) continue;
           const owner = `${key}|${podRef.uid}|${c.name}`;
@@ -249,13 +354,42 @@ export class Agent {
     for (const owner of this.registry.keys()) {
       if (owner.startsWith(`${key}|`) && !desired.has(owner)) this.registry.remove(owner);
     }
+    this.net?.registry.set(key, netSelections);
+    if (trace && (trace.spec.network?.mode ?? 'off') !== 'off' && !this.net) {
+      unresolved.push({ pod: '*', container: '*', path: 'network', reason: 'network monitoring unavailable on this node (see the agent log)' });
+    }
     const filesWatched = this.registry.countByTrace().get(key) ?? 0;
-    log.info({ trace: key, present: Boolean(trace), podsMatched, filesWatched, unresolved, kernelWatches: this.monitor.kernelWatchedCount() }, 'reconciled');
-    if (trace) this.report(key, { podsMatched, filesWatched, unresolved, eventsSeen: 0 });
+    const podAddressesMonitored = this.net?.registry.countByTrace().get(key) ?? 0;
+    log.info({ trace: key, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved, kernelWatches: this.monitor.kernelWatchedCount() }, 'reconciled');
+    if (trace) this.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved, eventsSeen: 0 });
     else {
       this.status.forget(key);
       this.lastReport.delete(key);
       this.seen.delete(key);
+    }
+  }
+
+  /** A matched pod's addresses for the network monitor; host-network pods have none of their own. */
+  private selectPodNetwork(
+    pod: k8s.V1Pod,
+    podRef: NetSelection['pod'],
+    trace: NetSelection['trace'],
+    mode: string,
+    out: NetSelection[],
+    unresolved: NodeReport['unresolved'],
+  ): void {
+    if (pod.spec?.hostNetwork) {
+      unresolved.push({ pod: podRef.name, container: '*', path: 'network', reason: "host-network pod: its traffic is the node's, not monitored" });
+      return;
+    }
+    const ips = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
+    const flags = NET_FLAG.monitor | (mode === 'block-external' ? NET_FLAG.blockExternal : 0);
+    for (const ip of ips) {
+      try {
+        out.push({ ip, addr: parseIp(ip, 'pod IP'), pod: podRef, trace, flags });
+      } catch (e) {
+        unresolved.push({ pod: podRef.name, container: '*', path: 'network', reason: errorMessage(e) });
+      }
     }
   }
 
@@ -275,10 +409,13 @@ export class Agent {
     this.metrics.close();
     await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
     this.containerd.close();
+    this.net?.tracker.stop();
+    const netCounters = this.net?.monitor.counters();
+    this.net?.monitor.close(); // detaches from every pod veth, reports open flows
     const counters = this.monitor ? this.monitor.counters() : undefined;
     this.monitor?.close();
     this.limiter.stop();
     this.writer.flush();
-    if (!quiet) log.info({ counters }, 'stopped');
+    if (!quiet) log.info({ counters, netCounters }, 'stopped');
   }
 }

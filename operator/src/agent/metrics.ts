@@ -9,6 +9,8 @@ export class AgentMetrics {
   readonly events = new client.Counter({ name: 'hive_events_total', help: 'File events reported, by trace and access', labelNames: ['trace', 'access'], registers: [this.registry] });
   readonly reconcileSeconds = new client.Histogram({ name: 'hive_reconcile_duration_seconds', help: 'Time one reconcile of a HiveTrace took', buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers: [this.registry] });
   readonly apiErrors = new client.Counter({ name: 'hive_api_errors_total', help: 'Kubernetes API errors (watch restarts, failed status writes)', labelNames: ['what'], registers: [this.registry] });
+  readonly flows = new client.Counter({ name: 'hive_network_flows_total', help: 'Network flows seen, by pod, scope and verdict of their first packet', labelNames: ['namespace', 'pod', 'scope', 'verdict'], registers: [this.registry] });
+  readonly blockedPackets = new client.Counter({ name: 'hive_network_blocked_packets_total', help: 'Packets dropped by block-external, by pod', labelNames: ['namespace', 'pod'], registers: [this.registry] });
   private server: http.Server | undefined;
   ready = false;
 
@@ -17,6 +19,13 @@ export class AgentMetrics {
     new client.Gauge({ name: 'hive_watched_inodes', help: 'Inodes in the kernel watch map', registers: [this.registry], collect() { this.set(read().watchedInodes); } });
     new client.Gauge({ name: 'hive_events_dropped', help: 'Events lost because the ring buffer was full (kernel counter)', registers: [this.registry], collect() { this.set(read().dropped); } });
     new client.Gauge({ name: 'hive_events_emitted', help: 'Events written to the ring buffer (kernel counter)', registers: [this.registry], collect() { this.set(read().emitted); } });
+  }
+
+  /** Gauges of the network monitor, read when scraped. */
+  collectNetwork(read: () => { podAddresses: number; interfaces: number; dropped: number }): void {
+    new client.Gauge({ name: 'hive_network_pod_addresses', help: 'Pod addresses whose traffic is monitored', registers: [this.registry], collect() { this.set(read().podAddresses); } });
+    new client.Gauge({ name: 'hive_network_interfaces', help: 'Host-side pod interfaces with the TC programs attached', registers: [this.registry], collect() { this.set(read().interfaces); } });
+    new client.Gauge({ name: 'hive_network_events_dropped', help: 'Network events lost because the ring buffer was full (kernel counter)', registers: [this.registry], collect() { this.set(read().dropped); } });
   }
 
   listen(port: number, host = '0.0.0.0'): Promise<number> {

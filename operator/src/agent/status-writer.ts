@@ -11,6 +11,8 @@ import { k8sLib } from '../kube/client';
 export interface NodeReport {
   podsMatched: number;
   filesWatched: number;
+  /** Pod addresses whose traffic is monitored (0 when network mode is off). */
+  podAddressesMonitored?: number;
   unresolved: { pod: string; container: string; path: string; reason: string }[];
   eventsSeen: number;
   lastEventTime?: string;
@@ -68,6 +70,7 @@ export class StatusWriter {
             node: this.node,
             podsMatched: r.podsMatched,
             filesWatched: r.filesWatched,
+            ...(r.podAddressesMonitored !== undefined ? { podAddressesMonitored: r.podAddressesMonitored } : {}),
             unresolved: r.unresolved,
             eventsSeen: r.eventsSeen,
             ...(r.lastEventTime ? { lastEventTime: r.lastEventTime } : {}),
@@ -78,7 +81,9 @@ export class StatusWriter {
                 status: ready ? 'True' : 'False',
                 reason: ready ? 'Watching' : 'Unresolved',
                 message: ready
-                  ? `${r.filesWatched} file(s) watched in ${r.podsMatched} pod(s)`
+                  ? `${r.filesWatched} file(s) watched` +
+                    (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') +
+                    ` in ${r.podsMatched} pod(s)`
                   : `${r.unresolved.length} path(s) or container(s) not resolved: ${r.unresolved
                       .slice(0, 3)
                       .map((u) => `${u.pod}/${u.container} ${u.path}: ${u.reason}`)

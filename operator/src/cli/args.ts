@@ -117,6 +117,8 @@ export interface AgentArgs {
   hostProc: string;
   nodeName: string;
   metricsPort: number;
+  /** Service CIDRs and other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses). */
+  clusterCidrs: Cidr[];
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentArgs {
@@ -129,6 +131,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'containerd-socket': { type: 'string' },
       'host-proc': { type: 'string' },
       'metrics-port': { type: 'string' },
+      'service-cidr': { type: 'string', multiple: true },
+      'cluster-cidr': { type: 'string', multiple: true },
     },
     'agent',
   );
@@ -149,7 +153,26 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
     nodeName,
     metricsPort: intOption('metrics-port', values['metrics-port'] as string | undefined, 9464, 0, 65535),
+    clusterCidrs: agentCidrs(values, env),
   };
+}
+
+/** --service-cidr (env HIVE_SERVICE_CIDR) and --cluster-cidr (env HIVE_CLUSTER_CIDR), comma-separated or repeated. */
+function agentCidrs(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Cidr[] {
+  const problems: string[] = [];
+  const out: Cidr[] = [];
+  for (const [opt, envName] of [['service-cidr', 'HIVE_SERVICE_CIDR'], ['cluster-cidr', 'HIVE_CLUSTER_CIDR']] as const) {
+    const given = values[opt] !== undefined ? listOption(values[opt]) : listOption(env[envName]);
+    for (const text of given) {
+      try {
+        out.push(parseCidr(text, `--${opt} (env ${envName})`));
+      } catch (e) {
+        problems.push(`hive agent: ${errorMessage(e)}`);
+      }
+    }
+  }
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  return out;
 }
 
 export interface NetmonOptions {

@@ -75,6 +75,9 @@ describe('config/ on a real API server', { skip: clusterSkip() }, () => {
     const m = await cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/default/hivetraces', minimal);
     assert.equal(m.status, 201, JSON.stringify(m.body.message));
     assert.deepEqual((m.body.spec as { access: string[] }).access, ['read', 'write', 'exec'], 'access defaults to all');
+    const netOnly = { ...minimal, metadata: { name: 'network-only', namespace: 'default' }, spec: { selector: {}, network: { mode: 'block-external' } } };
+    const n = await cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/default/hivetraces', netOnly);
+    assert.equal(n.status, 201, `a trace without paths but with a network mode is valid: ${JSON.stringify(n.body.message)}`);
   });
 
   test('invalid HiveTraces are rejected by the API server with a clear message', async () => {
@@ -83,6 +86,8 @@ describe('config/ on a real API server', { skip: clusterSkip() }, () => {
       ['.. component', { paths: ['/etc/../root/.ssh'], selector: {} }, /must not contain '\.\.' components/],
       ['NUL byte', { paths: ['/etc/sha\u0000dow'], selector: {} }, /NUL/],
       ['empty path', { paths: [''], selector: {} }, /spec\.paths\[0\]: Invalid value: "": spec\.paths\[0\] in body should be at least 1 chars long/],
+      ['no paths nor network', { selector: {} }, /a trace needs paths, or a network mode other than off/],
+      ['paths absent, network off', { selector: {}, network: { mode: 'off' } }, /a trace needs paths, or a network mode other than off/],
       ['no paths', { paths: [], selector: {} }, /spec\.paths: Invalid value: 0: spec\.paths in body should have at least 1 items/],
       ['65 paths', { paths: Array.from({ length: 65 }, (_, i) => `/p${i}`), selector: {} }, /spec\.paths: Too many: 65: must have at most 64 items/],
       ['unknown access', { paths: ['/a'], selector: {}, access: ['read', 'delete'] }, /spec\.access\[1\]: Unsupported value: "delete": supported values: "read", "write", "exec"/],

@@ -53,11 +53,13 @@ export const LabelSelector = Type.Object(
 );
 
 export const HiveTraceSpec = Type.Object({
-  paths: Type.Array(PathOrGlob, {
-    minItems: 1,
-    maxItems: MAX_PATHS,
-    description: `1 to ${MAX_PATHS} absolute paths or globs inside the selected containers.`,
-  }),
+  paths: Type.Optional(
+    Type.Array(PathOrGlob, {
+      minItems: 1,
+      maxItems: MAX_PATHS,
+      description: `1 to ${MAX_PATHS} absolute paths or globs inside the selected containers (optional for a network-only trace).`,
+    }),
+  ),
   selector: LabelSelector,
   containers: Type.Optional(
     Type.Array(Type.String({ minLength: 1 }), { description: 'Container names to audit; all containers when absent.' }),
@@ -75,9 +77,15 @@ export const HiveTraceSpec = Type.Object({
     Type.Integer({ minimum: 1, maximum: 1000000, description: 'At most this many events per second per process.' }),
   ),
   network: Type.Optional(
-    Type.Object({ mode: StringEnum(NETWORK_MODES, { default: 'off' }) }, { description: 'Network monitoring of the selected pods.' }),
+    Type.Object(
+      { mode: StringEnum(NETWORK_MODES, { default: 'off' }) },
+      {
+        description:
+          "Network monitoring of the selected pods: off; monitor (one event per flow); block-external (also drop the connections they open to addresses outside the cluster's pod, service and node addresses).",
+      },
+    ),
   ),
-});
+}, cel(["has(self.paths) || (has(self.network) && self.network.mode != 'off')", 'a trace needs paths, or a network mode other than off']));
 
 const Condition = Type.Object({
   type: Type.String(),
@@ -95,6 +103,8 @@ const NodeStatus = Type.Object({
   ),
   podsMatched: Type.Optional(Type.Integer()),
   filesWatched: Type.Optional(Type.Integer()),
+  /** Pod addresses whose traffic this node's agent monitors for the trace. */
+  podAddressesMonitored: Type.Optional(Type.Integer()),
   unresolved: Type.Optional(
     Type.Array(Type.Object({ pod: Type.String(), container: Type.String(), path: Type.String(), reason: Type.String() })),
   ),
@@ -155,7 +165,7 @@ export function crd(): Record<string, unknown> {
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'HiveTrace audits file access (and, later, network access) of the pods it selects.',
+              description: 'HiveTrace audits file access and network access of the pods it selects.',
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },
