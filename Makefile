@@ -14,7 +14,7 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 APT_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 \
-             iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils containerd runc
+             iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils containerd runc iperf3
 # The qemu kernel matrix: Debian kernel packages, or the aliases 6.1 / 6.12
 # (the newest generic amd64 image of that series). Add more with KERNELS="...".
 KERNELS   ?= 6.1 6.12

@@ -280,7 +280,11 @@ static __always_inline int handle(struct __sk_buff *skb, bool from_pod)
 	bool block = from_pod && (pod->flags & HIVE_NET_BLOCK_EXTERNAL) &&
 		     f->scope == HIVE_SCOPE_EXTERNAL && f->initiator == HIVE_INIT_POD;
 
-	f->last_ns = now;
+	/* Shared by the CPUs of both directions: store only what changes, and
+	 * the time at 1 ms grain (idle detection and durations need no finer),
+	 * so the flow's cache line is not pulled back and forth on every packet. */
+	if (now - f->last_ns > 1000000)
+		f->last_ns = now;
 	if (from_pod) {
 		__sync_fetch_and_add(&f->tx_packets, 1);
 		__sync_fetch_and_add(&f->tx_bytes, len);
@@ -288,7 +292,9 @@ static __always_inline int handle(struct __sk_buff *skb, bool from_pod)
 		__sync_fetch_and_add(&f->rx_packets, 1);
 		__sync_fetch_and_add(&f->rx_bytes, len);
 	}
-	f->verdict = block ? HIVE_VERDICT_BLOCKED : HIVE_VERDICT_ALLOWED;
+	u8 verdict = block ? HIVE_VERDICT_BLOCKED : HIVE_VERDICT_ALLOWED;
+	if (f->verdict != verdict)
+		f->verdict = verdict;
 	if (block) {
 		__sync_fetch_and_add(&f->blocked, 1);
 		count(HIVE_NCNT_BLOCKED);

@@ -1,6 +1,7 @@
 // make bench: ingest throughput and loss of the ring-buffer path, and the
-// hook's overhead on open()+close(), measured in one run and printed as
-// ratios. Figures go to BENCHMARKS.md by hand, with the machine they ran on.
+// hook's overhead on open()+close(), and the network monitor's per-packet cost
+// and TCP throughput ratio (bench/network.ts), measured in one run and printed
+// as ratios. Figures go to BENCHMARKS.md by hand, with the machine they ran on.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { ACCESS_ALL } from '../bpf/layout';
 import { kernelDevFromStat } from '../bpf/devnum';
 import { log } from '../util/log';
 import { NativeBpfObject, bpfObjectPath, native } from '../bpf/native';
+import { tcPacketCost, tcpThroughput } from './network';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -168,6 +170,12 @@ async function hookOverhead(): Promise<Row> {
 }
 
 async function main() {
+  // make bench NETWORK_ONLY=1 (env HIVE_BENCH_ONLY=network): just the network part
+  if (process.env.HIVE_BENCH_ONLY === 'network') {
+    table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
+    table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
+    return;
+  }
   if (process.getuid?.() !== 0) {
     console.error('make bench: needs root (CAP_BPF, CAP_PERFMON) to load BPF programs');
     process.exit(2);
@@ -178,6 +186,8 @@ async function main() {
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table('Hook overhead: open()+close() of unwatched files', [await hookOverhead()]);
+  table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
+  table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
   const out = path.join(repoRoot, 'build/bench-results.json');
   fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results }, null, 2));
   console.log(`\nresults: ${out}`);

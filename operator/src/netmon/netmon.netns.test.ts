@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
 import { kernelSkip, waitFor, settle } from '../testing/kernel';
-import { Topology, ifindexOf, netnsSkip, tc, TCP_SERVER, TCP_CLIENT, UDP_SERVER, UDP_CLIENT } from '../testing/netns';
+import { Topology, ifindexOf, netnsSkip, synFrame, tc, TCP_SERVER, TCP_CLIENT, UDP_SERVER, UDP_CLIENT } from '../testing/netns';
 import { log } from '../util/log';
 import { parseCidr, parseIp } from './addr';
 import { NetMonitor } from './net-monitor';
@@ -202,21 +202,7 @@ test('close removes our filters and the qdisc we made; a filter that was there s
 });
 
 test('per-packet cost through BPF_PROG_TEST_RUN: miss passes untouched, blocked external is dropped', { skip }, () => {
-  const frame = (src: string, dst: string) => {
-    const b = Buffer.alloc(14 + 20 + 20);
-    b.writeUInt16BE(0x0800, 12);
-    b[14] = 0x45;
-    b.writeUInt16BE(40, 16);
-    b[22] = 64;
-    b[23] = 6;
-    parseIp(src).copy(b, 26, 12);
-    parseIp(dst).copy(b, 30, 12);
-    b.writeUInt16BE(40000, 34);
-    b.writeUInt16BE(443, 36);
-    b[46] = 0x50;
-    b[47] = 0x02; // SYN
-    return b;
-  };
+  const frame = (src: string, dst: string) => synFrame(parseIp(src), parseIp(dst));
   const m = NetMonitor.open({ log: quiet });
   try {
     m.setClusterCidrs([parseCidr(CLUSTER)]);

@@ -145,3 +145,20 @@ export const UDP_CLIENT = (addr: string, port: number, timeoutMs = 1500) =>
   `const t=setTimeout(()=>{console.log(JSON.stringify({pid:process.pid,error:'timeout'}));process.exit(3)},${timeoutMs});` +
   `s.on('message',(m)=>{clearTimeout(t);console.log(JSON.stringify({pid:process.pid,port:s.address().port,data:String(m)}));process.exit(0)});` +
   `s.bind(0,()=>s.send('ping',${port},'${addr}'))`;
+
+/** An Ethernet + IPv4 + TCP SYN frame (for BPF_PROG_TEST_RUN of the TC programs). */
+export function synFrame(srcIp16: Buffer, dstIp16: Buffer, sport = 40000, dport = 443): Buffer {
+  const b = Buffer.alloc(14 + 20 + 20);
+  b.writeUInt16BE(0x0800, 12); // IPv4
+  b[14] = 0x45; // version 4, 20-byte header
+  b.writeUInt16BE(40, 16); // total length
+  b[22] = 64; // TTL
+  b[23] = 6; // TCP
+  srcIp16.copy(b, 26, 12); // the IPv4 part of the mapped form
+  dstIp16.copy(b, 30, 12);
+  b.writeUInt16BE(sport, 34);
+  b.writeUInt16BE(dport, 36);
+  b[46] = 0x50; // data offset 5 words
+  b[47] = 0x02; // SYN
+  return b;
+}
