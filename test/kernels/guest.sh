@@ -15,12 +15,12 @@ cd "$repo" || { echo 1 > "$out/exit-code"; exit 1; }
 uname -r > "$out/kernel"
 export HIVE_PROBE_REPORT=$out/probe.json
 # One node process for everything: node takes seconds to start under
-# emulation. Every mode's hook suite, the probe check, and `hive trace` end to
-# end once (auto mode); the other CLI tests are about argument handling and
-# already run on the host.
+# emulation. Every mode's hook suite, the probe check, `hive trace` end to
+# end once (auto mode), and the network monitor's netns suite; the other CLI
+# tests are about argument handling and already run on the host.
 node --test-reporter=tap \
-  --test-name-pattern='file-access hook|probe: modes|prints one JSON line per access' \
-  -e "for (const f of ['bpf/probe.kernel.test.js', 'bpf/file-access.kernel.test.js', 'cli/trace.kernel.test.js']) require('./operator/dist/' + f)" \
+  --test-name-pattern='file-access hook|probe: modes|prints one JSON line per access|netmon on a network-namespace node' \
+  -e "for (const f of ['bpf/probe.kernel.test.js', 'bpf/file-access.kernel.test.js', 'cli/trace.kernel.test.js', 'netmon/netmon.netns.test.js']) require('./operator/dist/' + f)" \
   > "$out/tests.tap" 2>&1
 rc=$?
 echo $rc > "$out/exit-code"

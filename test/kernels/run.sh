@@ -66,16 +66,18 @@ fetch_kernel() {
   echo "$dir"
 }
 
-# A small initramfs: busybox, /init, and the 9p modules of this kernel.
+# A small initramfs: busybox, /init, the 9p modules of this kernel, and what
+# the network monitor's tests need (veth, the clsact qdisc, the bpf classifier).
 build_initrd() {
   local dir=$1 kver=$2 stage m f
-  [ -f "$dir/initrd.gz" ] && [ "$dir/initrd.gz" -nt "$repo/test/kernels/init" ] && return
+  [ -f "$dir/initrd.gz" ] && [ "$dir/initrd.gz" -nt "$repo/test/kernels/init" ] && [ "$dir/initrd.gz" -nt "$repo/test/kernels/run.sh" ] && return
   stage=$(mktemp -d)
   mkdir -p "$stage"/{bin,proc,sys,dev,modules}
   cp /bin/busybox "$stage/bin/busybox"
   cp "$repo/test/kernels/init" "$stage/init"
   : > "$stage/modules.order"
-  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p \
+           veth sch_ingress cls_bpf; do
     f=$(find "$dir/root/lib/modules/$kver" -name "$m.ko" -o -name "$m.ko.xz" | head -1)
     [ -n "$f" ] || continue # built in, or not a module in this kernel
     case $f in

@@ -4,11 +4,10 @@
 // reverse order and is idempotent.
 import { Logger, log as rootLog } from '../util/log';
 import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
-import { NativeBpfObject, NativeError, bpfObjectPath, native } from './native';
+import { NativeBpfObject, NativeError, bpfObjectPath, native, readCounters } from './native';
 import {
   ACCESS_ALL,
   COUNTER,
-  COUNTER_MAX,
   CounterName,
   INODE_KEY,
   RawFileEvent,
@@ -88,7 +87,6 @@ export class FileAccessMonitor {
   private obj: NativeBpfObject | null;
   private readonly watched = new Map<string, WatchEntry>();
   private readonly log: Logger;
-  private readonly ncpus = native().numPossibleCpus();
   private malformed = 0;
 
   private constructor(
@@ -268,18 +266,7 @@ export class FileAccessMonitor {
 
   /** The kernel's per-CPU counters, summed over CPUs. */
   counters(): Record<CounterName | 'malformed', number> {
-    const obj = this.live('counters');
-    const out = { malformed: this.malformed } as Record<CounterName | 'malformed', number>;
-    const key = Buffer.alloc(4);
-    for (const [name, idx] of Object.entries(COUNTER) as [CounterName, number][]) {
-      if (idx >= COUNTER_MAX) continue;
-      key.writeUInt32LE(idx);
-      const v = obj.mapLookup('counters', key);
-      let sum = 0;
-      if (v) for (let c = 0; c < this.ncpus; c++) sum += Number(v.readBigUInt64LE(c * 8));
-      out[name] = sum;
-    }
-    return out;
+    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed };
   }
 
   /** Starts the ring-buffer thread; cb gets each batch of decoded events. */

@@ -81,3 +81,21 @@ export function native(): NativeAddon {
 export function bpfObjectPath(name: string): string {
   return path.join(process.env.HIVE_BPF_DIR ?? path.join(repoRoot, 'build/bpf'), `${name}.bpf.o`);
 }
+
+/**
+ * Reads a per-CPU array of u64 counters (one slot per name) and sums each
+ * over the CPUs: the counters map of every BPF object.
+ */
+export function readCounters<N extends string>(obj: NativeBpfObject, map: string, slots: Record<N, number>): Record<N, number> {
+  const ncpus = native().numPossibleCpus();
+  const out = {} as Record<N, number>;
+  const key = Buffer.alloc(4);
+  for (const [name, idx] of Object.entries(slots) as [N, number][]) {
+    key.writeUInt32LE(idx);
+    const v = obj.mapLookup(map, key);
+    let sum = 0;
+    if (v) for (let c = 0; c < ncpus; c++) sum += Number(v.readBigUInt64LE(c * 8));
+    out[name] = sum;
+  }
+  return out;
+}

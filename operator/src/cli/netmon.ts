@@ -10,6 +10,7 @@ import { NET_FLAG } from '../netmon/layout';
 import { toNetRecord } from '../netmon/net-event';
 import { Clock } from '../audit/file-event';
 import { EventWriter } from '../audit/event-writer';
+import { watchDrops } from '../audit/drop-watch';
 
 const log = rootLog.child({ module: 'netmon' });
 
@@ -59,13 +60,7 @@ export async function runNetmon(opts: NetmonOptions): Promise<number> {
     throw e;
   }
 
-  let lastDropped = 0;
-  const dropCheck = setInterval(() => {
-    const c = monitor.counters();
-    if (c.dropped > lastDropped) log.warn({ dropped: c.dropped - lastDropped }, 'ring buffer full: events lost');
-    lastDropped = c.dropped;
-  }, 5000);
-  dropCheck.unref();
+  const dropCheck = watchDrops(() => monitor.counters().dropped, log);
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {

@@ -10,6 +10,7 @@ import { MODES, Mode } from '../bpf/modes';
 import { probeMode, supportedList } from '../bpf/probe';
 import { Clock, WatchInfo, toRecord } from '../audit/file-event';
 import { EventWriter } from '../audit/event-writer';
+import { watchDrops } from '../audit/drop-watch';
 
 const log = rootLog.child({ module: 'trace' });
 
@@ -141,13 +142,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     for (const e of events) writer.write(toRecord(e, infos.get(e.watchId), clock));
   });
 
-  let lastDropped = 0;
-  const dropCheck = setInterval(() => {
-    const c = monitor.counters();
-    if (c.dropped > lastDropped) log.warn({ dropped: c.dropped - lastDropped }, 'ring buffer full: events lost');
-    lastDropped = c.dropped;
-  }, 5000);
-  dropCheck.unref();
+  const dropCheck = watchDrops(() => monitor.counters().dropped, log);
 
   log.info(
     {

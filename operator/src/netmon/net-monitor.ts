@@ -7,7 +7,7 @@
 // the links, then the object (the addon does it in that order).
 import { Logger, log as rootLog } from '../util/log';
 import { HiveError, errorMessage } from '../util/errors';
-import { NativeBpfObject, NativeError, bpfObjectPath, native } from '../bpf/native';
+import { NativeBpfObject, NativeError, bpfObjectPath, native, readCounters } from '../bpf/native';
 import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
 import { Cidr } from './addr';
 import {
@@ -15,7 +15,6 @@ import {
   FLOW_FLAG,
   FLOW_KEY,
   NET_COUNTER,
-  NET_COUNTER_MAX,
   NetCounterName,
   REASON_CODE,
   RawNetEvent,
@@ -94,7 +93,6 @@ export class NetMonitor {
   private readonly pods = new Map<string, { watchId: number; flags: number }>();
   private readonly cidrs = new Map<string, Cidr>();
   private readonly ifaces = new Map<number, Attached>();
-  private readonly ncpus = native().numPossibleCpus();
   private cb: ((events: RawNetEvent[]) => void) | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private malformed = 0;
@@ -303,18 +301,7 @@ export class NetMonitor {
 
   /** The kernel's per-CPU counters summed, and records the decoder refused. */
   counters(): Record<NetCounterName | 'malformed', number> {
-    const obj = this.live('counters');
-    const out = { malformed: this.malformed } as Record<NetCounterName | 'malformed', number>;
-    const key = Buffer.alloc(4);
-    for (const [name, idx] of Object.entries(NET_COUNTER) as [NetCounterName, number][]) {
-      if (idx >= NET_COUNTER_MAX) continue;
-      key.writeUInt32LE(idx);
-      const v = obj.mapLookup('net_counters', key);
-      let sum = 0;
-      if (v) for (let c = 0; c < this.ncpus; c++) sum += Number(v.readBigUInt64LE(c * 8));
-      out[name] = sum;
-    }
-    return out;
+    return { ...readCounters(this.live('counters'), 'net_counters', NET_COUNTER), malformed: this.malformed };
   }
 
   /** Live entries of the flow map (walks it: for tests and status). */
