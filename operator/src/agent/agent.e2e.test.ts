@@ -318,6 +318,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     assert.equal(toExt.verdict, 'allowed');
     assert.equal(toExt.process.pid, JSON.parse(ext.stdout).pid);
     assert.equal(toCluster.scope, 'cluster', "10.203.0.0/16 is the Node's pod CIDR");
+    console.log(`# agent network event: ${JSON.stringify(toExt)}`);
   });
 
   test('network mode block-external: external connects dropped and reported, cluster ones kept; metrics and status', async () => {
