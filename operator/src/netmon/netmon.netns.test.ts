@@ -222,6 +222,33 @@ describe('netmon on a network-namespace node', { skip }, () => {
     }
   });
 
+  test('a live flow gets a summary once per interval (reason interval), and one at its end', { skip }, async () => {
+    const m = NetMonitor.open({ log: quiet, summaryIntervalMs: 200 });
+    const got: { type: number; reason: number; tx: number }[] = [];
+    try {
+      m.setPod(parseIp('10.201.9.2'), 9, NET_FLAG.monitor);
+      m.onEvents((evs) => got.push(...evs.map((e) => ({ type: e.type, reason: e.reason, tx: e.flow.txPackets }))), 10);
+      const pkt = synFrame(parseIp('10.201.9.2'), parseIp('203.0.113.7'));
+      m.testRun('from-pod', pkt); // new
+      m.testRun('from-pod', pkt); // within the interval: nothing
+      await new Promise((r) => setTimeout(r, 250));
+      m.testRun('from-pod', pkt); // interval passed: a summary
+      m.testRun('from-pod', pkt); // just reported: nothing
+      const rst = Buffer.from(pkt);
+      rst[47] = 0x04; // RST ends it
+      m.testRun('from-pod', rst);
+      await waitFor(() => got.length >= 3, 2000, 'three events');
+      await settle();
+      assert.deepEqual(got, [
+        { type: 1, reason: 0, tx: 1 },
+        { type: 3, reason: 1, tx: 3 },
+        { type: 3, reason: 2, tx: 5 },
+      ]);
+    } finally {
+      m.close();
+    }
+  });
+
   test('closing the monitor leaves the pod veth as it found it: no filter, no qdisc', { skip }, () => {
     const a = topo.host('a').hostVeth;
     assert.match(tc('qdisc', 'show', 'dev', a), /clsact/);
