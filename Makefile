@@ -12,30 +12,40 @@ ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CLANG     ?= clang
 BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/include
 
-# Debian packages the build and the tests need (make deps installs the missing ones).
-APT_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 \
-             iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils containerd runc iperf3
+# Debian packages: the build's (also what the image's build stage installs),
+# and what the tests need on top (make deps installs the missing ones).
+APT_BUILD_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
+APT_PKGS  := $(APT_BUILD_PKGS) iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils \
+             containerd runc iperf3 shellcheck
 # The qemu kernel matrix: Debian kernel packages, or the aliases 6.1 / 6.12
 # (the newest generic amd64 image of that series). Add more with KERNELS="...".
 KERNELS   ?= 6.1 6.12
 TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
 
-.PHONY: deps deps-apt deps-npm deps-go build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
+.PHONY: deps deps-build deps-apt deps-apt-build deps-npm deps-go build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
         test-containerd containerd-up containerd-down manifests test-cluster test-netns \
-        test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build
+        test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build deploy-overlay
 
 deps: deps-apt deps-npm deps-go
+# What `make build` needs, and no more (the image's build stage runs it).
+deps-build: deps-apt-build deps-npm
 
 deps-apt:
-	@missing=""; for p in $(APT_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "deps: installing Debian packages:$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@$(call apt_install,$(APT_PKGS))
+deps-apt-build:
+	@$(call apt_install,$(APT_BUILD_PKGS))
+
+define apt_install
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "deps: installing Debian packages:$$missing"; \
+  export DEBIAN_FRONTEND=noninteractive; \
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
 
 # npm ci only when the lock file changed since the last install.
 deps-npm: node_modules/.hive-installed
@@ -48,7 +58,7 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 deps-go:
 	@cd test/cluster && $(GO) mod download
 
-build: deps $(BPF_OBJS) $(ADDON) ts
+build: deps-build $(BPF_OBJS) $(ADDON) ts
 
 bpf: $(BPF_OBJS)
 
@@ -85,17 +95,17 @@ run: build
 test: test-host test-kernels test-kernels-selfcheck
 
 # Every test file on this machine's kernel (units and real-kernel tests).
-test-host: build
+test-host: deps build
 	$(NODE) --test --test-concurrency=1 $(TEST_FILES)
 
 # Debian kernels under qemu: the kernel-side tests in kprobe, fentry, lsm and
 # tracepoint mode (kernel packages cached in ~/.cache/hive/kernels).
-test-kernels: build
+test-kernels: deps build
 	bash test/kernels/run.sh $(KERNELS)
 
 # The matrix must be able to fail: a kprobe program that reads the mask where
 # the inode is (the pre-5.12 argument position) must make it fail.
-test-kernels-selfcheck: build
+test-kernels-selfcheck: deps build
 	@mkdir -p $(BUILD)/bpf-broken
 	sed 's/PT_REGS_PARM2_CORE(ctx)/PT_REGS_PARM1_CORE(ctx)/' bpf/fileaccess.bpf.c > $(BUILD)/bpf-broken/fileaccess.bpf.c
 	@! cmp -s bpf/fileaccess.bpf.c $(BUILD)/bpf-broken/fileaccess.bpf.c || { echo "selfcheck: the sabotage no longer applies" >&2; exit 1; }
@@ -109,18 +119,18 @@ test-kernels-selfcheck: build
 	fi
 
 # Pure units only: no root, no kernel.
-test-unit: build
+test-unit: deps build
 	HIVE_TEST_UNIT_ONLY=1 $(NODE) --test $(TEST_FILES)
 
 # The real-kernel tests on this machine (root).
-test-bpf: build
+test-bpf: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.kernel.test.js' | sort)
 
 # The network monitor on this kernel, between network namespaces made by the tests.
-test-netns: build
+test-netns: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.netns.test.js' | sort)
 
-bench: build $(BUILD)/openloop
+bench: deps build $(BUILD)/openloop
 	$(NODE) operator/dist/bench/main.js
 
 $(BUILD)/openloop: test/bench/openloop.c
@@ -128,7 +138,7 @@ $(BUILD)/openloop: test/bench/openloop.c
 	$(CC) -O2 -Wall -o $@ $<
 
 # Real containerd + runc (a private instance per test run; needs root).
-test-containerd: build
+test-containerd: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.integration.test.js' | sort)
 
 # A private containerd with one pod to try `hive trace --container` by hand;
@@ -163,8 +173,37 @@ cluster-down:
 	@HIVE_CLUSTER_DIR=$(CLUSTER_DIR) bash test/cluster/down.sh
 
 # config/ and the agent against the real API server (the agent test also needs containerd).
-test-cluster: build
+test-cluster: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.cluster.test.js' -o -name '*.e2e.test.js' | sort)
 
-deploy undeploy docker-build:
-	@echo "make $@: not built yet (see the open issues: 'issues list')" >&2; exit 1
+# The deploy path (README: "Deploy to a cluster"). docker-build.sh writes the
+# pushed image reference to build/image-ref; deploy applies config/ through a
+# kustomize overlay that sets that image, then waits for the DaemonSet.
+IMAGE       ?= $(shell cat $(BUILD)/image-ref 2>/dev/null)
+KUBECTL     ?= kubectl
+DEPLOY_WAIT ?= 180s
+UNDEPLOY_WAIT ?= true
+
+docker-build:
+	./docker-build.sh
+
+deploy-overlay:
+	@test -n "$(IMAGE)" || { echo "make deploy: no image: run 'make docker-build' first, or give IMAGE=registry/name:tag" >&2; exit 2; }
+	@case "$(IMAGE)" in *:*/*|*/*:*|*:*) ;; *) echo "make deploy: IMAGE '$(IMAGE)' has no tag; give name:tag" >&2; exit 2;; esac
+	@mkdir -p $(BUILD)/deploy
+	@ref='$(IMAGE)'; name=$${ref%:*}; tag=$${ref##*:}; \
+	printf '%s\n' '# Written by make deploy: config/ with the image of make docker-build.' \
+	  'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+	  'resources:' '  - ../../config' 'images:' '  - name: hive-agent' \
+	  "    newName: $$name" "    newTag: \"$$tag\"" > $(BUILD)/deploy/kustomization.yaml
+
+deploy: deploy-overlay
+	$(KUBECTL) apply --server-side --field-manager=hive-deploy -k $(BUILD)/deploy
+	@if [ "$(DEPLOY_WAIT)" != 0 ]; then \
+	  $(KUBECTL) -n hive-system rollout status daemonset/hive-agent --timeout=$(DEPLOY_WAIT); fi
+	@echo "hive deployed with $(IMAGE). Follow the agents:"
+	@echo "  kubectl logs -n hive-system -l app.kubernetes.io/name=hive -f"
+	@echo "  node operator/dist/cli/main.js logs -f        # the events, rendered like hive trace --pretty"
+
+undeploy: deploy-overlay
+	$(KUBECTL) delete --ignore-not-found --wait=$(UNDEPLOY_WAIT) -k $(BUILD)/deploy

@@ -40,7 +40,9 @@ fi
 major="${version#v}"; major="${major%%.*}"
 minor="${version#v*.}"; minor="${minor%%.*}"
 
-hash="$(cat go.mod go.sum $(LC_ALL=C ls *.go) $(LC_ALL=C ls cmd/kubectl/*.go) | sha256sum | cut -c1-12)"
+# The sources in C order (the cache key depends on it).
+mapfile -t srcs < <(find . -maxdepth 1 -name '*.go' | sed 's|^\./||' | LC_ALL=C sort; find cmd/kubectl -maxdepth 1 -name '*.go' | LC_ALL=C sort)
+hash="$(cat go.mod go.sum "${srcs[@]}" | sha256sum | cut -c1-12)"
 outdir="${HIVE_CACHE:-$HOME/.cache/hive}/kube-apiserver/${version}-${hash}"
 bin="$outdir/hive-test-apiserver"
 kubectl="$outdir/kubectl"

@@ -10,6 +10,7 @@ export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 export HIVE_TEST_MODES=$modes HIVE_EXPECT_MODES=$expect HIVE_EXPECT_AUTO=$auto
 export HIVE_TEST_TIME_SCALE=${HIVE_TEST_TIME_SCALE:-3}
 # Set by the host when it runs the matrix against another build (the selfcheck).
+# shellcheck source=/dev/null
 [ -f "$out/env" ] && . "$out/env"
 cd "$repo" || { echo 1 > "$out/exit-code"; exit 1; }
 uname -r > "$out/kernel"

@@ -52,7 +52,7 @@ resolve_pkg() {
 fetch_kernel() {
   local pkg=$1 ver dir tmp
   ver=$(apt-cache policy "$pkg" | sed -n 's/ *Candidate: //p')
-  [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "apt has no candidate for $pkg"
+  if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then die "apt has no candidate for $pkg"; fi
   dir=$cache/${pkg}_${ver}
   if [ ! -f "$dir/.unpacked" ]; then
     log "fetching $pkg $ver"
@@ -101,7 +101,7 @@ summary=()
 for k in "${kernels[@]}"; do
   pkg=$(resolve_pkg "$k")
   dir=$(fetch_kernel "$pkg")
-  vmlinuz=$(ls "$dir"/root/boot/vmlinuz-* | head -1)
+  vmlinuz=$(find "$dir/root/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | head -1)
   kver=${vmlinuz##*/vmlinuz-}
   build_initrd "$dir" "$kver"
   results=$(mktemp -d /tmp/hive-kernel-XXXXXX)

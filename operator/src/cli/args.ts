@@ -243,3 +243,59 @@ export function parseNetmonArgs(argv: string[]): NetmonOptions {
     maxFlows: intOption('max-flows', values['max-flows'] as string | undefined, DEFAULT_MAX_FLOWS, 16, 1 << 22),
   };
 }
+
+export interface LogsOptions {
+  follow: boolean;
+  kind?: 'file' | 'network';
+  pod?: string;
+  trace?: string;
+  json: boolean;
+  /** Where the agents run, and how they are found. */
+  namespace: string;
+  selector: string;
+  container: string;
+  tail?: number;
+}
+
+export const LOGS_USAGE =
+  'usage: hive logs [-f|--follow] [--kind file|network] [--pod [NAMESPACE/]NAME] [--trace [NAMESPACE/]NAME] [--json] ' +
+  '[--tail N] [--namespace hive-system] [--selector app.kubernetes.io/name=hive]';
+
+export function parseLogsArgs(argv: string[]): LogsOptions {
+  const { values, positionals } = parse(
+    argv,
+    {
+      follow: { type: 'boolean', short: 'f' },
+      kind: { type: 'string' },
+      pod: { type: 'string' },
+      trace: { type: 'string' },
+      json: { type: 'boolean' },
+      tail: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      selector: { type: 'string', short: 'l' },
+    },
+    'logs',
+  );
+  if (positionals.length) throw new UsageError(`hive logs: unexpected argument '${positionals[0]}'; ${LOGS_USAGE}`);
+  const kind = values.kind as string | undefined;
+  if (kind !== undefined && kind !== 'file' && kind !== 'network') {
+    throw new UsageError(`hive logs: --kind must be file or network, got '${kind}'`);
+  }
+  for (const opt of ['pod', 'trace'] as const) {
+    const v = values[opt] as string | undefined;
+    if (v !== undefined && !/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) {
+      throw new UsageError(`hive logs: --${opt} must be NAME or NAMESPACE/NAME (lower-case DNS names), got '${v}'`);
+    }
+  }
+  return {
+    follow: values.follow === true,
+    kind: kind as LogsOptions['kind'],
+    pod: values.pod as string | undefined,
+    trace: values.trace as string | undefined,
+    json: values.json === true,
+    tail: values.tail === undefined ? undefined : intOption('tail', values.tail as string, 0, 0, 1 << 30),
+    namespace: (values.namespace as string | undefined) ?? 'hive-system',
+    selector: (values.selector as string | undefined) ?? 'app.kubernetes.io/name=hive',
+    container: 'agent',
+  };
+}

@@ -3,7 +3,7 @@
 // stderr and exit 2; only bugs show a stack.
 import { HiveError } from '../util/errors';
 import { log } from '../util/log';
-import { NETMON_USAGE, parseAgentArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
+import { LOGS_USAGE, NETMON_USAGE, parseAgentArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
 import { checkCapabilities } from '../bpf/environment';
 
 const USAGE = `usage: hive <command> [options]
@@ -11,7 +11,8 @@ commands:
   trace   audit file access to host paths: ${TRACE_USAGE.replace('usage: ', '')}
   probe   print, as JSON, which attach modes and features this kernel supports
   netmon  monitor pods' network flows without Kubernetes: ${NETMON_USAGE.replace('usage: ', '')}
-  agent   the node agent (in cluster, or with KUBECONFIG and NODE_NAME)`;
+  agent   the node agent (in cluster, or with KUBECONFIG and NODE_NAME)
+  logs    the agents' events from the cluster, rendered: ${LOGS_USAGE.replace('usage: ', '')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -49,6 +50,11 @@ async function main(argv: string[]): Promise<number> {
       const { runNetmon } = await import('./netmon.js');
       return runNetmon(opts);
     }
+    case 'logs': {
+      const opts = parseLogsArgs(rest);
+      const { runLogs } = await import('./logs.js');
+      return runLogs(opts);
+    }
     case undefined:
     case '-h':
     case '--help':
@@ -56,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return cmd === undefined ? 2 : 0;
     default:
-      throw new HiveError(`hive: unknown command '${cmd}'; commands: trace, probe, netmon, agent`);
+      throw new HiveError(`hive: unknown command '${cmd}'; commands: trace, probe, netmon, agent, logs`);
   }
 }
 

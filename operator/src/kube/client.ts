@@ -13,11 +13,13 @@ export function k8sLib(): Promise<K8s> {
   return lib;
 }
 
-export async function loadKubeConfig(): Promise<k8s.KubeConfig> {
+/** The agent: KUBECONFIG or in-cluster. userDefault (for commands a user runs): also ~/.kube/config. */
+export async function loadKubeConfig(o: { userDefault?: boolean } = {}): Promise<k8s.KubeConfig> {
   const { KubeConfig } = await k8sLib();
   const kc = new KubeConfig();
   try {
     if (process.env.KUBECONFIG) kc.loadFromFile(process.env.KUBECONFIG);
+    else if (o.userDefault) kc.loadFromDefault();
     else kc.loadFromCluster();
   } catch (e) {
     throw new HiveError(`cannot load the kubeconfig (${process.env.KUBECONFIG ?? 'in-cluster'}): ${errorMessage(e)}`);

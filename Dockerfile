@@ -1,0 +1,28 @@
+# hive's node agent image. Build stage: the same Makefile targets CI runs
+# (make deps-build, make build) on Debian bookworm with Node.js 20; runtime
+# stage: Node.js, the built JavaScript, the addon, the BPF objects and libbpf's
+# shared library, no compilers. CO-RE: the node needs no kernel headers, only
+# its BTF (/sys/kernel/btf/vmlinux) at run time.
+
+FROM node:20-bookworm AS build
+WORKDIR /src
+COPY . .
+# make deps-build: clang, llvm, libbpf-dev, bpftool, ... and npm ci
+# make build: BPF objects (vmlinux.h from the build host's BTF), addon, TypeScript
+RUN make deps-build && make build && npm prune --omit=dev && rm -rf /var/lib/apt/lists/*
+
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/hive
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/proto ./proto
+COPY --from=build /src/operator/dist ./operator/dist
+COPY --from=build /src/operator/native/build/Release/hive_native.node ./operator/native/build/Release/
+COPY --from=build /src/build/bpf/fileaccess.bpf.o /src/build/bpf/netmon.bpf.o ./build/bpf/
+# Runs as root in a privileged pod: loading BPF programs needs CAP_BPF,
+# CAP_PERFMON and CAP_NET_ADMIN, and files are read inside other containers' roots.
+ENTRYPOINT ["node", "/opt/hive/operator/dist/cli/main.js"]
+CMD ["agent"]

@@ -1,0 +1,37 @@
+// `hive logs` rendering: one line of an agent's log stream (kubectl logs mixes
+// its stdout events and its stderr pino logs) -> the --pretty form of the
+// event, or null for lines that are not events or that the filters drop.
+import { FileEventRecord, prettyLine } from './file-event';
+import { NetEventRecord, prettyNetLine } from '../netmon/net-event';
+
+export interface LogFilter {
+  kind?: 'file' | 'network';
+  /** "namespace/name" or "name" of the audited pod */
+  pod?: string;
+  /** "namespace/name" or "name" of the trace */
+  trace?: string;
+  /** Print the matching events as they are (JSON) instead of rendering them. */
+  json?: boolean;
+}
+
+function matches(ref: { namespace?: string; name?: string } | undefined, want: string | undefined): boolean {
+  if (!want) return true;
+  if (!ref?.name) return false;
+  return want.includes('/') ? `${ref.namespace}/${ref.name}` === want : ref.name === want;
+}
+
+export function renderAgentLine(line: string, f: LogFilter = {}): string | null {
+  const text = line.trim();
+  if (!text.startsWith('{')) return null;
+  let rec: FileEventRecord | NetEventRecord;
+  try {
+    rec = JSON.parse(text) as FileEventRecord | NetEventRecord;
+  } catch {
+    return null;
+  }
+  if (rec.kind !== 'file' && rec.kind !== 'network') return null; // the agent's own logs
+  if (f.kind && rec.kind !== f.kind) return null;
+  if (!matches(rec.pod, f.pod) || !matches(rec.trace, f.trace)) return null;
+  if (f.json) return text;
+  return `${rec.node} ${rec.kind === 'network' ? prettyNetLine(rec) : prettyLine(rec)}`;
+}

@@ -1,0 +1,137 @@
+// The deploy path's files, checked without Docker (this machine has none):
+// shellcheck on every script, each script's --help and prerequisite check,
+// the Dockerfile linted (dockerfile-utils: Debian has no hadolint) and held
+// to what the image must be, and `hive logs` rendering of recorded agent
+// output. The cluster side is in deploy.cluster.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { validate } from 'dockerfile-utils';
+import { renderAgentLine } from '../audit/render-log';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const SCRIPTS = ['registry-cluster.sh', 'delete-cluster.sh', 'docker-build.sh'];
+const hasShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
+
+function allScripts(): string[] {
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.sh'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+  return out;
+}
+
+test('shellcheck passes on every shell script of the repository', { skip: hasShellcheck ? false : 'needs shellcheck (make deps)' }, () => {
+  const scripts = allScripts();
+  for (const s of SCRIPTS) assert.ok(scripts.includes(s), `${s} is tracked`);
+  const r = spawnSync('shellcheck', ['--severity=style', ...scripts], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test('each deploy script answers --help with its usage and refuses unknown arguments', () => {
+  for (const s of SCRIPTS) {
+    const help = spawnSync('bash', [path.join(ROOT, s), '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0, `${s} --help`);
+    assert.match(help.stdout, new RegExp(`^usage: ${s.replace('.', '\\.')}`), s);
+    const bad = spawnSync('bash', [path.join(ROOT, s), '--frobnicate'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2, `${s} with a bad argument`);
+    assert.match(bad.stderr, new RegExp(`${s.replace('.', '\\.')}: unknown argument '--frobnicate'`));
+  }
+});
+
+test('without docker, kind and kubectl the scripts name each missing tool and exit 3', () => {
+  // A PATH with the basic tools only (this machine has no docker or kind anyway;
+  // kubectl may exist, so it is kept out the same way).
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-path-'));
+  try {
+    for (const t of ['bash', 'basename', 'dirname', 'cat', 'git', 'grep', 'mkdir', 'printf']) {
+      const where = execFileSync('bash', ['-c', `command -v ${t}`], { encoding: 'utf8' }).trim();
+      fs.symlinkSync(where, path.join(bin, t));
+    }
+    const run = (s: string) => spawnSync(path.join(bin, 'bash'), [path.join(ROOT, s)], { encoding: 'utf8', env: { PATH: bin } });
+    const rc = run('registry-cluster.sh');
+    assert.equal(rc.status, 3);
+    assert.deepEqual(rc.stderr.trim().split('\n').map((l) => /'(\w+)' is not on PATH/.exec(l)?.[1]), ['docker', 'kind', 'kubectl']);
+    const del = run('delete-cluster.sh');
+    assert.equal(del.status, 3);
+    assert.match(del.stderr, /'docker' is not on PATH/);
+    const build = run('docker-build.sh');
+    assert.equal(build.status, 3);
+    assert.match(build.stderr, /^docker-build\.sh: 'docker' is not on PATH: install Docker/);
+  } finally {
+    fs.rmSync(bin, { recursive: true, force: true });
+  }
+});
+
+interface Stage {
+  from: string;
+  lines: string[];
+}
+
+function stages(dockerfile: string): Stage[] {
+  const out: Stage[] = [];
+  // join continuation lines, drop comments
+  const logical = dockerfile.replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  for (const l of logical) {
+    const m = /^FROM\s+(\S+)/i.exec(l);
+    if (m) out.push({ from: m[1], lines: [] });
+    else out[out.length - 1]?.lines.push(l.trim());
+  }
+  return out;
+}
+
+test('the Dockerfile lints clean and is the image the issue asks for', () => {
+  const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  assert.deepEqual(validate(text), [], 'dockerfile-utils reports nothing');
+  const [build, runtime, ...more] = stages(text);
+  assert.equal(more.length, 0, 'two stages');
+  assert.match(build.from, /^node:20-bookworm AS$|^node:20-bookworm$/);
+  assert.match(runtime.from, /^node:20-bookworm-slim$/, 'Debian bookworm based runtime');
+  // the build stage runs the Makefile targets CI runs (make build), after the build deps
+  const run = build.lines.filter((l) => l.startsWith('RUN')).join(' ');
+  assert.match(run, /make deps-build && make build/);
+  const mk = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
+  assert.match(mk, /^build: deps-build /m, 'make build installs only the build deps');
+  // runtime: libbpf's shared library, no compilers or headers
+  const rt = runtime.lines.join('\n');
+  assert.match(rt, /apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g/);
+  assert.doesNotMatch(rt, /\b(clang|llvm|gcc|g\+\+|make|libbpf-dev|linux-headers\S*|bpftool)\b/);
+  assert.match(rt, /^ENTRYPOINT \["node", "\/opt\/hive\/operator\/dist\/cli\/main\.js"\]$/m);
+  assert.match(rt, /^CMD \["agent"\]$/m);
+  // every file the runtime stage copies from the build stage is a build output that exists here
+  for (const l of runtime.lines.filter((x) => x.startsWith('COPY --from=build'))) {
+    const parts = l.split(/\s+/).slice(2, -1);
+    for (const p of parts) {
+      const rel = p.replace(/^\/src\//, '');
+      if (rel === 'node_modules') continue; // pruned in the build stage
+      assert.ok(fs.existsSync(path.join(ROOT, rel)), `${rel} is built by make build`);
+    }
+  }
+  const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8');
+  for (const p of ['node_modules', 'build', 'operator/dist']) assert.match(ignore, new RegExp(`^${p}$`, 'm'), `.dockerignore keeps host builds out: ${p}`);
+});
+
+// Recorded from the agent e2e test (stdout events and stderr logs, as kubectl logs mixes them).
+const RECORDED = [
+  '{"level":30,"time":"2026-11-23T18:29:00.100Z","pid":7,"module":"agent","msg":"ready"}',
+  '{"time":"2026-11-23T18:29:00.500Z","node":"node-1","kind":"file","path":"/etc/secret","aliases":["/etc/secret-hardlink"],"inode":1234,"dev":"0:52","access":["read"],"process":{"pid":3700,"tgid":3700,"ppid":3690,"uid":0,"gid":0,"comm":"cat"},"mode":"tracepoint","file_mode":"0100644","cgroup_id":"4321","trace":{"namespace":"team-a","name":"secrets"},"pod":{"namespace":"team-a","name":"web-1","uid":"u-1"},"container":{"name":"app","id":"c1"}}',
+  '{"time":"2026-11-23T18:29:00.844Z","node":"node-1","kind":"network","event":"new","pod":{"namespace":"team-n","name":"net-1","uid":"d91b0516","ip":"10.203.1.2"},"src":{"ip":"10.203.1.2","port":42800},"dst":{"ip":"198.18.7.2","port":443},"proto":"tcp","verdict":"allowed","scope":"external","direction":"egress","packets":1,"bytes":74,"tx":{"packets":1,"bytes":74},"rx":{"packets":0,"bytes":0},"trace":{"namespace":"team-n","name":"egress"},"process":{"pid":3762,"tgid":3762,"uid":0,"comm":"node"},"interface":"he3088n"}',
+  'not json at all',
+];
+
+test('hive logs renders recorded agent output like --pretty, and filters by kind, pod and trace', () => {
+  const all = RECORDED.map((l) => renderAgentLine(l)).filter((x) => x !== null);
+  assert.deepEqual(all, [
+    'node-1 18:29:00.500 READ       /etc/secret (ino 1234 dev 0:52) by cat[3700] uid=0 ppid=3690 pod=team-a/web-1 container=app via tracepoint',
+    'node-1 18:29:00.844 NEW            tcp 10.203.1.2:42800 -> 198.18.7.2:443 external allowed pkts=1 bytes=74 by node[3762] uid=0 pod=team-n/net-1',
+  ]);
+  const only = (f: Parameters<typeof renderAgentLine>[1]) => RECORDED.map((l) => renderAgentLine(l, f)).filter((x) => x !== null).length;
+  assert.equal(only({ kind: 'network' }), 1);
+  assert.equal(only({ kind: 'file' }), 1);
+  assert.equal(only({ pod: 'web-1' }), 1);
+  assert.equal(only({ pod: 'team-n/net-1' }), 1);
+  assert.equal(only({ pod: 'team-a/net-1' }), 0);
+  assert.equal(only({ trace: 'team-a/secrets' }), 1);
+  assert.equal(only({ trace: 'egress', kind: 'file' }), 0);
+  assert.equal(renderAgentLine(RECORDED[2], { json: true }), RECORDED[2]);
+});
