@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 NODE      ?= node
 # Node's headers ship with Node itself; node-gyp must not try to download them.
-NODEDIR   := $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
+# (Deferred: `make deploy` on a laptop without Node.js must not trip over it.)
+NODEDIR    = $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
 BUILD     := build
 BPF_OBJS  := $(BUILD)/bpf/fileaccess.bpf.o $(BUILD)/bpf/netmon.bpf.o
 ADDON     := operator/native/build/Release/hive_native.node

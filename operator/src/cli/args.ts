@@ -246,6 +246,8 @@ export function parseNetmonArgs(argv: string[]): NetmonOptions {
 
 export interface LogsOptions {
   follow: boolean;
+  /** Render agent log lines read from stdin (e.g. piped from kubectl logs) instead of the API. */
+  stdin: boolean;
   kind?: 'file' | 'network';
   pod?: string;
   trace?: string;
@@ -258,7 +260,7 @@ export interface LogsOptions {
 }
 
 export const LOGS_USAGE =
-  'usage: hive logs [-f|--follow] [--kind file|network] [--pod [NAMESPACE/]NAME] [--trace [NAMESPACE/]NAME] [--json] ' +
+  'usage: hive logs [-f|--follow | --stdin] [--kind file|network] [--pod [NAMESPACE/]NAME] [--trace [NAMESPACE/]NAME] [--json] ' +
   '[--tail N] [--namespace hive-system] [--selector app.kubernetes.io/name=hive]';
 
 export function parseLogsArgs(argv: string[]): LogsOptions {
@@ -266,6 +268,7 @@ export function parseLogsArgs(argv: string[]): LogsOptions {
     argv,
     {
       follow: { type: 'boolean', short: 'f' },
+      stdin: { type: 'boolean' },
       kind: { type: 'string' },
       pod: { type: 'string' },
       trace: { type: 'string' },
@@ -289,6 +292,7 @@ export function parseLogsArgs(argv: string[]): LogsOptions {
   }
   return {
     follow: values.follow === true,
+    stdin: values.stdin === true,
     kind: kind as LogsOptions['kind'],
     pod: values.pod as string | undefined,
     trace: values.trace as string | undefined,

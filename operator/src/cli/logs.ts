@@ -9,6 +9,15 @@ import { renderAgentLine } from '../audit/render-log';
 import { LogsOptions } from './args';
 
 export async function runLogs(o: LogsOptions): Promise<number> {
+  if (o.stdin) {
+    // kubectl logs ... | hive logs --stdin: no API access needed (e.g. from the image)
+    const rl = readline.createInterface({ input: process.stdin });
+    for await (const line of rl) {
+      const out = renderAgentLine(line, o);
+      if (out !== null) process.stdout.write(`${out}\n`);
+    }
+    return 0;
+  }
   const kc = await loadKubeConfig({ userDefault: true });
   const { CoreV1Api, Log } = await k8sLib();
   const core = kc.makeApiClient(CoreV1Api);

@@ -135,3 +135,10 @@ test('hive logs renders recorded agent output like --pretty, and filters by kind
   assert.equal(only({ trace: 'egress', kind: 'file' }), 0);
   assert.equal(renderAgentLine(RECORDED[2], { json: true }), RECORDED[2]);
 });
+
+test('hive logs --stdin renders what kubectl logs pipes in, with the same filters', () => {
+  const main = path.join(ROOT, 'operator/dist/cli/main.js');
+  const r = spawnSync(process.execPath, [main, 'logs', '--stdin', '--kind', 'file'], { input: RECORDED.join('\n'), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [renderAgentLine(RECORDED[1])]);
+});
