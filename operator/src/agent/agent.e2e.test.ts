@@ -164,6 +164,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     assert.deepEqual(e.access, ['read']);
     assert.equal(e.path, '/etc/secret');
     assert.deepEqual(e.aliases, ['/etc/secret-hardlink'], 'a hard link in the same trace is one event');
+    console.log(`# agent file event: ${JSON.stringify(e)}`);
   });
 
   test("status: this node's entry, written by server-side apply under the node's own field manager", async () => {

@@ -111,10 +111,11 @@ test('the Dockerfile lints clean and is the image the issue asks for', () => {
   for (const p of ['node_modules', 'build', 'operator/dist']) assert.match(ignore, new RegExp(`^${p}$`, 'm'), `.dockerignore keeps host builds out: ${p}`);
 });
 
-// Recorded from the agent e2e test (stdout events and stderr logs, as kubectl logs mixes them).
+// Lines of the agent e2e test's output (its stdout events; the first line a log of its
+// stderr, as kubectl logs mixes them), recorded from runs on this machine.
 const RECORDED = [
   '{"level":30,"time":"2026-11-23T18:29:00.100Z","pid":7,"module":"agent","msg":"ready"}',
-  '{"time":"2026-11-23T18:29:00.500Z","node":"node-1","kind":"file","path":"/etc/secret","aliases":["/etc/secret-hardlink"],"inode":1234,"dev":"0:52","access":["read"],"process":{"pid":3700,"tgid":3700,"ppid":3690,"uid":0,"gid":0,"comm":"cat"},"mode":"tracepoint","file_mode":"0100644","cgroup_id":"4321","trace":{"namespace":"team-a","name":"secrets"},"pod":{"namespace":"team-a","name":"web-1","uid":"u-1"},"container":{"name":"app","id":"c1"}}',
+  '{"time":"2026-11-23T18:53:28.158Z","node":"node-1","kind":"file","path":"/etc/secret","inode":10463222,"dev":"0:49","access":["read"],"process":{"pid":11403,"tgid":11403,"ppid":11393,"uid":0,"gid":0,"comm":"cat"},"mode":"tracepoint","file_mode":"0100644","cgroup_id":"8917","aliases":["/etc/secret-hardlink"],"trace":{"namespace":"team-a","name":"secrets"},"pod":{"namespace":"team-a","name":"web-1","uid":"742d1b39-95f2-4622-8ffe-56ceea472c35"},"container":{"name":"app","id":"a1213991d62263a0cdebf1f27e25da14b8cce9e69df780500309468782eced9d"}}',
   '{"time":"2026-11-23T18:29:00.844Z","node":"node-1","kind":"network","event":"new","pod":{"namespace":"team-n","name":"net-1","uid":"d91b0516","ip":"10.203.1.2"},"src":{"ip":"10.203.1.2","port":42800},"dst":{"ip":"198.18.7.2","port":443},"proto":"tcp","verdict":"allowed","scope":"external","direction":"egress","packets":1,"bytes":74,"tx":{"packets":1,"bytes":74},"rx":{"packets":0,"bytes":0},"trace":{"namespace":"team-n","name":"egress"},"process":{"pid":3762,"tgid":3762,"uid":0,"comm":"node"},"interface":"he3088n"}',
   'not json at all',
 ];
@@ -122,7 +123,7 @@ const RECORDED = [
 test('hive logs renders recorded agent output like --pretty, and filters by kind, pod and trace', () => {
   const all = RECORDED.map((l) => renderAgentLine(l)).filter((x) => x !== null);
   assert.deepEqual(all, [
-    'node-1 18:29:00.500 READ       /etc/secret (ino 1234 dev 0:52) by cat[3700] uid=0 ppid=3690 pod=team-a/web-1 container=app via tracepoint',
+    'node-1 18:53:28.158 READ       /etc/secret (ino 10463222 dev 0:49) by cat[11403] uid=0 ppid=11393 pod=team-a/web-1 container=app via tracepoint',
     'node-1 18:29:00.844 NEW            tcp 10.203.1.2:42800 -> 198.18.7.2:443 external allowed pkts=1 bytes=74 by node[3762] uid=0 pod=team-n/net-1',
   ]);
   const only = (f: Parameters<typeof renderAgentLine>[1]) => RECORDED.map((l) => renderAgentLine(l, f)).filter((x) => x !== null).length;
