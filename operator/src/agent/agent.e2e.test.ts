@@ -13,7 +13,7 @@ import { TestCluster, clusterSkip, freePort, objectPath } from '../testing/clust
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
 import { assertOneLineError, hive } from '../testing/cli';
-import { Topology, netnsSkip, tc, TCP_CLIENT, TCP_SERVER } from '../testing/netns';
+import { Topology, netnsSkip, tc, TCP_CLIENT } from '../testing/netns';
 
 const MAIN = path.resolve(__dirname, '../cli/main.js');
 const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
@@ -282,11 +282,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
 
   test('network mode monitor: the pod\'s flows carry trace and pod; cluster CIDRs come from the Node object', async () => {
     topo = new Topology(`he${process.pid % 100000}`);
-    topo.add('n', '10.203.1');
-    topo.add('c', '10.203.3');
-    topo.add('x', '198.18.7');
-    await topo.serve('x', TCP_SERVER('198.18.7.2', 443));
-    await topo.serve('c', TCP_SERVER('10.203.3.2', 53));
+    await topo.podAndPeers({ pod: '10.203.1', cluster: '10.203.3', external: '198.18.7' }, 443, 'n');
     await ok('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, spec: { podCIDRs: ['10.203.0.0/16'] } });
     await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-n' } });
     const body = await ok('POST', '/api/v1/namespaces/team-n/pods', {
@@ -308,7 +304,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const mark = events.length;
     const ext = await topo.run('n', TCP_CLIENT('198.18.7.2', 443));
     assert.equal(ext.code, 0);
-    const cl = await topo.run('n', TCP_CLIENT('10.203.3.2', 53));
+    const cl = await topo.run('n', TCP_CLIENT('10.203.3.2', 443));
     assert.equal(cl.code, 0);
     await waitFor(() => netEvents(mark).filter((e) => e.event === 'new').length >= 2, 5000, 'two new flows');
     const [toExt, toCluster] = ['198.18.7.2', '10.203.3.2'].map((ip) => netEvents(mark).find((e) => e.event === 'new' && e.dst.ip === ip)!);
@@ -328,7 +324,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const mark = events.length;
     const ext = await topo!.run('n', TCP_CLIENT('198.18.7.2', 443, 1000));
     assert.equal(ext.code, 3, 'blocked');
-    const cl = await topo!.run('n', TCP_CLIENT('10.203.3.2', 53));
+    const cl = await topo!.run('n', TCP_CLIENT('10.203.3.2', 443));
     assert.equal(cl.code, 0, 'cluster traffic kept');
     await waitFor(() => netEvents(mark).some((e) => e.verdict === 'blocked'), 5000, 'a blocked event');
     const b = netEvents(mark).find((e) => e.verdict === 'blocked')!;

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelSkip, waitFor, settle } from '../testing/kernel';
-import { Topology, netnsSkip, tc, TCP_SERVER, TCP_CLIENT } from '../testing/netns';
+import { Topology, netnsSkip, tc, TCP_CLIENT } from '../testing/netns';
 import { assertOneLineError, hive, ready, startHive } from '../testing/cli';
 
 const skip = kernelSkip() || netnsSkip();
@@ -12,11 +12,7 @@ let topo: Topology;
 before(async () => {
   if (skip) return;
   topo = new Topology(`hc${process.pid % 100000}`);
-  topo.add('a', '10.202.1');
-  topo.add('c', '10.202.3');
-  topo.add('x', '198.18.6');
-  await topo.serve('x', TCP_SERVER('198.18.6.2', 80));
-  await topo.serve('c', TCP_SERVER('10.202.3.2', 80));
+  await topo.podAndPeers({ pod: '10.202.1', cluster: '10.202.3', external: '198.18.6' }, 80);
 });
 
 after(() => topo?.destroy());

@@ -117,6 +117,19 @@ export class Topology {
     });
   }
 
+  /**
+   * The usual small node: a pod, a cluster peer 'c' and an external peer 'x'
+   * (each a /24 given by its first three octets), both peers serving TCP on
+   * `port` at their .2 address.
+   */
+  async podAndPeers(nets: { pod: string; cluster: string; external: string }, port: number, podName = 'a'): Promise<void> {
+    this.add(podName, nets.pod);
+    this.add('c', nets.cluster);
+    this.add('x', nets.external);
+    await this.serve('x', TCP_SERVER(`${nets.external}.2`, port));
+    await this.serve('c', TCP_SERVER(`${nets.cluster}.2`, port));
+  }
+
   destroy(): void {
     for (const c of this.children) c.kill('SIGKILL');
     this.children.clear();
