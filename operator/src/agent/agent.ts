@@ -27,7 +27,7 @@ import { RateLimiter } from '../audit/rate-limit';
 import { NodeReport, StatusWriter } from './status-writer';
 import { NetMonitor } from '../netmon/net-monitor';
 import { InterfaceTracker } from '../netmon/interface-tracker';
-import { NET_FLAG } from '../netmon/layout';
+import { EVENT_CODE, NET_FLAG, REASON_CODE, SCOPE, VERDICT } from '../netmon/layout';
 import { toNetRecord } from '../netmon/net-event';
 import { Cidr, parseCidr, parseIp } from '../netmon/addr';
 import { NetSelection, NetworkRegistry } from './network-registry';
@@ -232,21 +232,21 @@ export class Agent {
     const registry = new NetworkRegistry(monitor, (addrs) => tracker.setAddresses(addrs));
     this.net = { monitor, tracker, registry };
     monitor.setClusterCidrs(this.opts.clusterCidrs ?? []);
-    const names = () => monitor.interfaces();
     monitor.onEvents((events) => {
       for (const e of events) {
         const owners = registry.owners(e.key.podAddr);
         const flowKey = `${e.key.podAddr.toString('hex')}|${e.key.peerAddr.toString('hex')}|${e.key.podPort}|${e.key.peerPort}|${e.key.proto}`;
         const pod = owners[0]?.pod;
         if (pod) {
-          if (e.type === 1) this.metrics.flows.inc({ namespace: pod.namespace, pod: pod.name, scope: e.flow.scope === 1 ? 'cluster' : 'external', verdict: e.flow.verdict === 2 ? 'blocked' : 'allowed' });
+          if (e.type === EVENT_CODE.new) this.metrics.flows.inc({ namespace: pod.namespace, pod: pod.name, scope: SCOPE[e.flow.scope] ?? 'external', verdict: VERDICT[e.flow.verdict] ?? 'allowed' });
           const before = this.blockedSeen.get(flowKey) ?? 0;
           if (e.flow.blocked > before) this.metrics.blockedPackets.inc({ namespace: pod.namespace, pod: pod.name }, e.flow.blocked - before);
         }
-        if (e.type === 3 && e.reason !== 1) this.blockedSeen.delete(flowKey);
+        // a flow's last summary: forget its count (interval summaries are not the last)
+        if (e.type === EVENT_CODE.summary && e.reason !== REASON_CODE.interval) this.blockedSeen.delete(flowKey);
         else if (e.flow.blocked) this.blockedSeen.set(flowKey, e.flow.blocked);
         for (const o of owners) {
-          this.writer.write(toNetRecord(e, { trace: o.trace, pod: o.pod }, this.clock, names().get(e.ifindex), this.opts.nodeName));
+          this.writer.write(toNetRecord(e, { trace: o.trace, pod: o.pod }, this.clock, monitor.interfaceName(e.ifindex), this.opts.nodeName));
         }
       }
     });

@@ -4,7 +4,7 @@
 // reverse order and is idempotent.
 import { Logger, log as rootLog } from '../util/log';
 import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
-import { NativeBpfObject, NativeError, bpfObjectPath, native, readCounters } from './native';
+import { NativeBpfObject, NativeError, bpfObjectPath, describeNativeError as describe, native, readCounters } from './native';
 import {
   ACCESS_ALL,
   COUNTER,
@@ -75,12 +75,6 @@ export function inodeArgPosition(): number | null {
   if (!params) return null;
   const i = params.findIndex((p) => p.type === 'struct inode *');
   return i >= 0 ? i : null;
-}
-
-function describe(e: unknown): string {
-  const n = e as NativeError;
-  const detail = n.libbpfLog ? ` [libbpf: ${n.libbpfLog.split('\n').filter(Boolean).slice(-3).join(' | ')}]` : '';
-  return errorMessage(e) + detail;
 }
 
 export class FileAccessMonitor {

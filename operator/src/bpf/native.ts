@@ -1,6 +1,7 @@
 // Typed face of the native addon (operator/native). Callers validate before
 // calling: the addon trusts its argument types.
 import path from 'node:path';
+import { errorMessage } from '../util/errors';
 
 export interface StructLayout {
   size: number;
@@ -98,4 +99,11 @@ export function readCounters<N extends string>(obj: NativeBpfObject, map: string
     out[name] = sum;
   }
   return out;
+}
+
+/** An addon error's message plus the last lines libbpf logged with it. */
+export function describeNativeError(e: unknown): string {
+  const n = e as NativeError;
+  const detail = n.libbpfLog ? ` [libbpf: ${n.libbpfLog.split('\n').filter(Boolean).slice(-3).join(' | ')}]` : '';
+  return errorMessage(e) + detail;
 }

@@ -163,13 +163,7 @@ function agentCidrs(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Ci
   const out: Cidr[] = [];
   for (const [opt, envName] of [['service-cidr', 'HIVE_SERVICE_CIDR'], ['cluster-cidr', 'HIVE_CLUSTER_CIDR']] as const) {
     const given = values[opt] !== undefined ? listOption(values[opt]) : listOption(env[envName]);
-    for (const text of given) {
-      try {
-        out.push(parseCidr(text, `--${opt} (env ${envName})`));
-      } catch (e) {
-        problems.push(`hive agent: ${errorMessage(e)}`);
-      }
-    }
+    out.push(...parseEach(given, (t) => parseCidr(t, `--${opt} (env ${envName})`), 'hive agent', problems));
   }
   if (problems.length) throw new UsageError(problems.join('\n'));
   return out;
@@ -189,6 +183,19 @@ export interface NetmonOptions {
 export const NETMON_USAGE =
   'usage: hive netmon --pod-ip IP... [--cluster-cidr CIDR...] [--block-external] [--pretty] ' +
   '[--summary-interval SECONDS] [--idle-timeout SECONDS] [--max-flows N]';
+
+/** Parses every value; each bad one becomes a line of `problems` ("<cmd>: <why>"). */
+function parseEach<T>(texts: string[], parseOne: (text: string) => T, cmd: string, problems: string[]): T[] {
+  const out: T[] = [];
+  for (const text of texts) {
+    try {
+      out.push(parseOne(text));
+    } catch (e) {
+      problems.push(`${cmd}: ${errorMessage(e)}`);
+    }
+  }
+  return out;
+}
 
 /** Repeatable list options also take comma-separated values. */
 function listOption(v: unknown): string[] {
@@ -215,22 +222,8 @@ export function parseNetmonArgs(argv: string[]): NetmonOptions {
   if (ips.length === 0) throw new UsageError(`hive netmon: no --pod-ip given; ${NETMON_USAGE}`);
   // Every bad value is reported, one line each, before anything starts.
   const problems: string[] = [];
-  const podIps: NetmonOptions['podIps'] = [];
-  for (const text of ips) {
-    try {
-      podIps.push({ text, addr: parseIp(text, '--pod-ip') });
-    } catch (e) {
-      problems.push(`hive netmon: ${errorMessage(e)}`);
-    }
-  }
-  const clusterCidrs: Cidr[] = [];
-  for (const text of listOption(values['cluster-cidr'])) {
-    try {
-      clusterCidrs.push(parseCidr(text, '--cluster-cidr'));
-    } catch (e) {
-      problems.push(`hive netmon: ${errorMessage(e)}`);
-    }
-  }
+  const podIps = parseEach(ips, (text) => ({ text, addr: parseIp(text, '--pod-ip') }), 'hive netmon', problems);
+  const clusterCidrs = parseEach(listOption(values['cluster-cidr']), (t) => parseCidr(t, '--cluster-cidr'), 'hive netmon', problems);
   if (problems.length) throw new UsageError(problems.join('\n'));
   return {
     podIps,

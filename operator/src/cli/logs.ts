@@ -9,13 +9,13 @@ import { renderAgentLine } from '../audit/render-log';
 import { LogsOptions } from './args';
 
 export async function runLogs(o: LogsOptions): Promise<number> {
+  const print = (line: string) => {
+    const out = renderAgentLine(line, o);
+    if (out !== null) process.stdout.write(`${out}\n`);
+  };
   if (o.stdin) {
     // kubectl logs ... | hive logs --stdin: no API access needed (e.g. from the image)
-    const rl = readline.createInterface({ input: process.stdin });
-    for await (const line of rl) {
-      const out = renderAgentLine(line, o);
-      if (out !== null) process.stdout.write(`${out}\n`);
-    }
+    for await (const line of readline.createInterface({ input: process.stdin })) print(line);
     return 0;
   }
   const kc = await loadKubeConfig({ userDefault: true });
@@ -30,10 +30,6 @@ export async function runLogs(o: LogsOptions): Promise<number> {
   if (pods.length === 0) {
     throw new HiveError(`hive logs: no agent pods with label ${o.selector} in namespace ${o.namespace} (deploy with 'make deploy')`, 1);
   }
-  const print = (line: string) => {
-    const out = renderAgentLine(line, o);
-    if (out !== null) process.stdout.write(`${out}\n`);
-  };
   let failed = 0;
   await Promise.all(
     pods.map(async (p) => {

@@ -24,25 +24,14 @@ export async function runNetmon(opts: NetmonOptions): Promise<number> {
   const flags = NET_FLAG.monitor | (opts.blockExternal ? NET_FLAG.blockExternal : 0);
   const writer = new EventWriter(opts.pretty);
   const clock = new Clock();
-  const names = new Map<number, string>();
   let tracker: InterfaceTracker;
   try {
     monitor.setClusterCidrs(opts.clusterCidrs);
     opts.podIps.forEach((p, i) => monitor.setPod(p.addr, i + 1, flags));
     monitor.onEvents((events) => {
-      for (const e of events) writer.write(toNetRecord(e, undefined, clock, names.get(e.ifindex)));
+      for (const e of events) writer.write(toNetRecord(e, undefined, clock, monitor.interfaceName(e.ifindex)));
     });
-    tracker = new InterfaceTracker(
-      {
-        attachInterface: (i, n) => {
-          monitor.attachInterface(i, n);
-          names.set(i, n);
-        },
-        detachInterface: (i) => monitor.detachInterface(i),
-        interfaces: () => monitor.interfaces(),
-      },
-      log,
-    );
+    tracker = new InterfaceTracker(monitor, log);
     const first = tracker.setAddresses(opts.podIps.map((p) => p.addr));
     tracker.start();
     log.info(

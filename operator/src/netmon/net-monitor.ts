@@ -6,8 +6,8 @@
 // closes), all through one callback. close() detaches the TC filters, then
 // the links, then the object (the addon does it in that order).
 import { Logger, log as rootLog } from '../util/log';
-import { HiveError, errorMessage } from '../util/errors';
-import { NativeBpfObject, NativeError, bpfObjectPath, native, readCounters } from '../bpf/native';
+import { HiveError } from '../util/errors';
+import { NativeBpfObject, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
 import { Cidr } from './addr';
 import {
@@ -16,6 +16,7 @@ import {
   FLOW_KEY,
   NET_COUNTER,
   NetCounterName,
+  EVENT_CODE,
   REASON_CODE,
   RawNetEvent,
   decodeFlow,
@@ -35,7 +36,6 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 export const DEFAULT_TC_PRIORITY = 1;
 /** An ended TCP flow stays this long for its last packets, then goes silently. */
 const ENDED_LINGER_NS = 5e9;
-const SUMMARY_TYPE = 3;
 
 export interface NetMonitorOptions {
   maxFlows?: number;
@@ -69,12 +69,6 @@ function validate(o: NetMonitorOptions): Validated {
     idleTimeoutMs: int('idle timeout (ms)', o.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 1000, 86_400_000),
     tcPriority: int('tc priority', o.tcPriority, DEFAULT_TC_PRIORITY, 0, 65535),
   };
-}
-
-function describe(e: unknown): string {
-  const n = e as NativeError;
-  const detail = n.libbpfLog ? ` [libbpf: ${n.libbpfLog.split('\n').filter(Boolean).slice(-3).join(' | ')}]` : '';
-  return errorMessage(e) + detail;
 }
 
 function u64(v: number): Buffer {
@@ -227,6 +221,11 @@ export class NetMonitor {
     return true;
   }
 
+  /** The name of an interface with our filters (events carry only its index). */
+  interfaceName(ifindex: number): string | undefined {
+    return this.ifaces.get(ifindex)?.name;
+  }
+
   /** ifindex -> interface name of every interface with our filters. */
   interfaces(): Map<number, string> {
     return new Map([...this.ifaces].map(([i, a]) => [i, a.name]));
@@ -294,7 +293,7 @@ export class NetMonitor {
       const what = decide(flow);
       if (what === 'keep') continue;
       obj.mapDelete('flows', encodeFlowKey(key));
-      if (what === 'report') out.push({ tsNs: now, type: SUMMARY_TYPE, reason, ifindex: 0, key, flow });
+      if (what === 'report') out.push({ tsNs: now, type: EVENT_CODE.summary, reason, ifindex: 0, key, flow });
     }
     this.deliver(out);
   }

@@ -51,9 +51,8 @@ describe('netmon on a network-namespace node', { skip }, () => {
     monitor.setClusterCidrs([parseCidr(CLUSTER)]);
     monitor.setPod(parseIp(POD_A), 1, NET_FLAG.monitor);
     const clock = new Clock();
-    const names = monitor.interfaces();
     monitor.onEvents((batch) => {
-      for (const e of batch) events.push(toNetRecord(e, undefined, clock, names.get(e.ifindex) ?? monitor.interfaces().get(e.ifindex)));
+      for (const e of batch) events.push(toNetRecord(e, undefined, clock, monitor.interfaceName(e.ifindex)));
     });
     tracker = new InterfaceTracker(monitor, quiet, { rescanMs: 200 });
     tracker.setAddresses([parseIp(POD_A)]);
