@@ -190,7 +190,7 @@ docker-build:
 
 deploy-overlay:
 	@test -n "$(IMAGE)" || { echo "make deploy: no image: run 'make docker-build' first, or give IMAGE=registry/name:tag" >&2; exit 2; }
-	@case "$(IMAGE)" in *:*/*|*/*:*|*:*) ;; *) echo "make deploy: IMAGE '$(IMAGE)' has no tag; give name:tag" >&2; exit 2;; esac
+	@ref='$(IMAGE)'; case "$${ref##*/}" in *:*) ;; *) echo "make deploy: IMAGE '$(IMAGE)' has no tag; give name:tag" >&2; exit 2;; esac
 	@mkdir -p $(BUILD)/deploy
 	@ref='$(IMAGE)'; name=$${ref%:*}; tag=$${ref##*:}; \
 	printf '%s\n' '# Written by make deploy: config/ with the image of make docker-build.' \

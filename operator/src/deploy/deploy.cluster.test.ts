@@ -78,6 +78,10 @@ describe('the deploy path on a real API server', { skip: clusterSkip() }, () => 
     const noImage = spawnSync('make', ['-s', 'deploy', 'IMAGE='], { cwd: ROOT, encoding: 'utf8' });
     assert.notEqual(noImage.status, 0);
     assert.match(noImage.stderr, /make deploy: no image: run 'make docker-build' first/);
+    // a registry port is not a tag
+    const noTag = spawnSync('make', ['-s', 'deploy-overlay', 'IMAGE=localhost:5001/hive-agent'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(noTag.status, 2);
+    assert.match(noTag.stderr, /make deploy: IMAGE 'localhost:5001\/hive-agent' has no tag; give name:tag/);
   });
 
   test('make deploy applies config/ with that image; make undeploy removes it', () => {
