@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultHostProc, parseTraceArgs, parseProbeArgs, parseNetmonArgs } from './args';
-import { ACCESS, ACCESS_ALL } from '../bpf/layout';
+import { ACCESS, ACCESS_ALL } from '../fileaccess/layout';
 import { UsageError } from '../util/errors';
 
 test('trace defaults', () => {

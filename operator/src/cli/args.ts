@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { UsageError, errorMessage } from '../util/errors';
-import { ACCESS_ALL, parseAccess } from '../bpf/layout';
-import { ModeOption, parseMode } from '../bpf/modes';
-import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../bpf/file-access';
-import { DEFAULT_CONTAINERD_SOCKET } from '../containerd/constants';
+import { ACCESS_ALL, parseAccess } from '../fileaccess/layout';
+import { ModeOption, parseMode } from '../fileaccess/modes';
+import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../fileaccess/monitor';
+import { DEFAULT_CONTAINERD_SOCKET } from '../runtime/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
 import { Cidr, parseCidr, parseIp } from '../netmon/addr';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, DEFAULT_SUMMARY_INTERVAL_MS } from '../netmon/net-monitor';

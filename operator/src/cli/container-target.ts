@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import { log as rootLog } from '../util/log';
 import { HiveError, UsageError } from '../util/errors';
-import { ContainerdClient, K8S_NAMESPACE, parseContainerId } from '../containerd/client';
-import { isNotFound } from '../containerd/grpc-call';
-import { CriClient } from '../containerd/cri';
+import { ContainerdClient, K8S_NAMESPACE, parseContainerId } from '../runtime/client';
+import { isNotFound } from '../runtime/grpc-call';
+import { CriClient } from '../runtime/cri';
 import { InRootFile, resolveInRoot } from '../resolve/in-root';
 import { TraceOptions } from './args';
 import { Plan, planWatches } from './trace';

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import readline from 'node:readline';
 import { HiveError, errorMessage } from '../util/errors';
 import { k8sLib, loadKubeConfig } from '../kube/client';
-import { renderAgentLine } from '../audit/render-log';
+import { renderAgentLine } from './render-log';
 import { LogsOptions } from './args';
 
 export async function runLogs(o: LogsOptions): Promise<number> {

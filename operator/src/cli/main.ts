@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     case 'probe': {
       parseProbeArgs(rest);
       checkCapabilities();
-      const { probe } = await import('../bpf/probe.js');
+      const { probe } = await import('../fileaccess/probe.js');
       process.stdout.write(`${JSON.stringify(probe(log.child({ module: 'probe' })), null, 2)}\n`);
       return 0;
     }

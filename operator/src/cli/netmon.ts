@@ -7,10 +7,10 @@ import { NetmonOptions } from './args';
 import { NetMonitor } from '../netmon/net-monitor';
 import { InterfaceTracker } from '../netmon/interface-tracker';
 import { NET_FLAG } from '../netmon/layout';
-import { toNetRecord } from '../netmon/net-event';
-import { Clock } from '../audit/file-event';
-import { EventWriter } from '../audit/event-writer';
-import { watchDrops } from '../audit/drop-watch';
+import { prettyNetLine, toNetRecord } from '../netmon/net-event';
+import { Clock } from '../output/clock';
+import { EventWriter } from '../output/event-writer';
+import { watchDrops } from '../output/drop-watch';
 
 const log = rootLog.child({ module: 'netmon' });
 
@@ -22,7 +22,7 @@ export async function runNetmon(opts: NetmonOptions): Promise<number> {
     log,
   });
   const flags = NET_FLAG.monitor | (opts.blockExternal ? NET_FLAG.blockExternal : 0);
-  const writer = new EventWriter(opts.pretty);
+  const writer = new EventWriter(opts.pretty ? prettyNetLine : undefined);
   const clock = new Clock();
   let tracker: InterfaceTracker;
   try {

@@ -4,13 +4,14 @@ import { HiveError, UsageError, errorMessage } from '../util/errors';
 import type { ContainerTarget } from './container-target';
 import { TraceOptions } from './args';
 import { resolveHostPaths } from '../resolve/host-paths';
-import { AttachError, FileAccessMonitor, WatchEntry } from '../bpf/file-access';
-import { accessNames } from '../bpf/layout';
-import { MODES, Mode } from '../bpf/modes';
-import { probeMode, supportedList } from '../bpf/probe';
-import { Clock, WatchInfo, toRecord } from '../audit/file-event';
-import { EventWriter } from '../audit/event-writer';
-import { watchDrops } from '../audit/drop-watch';
+import { AttachError, FileAccessMonitor, WatchEntry } from '../fileaccess/monitor';
+import { accessNames } from '../fileaccess/layout';
+import { MODES, Mode } from '../fileaccess/modes';
+import { probeMode, supportedList } from '../fileaccess/probe';
+import { WatchInfo, prettyLine, toRecord } from '../fileaccess/file-event';
+import { Clock } from '../output/clock';
+import { EventWriter } from '../output/event-writer';
+import { watchDrops } from '../output/drop-watch';
 
 const log = rootLog.child({ module: 'trace' });
 
@@ -136,7 +137,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     resync.unref();
   }
 
-  const writer = new EventWriter(opts.pretty);
+  const writer = new EventWriter(opts.pretty ? prettyLine : undefined);
   const clock = new Clock();
   monitor.onEvents((events) => {
     for (const e of events) writer.write(toRecord(e, infos.get(e.watchId), clock));

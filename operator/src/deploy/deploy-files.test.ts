@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { validate } from 'dockerfile-utils';
-import { renderAgentLine } from '../audit/render-log';
+import { renderAgentLine } from '../cli/render-log';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SCRIPTS = ['registry-cluster.sh', 'delete-cluster.sh', 'docker-build.sh'];

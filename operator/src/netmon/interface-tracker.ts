@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
-import { native } from '../bpf/native';
+import { native } from '../sys/addon';
 import { formatIp } from './addr';
 import { parseRoute4, parseRoute6, routeInterface, Route } from './host-routes';
 import type { NetMonitor } from './net-monitor';

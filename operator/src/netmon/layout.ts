@@ -1,6 +1,6 @@
 // User-space mirror of the network structs in bpf/include/hive.h, checked
-// against bpf/netmon.bpf.o's BTF by operator/src/bpf/layout.test.ts.
-import { FieldLayout, decodeRecords } from '../bpf/layout';
+// against bpf/netmon.bpf.o's BTF by netmon/layout.test.ts.
+import { StructDef, decodeRecords } from '../bpf/records';
 
 export const NET_FLAG = { monitor: 0x1, blockExternal: 0x2 } as const;
 export const FLOW_FLAG = { finTx: 0x1, finRx: 0x2, rst: 0x4, ended: 0x8, blockReported: 0x10, hasProcess: 0x20 } as const;
@@ -16,7 +16,7 @@ export const NET_COUNTER_MAX = 6;
 export type NetCounterName = keyof typeof NET_COUNTER;
 export const PROTO: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6' };
 
-type Layout = { size: number; fields: Record<string, FieldLayout> };
+type Layout = StructDef;
 
 export const POD_KEY = { size: 16, fields: { addr: { offset: 0, size: 16 } } } as const;
 export const POD = { size: 8, fields: { watch_id: { offset: 0, size: 4 }, flags: { offset: 4, size: 4 } } } as const;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FLOW, FLOW_FLAG, FLOW_KEY, NET_EVENT, decodeNetBatch } from './layout';
 import { parseIp } from './addr';
 import { prettyNetLine, toNetRecord } from './net-event';
-import { Clock } from '../audit/file-event';
+import { Clock } from '../output/clock';
 
 function sample(initiator: number): Buffer {
   const b = Buffer.alloc(NET_EVENT.size);

@@ -1,7 +1,7 @@
 // Raw flow events -> DESIGN.md's network event (one JSON object per line),
 // and the one-line form of --pretty.
 import os from 'node:os';
-import { Clock } from '../audit/file-event';
+import { Clock } from '../output/clock';
 import { formatIp } from './addr';
 import { EVENT_TYPE, INITIATOR, PROTO, REASON, RawNetEvent, SCOPE, VERDICT } from './layout';
 

@@ -13,7 +13,7 @@ import { NetMonitor } from './net-monitor';
 import { InterfaceTracker } from './interface-tracker';
 import { NET_FLAG } from './layout';
 import { NetEventRecord, toNetRecord } from './net-event';
-import { Clock } from '../audit/file-event';
+import { Clock } from '../output/clock';
 
 const skip = kernelSkip() || netnsSkip();
 const quiet = log.child({ test: 'netns' });

@@ -6,7 +6,7 @@
 // to a user. Files created later in it are not watched.
 import fs from 'node:fs';
 import path from 'node:path';
-import { kernelDevFromStat } from '../bpf/devnum';
+import { kernelDevFromStat } from '../sys/devnum';
 
 export interface ResolvedPath {
   /** The path as the user gave it, or the directory entry it expanded to. */

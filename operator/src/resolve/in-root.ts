@@ -6,8 +6,8 @@
 // symlink such as /etc/shadow -> /../../host/etc/shadow resolves inside the
 // container and can never select a host file.
 import fg from 'fast-glob';
-import { native } from '../bpf/native';
-import { kernelDev } from '../bpf/devnum';
+import { native } from '../sys/addon';
+import { kernelDev } from '../sys/devnum';
 import { checkPathSyntax } from './host-paths';
 
 export const DEFAULT_MAX_MATCHES = 1024;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { CriClient } from '../containerd/cri';
+import { CriClient } from '../runtime/cri';
 import type { PodSandboxConfig } from '../generated/proto/runtime/v1/PodSandboxConfig';
 
 export const IMAGE = 'hive.test/busybox:1';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { ModeOption, parseMode } from '../bpf/modes';
+import { ModeOption, parseMode } from '../fileaccess/modes';
 
 /** Why a kernel test cannot run here, or false when it can. */
 export function kernelSkip(): string | false {

@@ -4,7 +4,7 @@
 // reverse order and is idempotent.
 import { Logger, log as rootLog } from '../util/log';
 import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
-import { NativeBpfObject, NativeError, bpfObjectPath, describeNativeError as describe, native, readCounters } from './native';
+import { NativeBpfObject, NativeError, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import {
   ACCESS_ALL,
   COUNTER,
@@ -17,7 +17,7 @@ import {
   encodeWatch,
 } from './layout';
 import { AUTO_ORDER, Mode, ModeOption, programsFor } from './modes';
-import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from './environment';
+import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
 
 export const DEFAULT_MAX_WATCHES = 65536;
 export const MAX_MAX_WATCHES = 1 << 22;

@@ -4,7 +4,7 @@
 // whose access mask is the union of its owners'. Removing an owner removes the
 // kernel entry only when the inode's last owner goes, so nothing leaks and
 // nothing is dropped early.
-import type { InodeRef, WatchEntry } from '../bpf/file-access';
+import type { InodeRef, WatchEntry } from './monitor';
 
 export interface Owner {
   /** The (trace, pod, container) this belongs to: "ns/trace|podUid|container". */

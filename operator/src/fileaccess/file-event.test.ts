@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Clock, prettyLine, toRecord } from './file-event';
-import { RawFileEvent } from '../bpf/layout';
+import { prettyLine, toRecord } from './file-event';
+import { Clock } from '../output/clock';
+import { RawFileEvent } from './layout';
 
 const raw: RawFileEvent = {
   tsNs: Number(process.hrtime.bigint()),

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { probe } from './probe';
-import { FileAccessMonitor } from './file-access';
+import { FileAccessMonitor } from './monitor';
 import { AUTO_ORDER, MODES } from './modes';
 import { kernelSkip } from '../testing/kernel';
 import { log } from '../util/log';

@@ -2,21 +2,25 @@
 // past the limit in a one-second window are not printed one by one: when the
 // window closes, the last of them is printed once with `count`, the number it
 // stands for, so nothing is lost from the totals.
-import type { FileEventRecord } from './file-event';
 
-interface Window {
+/** A record the limiter can fold: `count` is how many events it stands for. */
+export interface Countable {
+  count?: number;
+}
+
+interface Window<R> {
   start: number;
   emitted: number;
   suppressed: number;
-  last?: FileEventRecord;
+  last?: R;
 }
 
-export class RateLimiter {
-  private readonly windows = new Map<string, Window>();
+export class RateLimiter<R extends Countable> {
+  private readonly windows = new Map<string, Window<R>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly emit: (r: FileEventRecord) => void,
+    private readonly emit: (r: R) => void,
     private readonly now: () => number = Date.now,
     flushEveryMs = 250,
   ) {
@@ -25,7 +29,7 @@ export class RateLimiter {
   }
 
   /** Passes `rec` on, or holds it back when `key` is over `limit` events this second. */
-  offer(key: string, limit: number | undefined, rec: FileEventRecord): void {
+  offer(key: string, limit: number | undefined, rec: R): void {
     if (!limit) {
       this.emit(rec);
       return;
@@ -49,7 +53,7 @@ export class RateLimiter {
     }
   }
 
-  private close(key: string, w: Window): void {
+  private close(key: string, w: Window<R>): void {
     this.windows.delete(key);
     if (w.suppressed && w.last) this.emit({ ...w.last, count: w.suppressed });
   }

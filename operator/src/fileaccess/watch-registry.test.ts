@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InodeMap, WatchRegistry } from './watch-registry';
-import type { InodeRef, WatchEntry } from '../bpf/file-access';
+import type { InodeRef, WatchEntry } from './monitor';
 
 /** Records what the registry asks of the kernel map, as the map would hold it. */
 class FakeMap implements InodeMap {

@@ -1,8 +1,9 @@
 // Raw kernel events -> the JSON records users read (DESIGN.md's file event),
 // and the one-line human form of --pretty.
 import os from 'node:os';
-import { RawFileEvent, accessNames, AccessName, SOURCE } from '../bpf/layout';
-import { formatDev } from '../bpf/devnum';
+import { RawFileEvent, accessNames, AccessName, SOURCE } from './layout';
+import { formatDev } from '../sys/devnum';
+import { Clock } from '../output/clock';
 
 export interface FileEventRecord {
   time: string;
@@ -34,15 +35,6 @@ export interface WatchInfo {
   trace?: FileEventRecord['trace'];
   pod?: FileEventRecord['pod'];
   container?: FileEventRecord['container'];
-}
-
-/** Monotonic kernel time -> wall clock. bpf_ktime_get_ns and hrtime share CLOCK_MONOTONIC. */
-export class Clock {
-  private readonly wallMs = Date.now();
-  private readonly monoNs = Number(process.hrtime.bigint());
-  toIso(monoNs: number): string {
-    return new Date(this.wallMs + (monoNs - this.monoNs) / 1e6).toISOString();
-  }
 }
 
 export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Clock, node = os.hostname()): FileEventRecord {

@@ -1,7 +1,7 @@
 // `hive logs` rendering: one line of an agent's log stream (kubectl logs mixes
 // its stdout events and its stderr pino logs) -> the --pretty form of the
 // event, or null for lines that are not events or that the filters drop.
-import { FileEventRecord, prettyLine } from './file-event';
+import { FileEventRecord, prettyLine } from '../fileaccess/file-event';
 import { NetEventRecord, prettyNetLine } from '../netmon/net-event';
 
 export interface LogFilter {

@@ -5,9 +5,9 @@ import os from 'node:os';
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
 import { AUTO_ORDER, MODES, Mode } from './modes';
-import { AttachError, FileAccessMonitor, inodeArgPosition } from './file-access';
-import { kernelBtfPath } from './environment';
-import { native } from './native';
+import { AttachError, FileAccessMonitor, inodeArgPosition } from './monitor';
+import { kernelBtfPath } from '../bpf/environment';
+import { native } from '../bpf/native';
 
 export interface ModeSupport {
   supported: boolean;

@@ -1,5 +1,6 @@
 // User-space mirror of bpf/include/hive.h. layout.test.ts compares every
 // offset and size here with the compiled object's BTF, so the two cannot drift.
+import { FieldLayout, decodeRecords } from '../bpf/records';
 
 export const ACCESS = { read: 0x1, write: 0x2, exec: 0x4 } as const;
 export type AccessName = keyof typeof ACCESS;
@@ -21,10 +22,6 @@ export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3 } as cons
 export const COUNTER_MAX = 4;
 export type CounterName = keyof typeof COUNTER;
 
-export interface FieldLayout {
-  offset: number;
-  size: number;
-}
 
 /** struct hive_inode_key */
 export const INODE_KEY = {
@@ -146,37 +143,6 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     source: buf.readUInt8(at + F.source.offset),
     comm: cstr(buf, at + F.comm.offset, F.comm.size),
   };
-}
-
-/**
- * Splits a batch from the addon's ring-buffer poller ([u32 len][u32 pad]
- * [record, padded to 8] ...) and decodes each file event. Records of another
- * size are counted as malformed, never decoded from the wrong offsets.
- */
-/**
- * Splits a ring-buffer batch from the addon (each record: u32 length, u32
- * pad, the record, padded to 8 bytes) and decodes records of `size` bytes.
- */
-export function decodeRecords<T>(
-  batch: Buffer,
-  size: number,
-  decode: (b: Buffer, at: number) => T,
-  out: T[] = [],
-): { events: T[]; malformed: number } {
-  let at = 0;
-  let malformed = 0;
-  while (at + 8 <= batch.length) {
-    const len = batch.readUInt32LE(at);
-    const next = at + 8 + ((len + 7) & ~7);
-    if (next > batch.length) {
-      malformed++;
-      break;
-    }
-    if (len === size) out.push(decode(batch, at + 8));
-    else malformed++;
-    at = next;
-  }
-  return { events: out, malformed };
 }
 
 export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: RawFileEvent[]; malformed: number } {
