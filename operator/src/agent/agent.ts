@@ -109,7 +109,7 @@ export class Agent {
         for (const o of this.registry.owners(e.watchId, e.access)) {
           const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.opts.nodeName);
           rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
-          const tk = `${o.trace.namespace}/${o.trace.name}`;
+          const tk = `${o.trace!.namespace}/${o.trace!.name}`;
           this.limiter.offer(`${tk}|${e.tgid}`, this.traces.get(tk)?.spec.rateLimit, rec);
           const s = this.seen.get(tk) ?? { count: 0 };
           s.count++;

@@ -1,15 +1,13 @@
 // `hive trace --pid/--container/--cri-socket`: which process root the paths
-// live in, found through containerd or a CRI runtime, and the watches planned
-// inside it. Loaded only for those options (it brings the gRPC stack).
+// live in, found through containerd or a CRI runtime (cli/trace.ts watches the
+// paths in that root). Loaded only for those options (it brings the gRPC stack).
 import fs from 'node:fs';
 import { log as rootLog } from '../util/log';
-import { HiveError, UsageError } from '../util/errors';
+import { HiveError } from '../util/errors';
 import { ContainerdClient, K8S_NAMESPACE, parseContainerId } from '../runtime/client';
 import { isNotFound } from '../runtime/grpc-call';
 import { CriClient } from '../runtime/cri';
-import { InRootFile, resolveInRoot } from '../resolve/in-root';
 import { TraceOptions } from './args';
-import { Plan, planWatches } from './trace';
 
 const log = rootLog.child({ module: 'trace' });
 
@@ -96,19 +94,3 @@ function containerIdOfPid(hostProc: string, pid: number): string | undefined {
     return undefined;
   }
 }
-
-export async function containerPlan(opts: TraceOptions, t: ContainerTarget): Promise<Plan> {
-  const res = await resolveInRoot(t.root, opts.paths, { maxMatches: opts.maxMatches });
-  const problems: string[] = [];
-  const files: InRootFile[] = [];
-  for (const r of res) {
-    if (r.truncated) log.warn({ pattern: r.pattern, limit: r.truncated.limit }, 'glob matched more than the limit; the rest are not watched');
-    if (r.state === 'ok') files.push(...r.files);
-    else if (r.state === 'not found' && opts.skipMissing) log.warn({ path: r.pattern, pid: t.pid }, 'path not found, skipped');
-    else problems.push(`hive trace: ${r.pattern}: ${r.reason ?? r.state} (inside the root of pid ${t.pid})`);
-  }
-  if (problems.length) throw new UsageError(problems.join('\n'));
-  if (files.length === 0) throw new UsageError('hive trace: none of the given paths exists in the container; nothing to watch');
-  return planWatches(opts.access, files, t.container);
-}
-

@@ -82,14 +82,46 @@ describe('hive trace', { skip }, () => {
     await h.exited;
   });
 
-  test('--skip-missing watches what exists and warns about the rest', async () => {
+  test('--skip-missing watches what exists and waits for the rest', async () => {
     const f = path.join(dir, 'exists');
     fs.writeFileSync(f, '');
-    const h = start(['--skip-missing', '--mode', testMode(), f, path.join(dir, 'missing')]);
+    const late = path.join(dir, 'missing');
+    const h = start(['--skip-missing', '--mode', testMode(), f, late]);
     try {
       const r = await ready(h);
       assert.equal(r.watches, 1);
-      assert.ok(h.logs.some((l) => l.msg === 'path not found, skipped' && l.path === path.join(dir, 'missing')));
+      assert.equal(r.pending, 1);
+      assert.ok(h.logs.some((l) => l.msg === 'path not found; watched when it appears' && l.path === late));
+      fs.writeFileSync(late, 'now');
+      await waitFor(() => h.logs.some((l) => l.msg === 'watch re-resolved' && l.path === late), 1000, 'the late file watched');
+      const cat = await run('cat', [late]);
+      await waitFor(() => h.stdout.some((l) => JSON.parse(l).process.tgid === cat.pid), 3000, 'the read of the late file');
+      assert.equal(JSON.parse(h.stdout.find((l) => JSON.parse(l).process.tgid === cat.pid)!).inode, fs.statSync(late).ino);
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    assert.equal(await h.exited, 0);
+  });
+
+  test('a watched file replaced by rename (mv conf.new conf) is still audited', async () => {
+    const f = path.join(dir, 'conf');
+    fs.writeFileSync(f, 'v1\n');
+    const h = start(['--mode', testMode(), f]);
+    try {
+      await ready(h);
+      const oldIno = fs.statSync(f).ino;
+      await run('sh', ['-c', `echo v2 > ${f}.new && mv ${f}.new ${f}`]);
+      const newIno = fs.statSync(f).ino;
+      assert.notEqual(newIno, oldIno);
+      await waitFor(() => h.logs.some((l) => l.msg === 'watch re-resolved' && (l.newIno as string[])?.includes(String(newIno))), 1000, 'the re-resolution log line');
+      const line = h.logs.find((l) => l.msg === 'watch re-resolved')!;
+      assert.deepEqual(line.oldIno, [String(oldIno)]);
+      assert.equal(line.cause, 'notify');
+      const cat = await run('cat', [f]);
+      await waitFor(() => h.stdout.some((l) => JSON.parse(l).process.tgid === cat.pid), 3000, 'the read of the new file');
+      const ev = JSON.parse(h.stdout.find((l) => JSON.parse(l).process.tgid === cat.pid)!);
+      assert.equal(ev.inode, newIno);
+      assert.equal(ev.path, f);
     } finally {
       h.child.kill('SIGINT');
     }

@@ -3,55 +3,46 @@ import { log as rootLog } from '../util/log';
 import { HiveError, UsageError, errorMessage } from '../util/errors';
 import type { ContainerTarget } from './container-target';
 import { TraceOptions } from './args';
-import { resolveHostPaths } from '../resolve/host-paths';
-import { AttachError, FileAccessMonitor, WatchEntry } from '../fileaccess/monitor';
-import { accessNames } from '../fileaccess/layout';
+import { resolvePattern } from '../resolve/pattern';
+import { AttachError, FileAccessMonitor } from '../fileaccess/monitor';
+import { WatchKeeper, WatchTarget } from '../fileaccess/watch-keeper';
+import { ACCESS_ALL, accessNames } from '../fileaccess/layout';
 import { MODES, Mode } from '../fileaccess/modes';
 import { probeMode, supportedList } from '../fileaccess/probe';
-import { WatchInfo, prettyLine, toRecord } from '../fileaccess/file-event';
+import { prettyLine, toRecord } from '../fileaccess/file-event';
 import { Clock } from '../output/clock';
 import { EventWriter } from '../output/event-writer';
 import { watchDrops } from '../output/drop-watch';
 
 const log = rootLog.child({ module: 'trace' });
 
-export interface Plan {
-  entries: WatchEntry[];
-  infos: Map<number, WatchInfo>;
+/** The keeper's key of this run's watches. */
+const KEY = 'hive-trace';
+
+/** The paths to watch and the root they live in: "/" for the host. */
+export interface Target {
+  root: string;
+  patterns: string[];
+  /** Added to error lines: where the paths were looked up. */
+  where: string;
+  container?: { id: string; name: string };
 }
 
-/** Watch ids by inode: two names of one inode (hard links) share one watch and one id. */
-export function planWatches(
-  access: number,
-  files: { path: string; ino: bigint; dev: number }[],
-  container?: WatchInfo['container'],
-): Plan {
-  const byInode = new Map<string, { entry: WatchEntry; info: WatchInfo }>();
-  for (const r of files) {
-    const k = `${r.dev}:${r.ino}`;
-    const have = byInode.get(k);
-    if (have) {
-      if (have.info.path !== r.path) (have.info.aliases ??= []).push(r.path);
-      continue;
-    }
-    const watchId = byInode.size + 1;
-    const info: WatchInfo = container ? { path: r.path, container } : { path: r.path };
-    byInode.set(k, { entry: { ino: r.ino, dev: r.dev, watchId, access }, info });
+/**
+ * Refuses what cannot be watched before anything is loaded: bad syntax and
+ * errors always; paths that do not exist unless --skip-missing (then they are
+ * pending, watched when they appear). One line per problem.
+ */
+export function checkTarget(opts: TraceOptions, t: Target): void {
+  const problems: string[] = [];
+  for (const p of t.patterns) {
+    const r = resolvePattern(t.root, p, { maxMatches: opts.maxMatches });
+    if (r.state === 'ok') continue;
+    if (r.state === 'pending' && opts.skipMissing) continue;
+    const why = r.state === 'pending' ? (t.root === '/' ? 'no such file or directory' : 'not found') : r.reason;
+    problems.push(`hive trace: ${p}: ${why}${t.where}`);
   }
-  const infos = new Map<number, WatchInfo>();
-  for (const { entry, info } of byInode.values()) infos.set(entry.watchId, info);
-  return { entries: [...byInode.values()].map((v) => v.entry), infos };
-}
-
-function hostPlan(opts: TraceOptions): Plan {
-  const { resolved, problems } = resolveHostPaths(opts.paths);
-  const fatal = problems.filter((p) => !(opts.skipMissing && p.reason === 'no such file or directory'));
-  for (const p of problems) if (!fatal.includes(p)) log.warn({ path: p.path }, 'path not found, skipped');
-  if (fatal.length) {
-    throw new UsageError(fatal.map((p) => `hive trace: ${p.path}: ${p.reason}`).join('\n'));
-  }
-  if (resolved.length === 0) throw new UsageError('hive trace: none of the given paths exists; nothing to watch');
-  return planWatches(opts.access, resolved);
+  if (problems.length) throw new UsageError(problems.join('\n'));
 }
 
 function openMonitor(opts: TraceOptions) {
@@ -71,61 +62,61 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
   const inContainer = opts.pid !== undefined || opts.container !== undefined;
   // the runtime clients (gRPC) load only when a container is involved
   const ct = inContainer ? await import('./container-target.js') : undefined;
-  const target: ContainerTarget | undefined = ct ? await ct.containerTarget(opts) : undefined;
-  const containerPlan = ct?.containerPlan;
-  const rootOf = ct?.rootOf;
-  let plan: Plan;
-  try {
-    plan = target ? await containerPlan!(opts, target) : hostPlan(opts);
-  } catch (e) {
-    target?.client?.close();
-    throw e;
-  }
-  const infos = plan.infos;
-  let entries = plan.entries;
+  const ctarget: ContainerTarget | undefined = ct ? await ct.containerTarget(opts) : undefined;
+  const target = (pid?: number): Target =>
+    ctarget
+      ? { root: ct!.rootOf(opts, pid ?? ctarget.pid), patterns: opts.paths, where: ` (inside the root of pid ${pid ?? ctarget.pid})`, container: ctarget.container }
+      : { root: '/', patterns: opts.paths, where: '' };
+  const watchTarget = (t: Target): WatchTarget => ({
+    root: t.root,
+    patterns: t.patterns,
+    access: opts.access,
+    maxMatches: opts.maxMatches,
+    meta: t.container ? { container: t.container } : {},
+  });
 
   let monitor: FileAccessMonitor;
   let reasons: Record<string, string>;
+  let keeper: WatchKeeper;
   try {
+    checkTarget(opts, target());
     ({ monitor, reasons } = openMonitor(opts));
+    keeper = new WatchKeeper(monitor, { log });
     try {
-      monitor.watch(entries);
+      for (const p of keeper.set(KEY, watchTarget(target()))) {
+        if (p.state === 'pending') log.warn({ path: p.pattern, ...(ctarget ? { pid: ctarget.pid } : {}) }, 'path not found; watched when it appears');
+        if (p.truncated) log.warn({ pattern: p.pattern, seen: p.truncated.seen, limit: p.truncated.limit }, 'more matches than --max-matches; the rest are not watched');
+      }
     } catch (e) {
+      keeper.close();
       monitor.close();
       throw e;
     }
   } catch (e) {
-    target?.client?.close();
+    ctarget?.client?.close();
     throw e;
   }
 
-  // A restarted container has a new init pid and a new overlay mount: resolve
-  // again in the new root and swap the watches (removing the stale ones).
-  if (target?.client && target.container) {
-    const id = target.container.id;
+  // A restarted container has a new init pid and a new overlay mount: the
+  // same paths in the new root (the keeper swaps the inodes, new ones first).
+  let resync: NodeJS.Timeout | undefined;
+  if (ctarget?.client && ctarget.container) {
+    const id = ctarget.container.id;
     let swapping = Promise.resolve();
     const reresolve = (why: string) => {
       swapping = swapping.then(async () => {
         try {
-          const pid = await target.client!.taskPid(id);
-          if (!pid || pid === target.pid) return;
-          const next = await containerPlan!(opts, { ...target, pid, root: rootOf!(opts, pid) });
-          monitor.unwatch(entries);
-          monitor.watch(next.entries);
-          entries = next.entries;
-          infos.clear();
-          for (const [k, v] of next.infos) infos.set(k, v);
-          target.pid = pid;
-          log.info(
-            { container: id, pid, watches: entries.length, kernelWatches: monitor.kernelWatchedCount(), why },
-            'container restarted; watches re-resolved',
-          );
+          const pid = await ctarget.client!.taskPid(id);
+          if (!pid || pid === ctarget.pid) return;
+          ctarget.pid = pid;
+          keeper.set(KEY, watchTarget(target(pid)));
+          log.info({ container: id, pid, watches: keeper.registry.inodes, why }, 'container restarted; watches re-resolved');
         } catch (e) {
           log.warn({ container: id, err: errorMessage(e) }, 'cannot re-resolve the container after a restart');
         }
       });
     };
-    target.client.subscribeTasks(
+    ctarget.client.subscribeTasks(
       (ev) => {
         if (ev.containerId === id && ev.topic === '/tasks/start') reresolve('task start');
       },
@@ -133,14 +124,18 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     );
     // A safety net for events missed while the stream was down or stalled: a cheap
     // pid check every few seconds (a restart is still seen at once through events).
-    const resync = setInterval(() => reresolve('periodic check'), 5000);
+    resync = setInterval(() => reresolve('periodic check'), 5000);
     resync.unref();
   }
 
   const writer = new EventWriter(opts.pretty ? prettyLine : undefined);
   const clock = new Clock();
   monitor.onEvents((events) => {
-    for (const e of events) writer.write(toRecord(e, infos.get(e.watchId), clock));
+    for (const e of events) {
+      // one owner (this run) per inode; its path is the name it has now
+      const [o] = keeper.owners(e.watchId, ACCESS_ALL);
+      writer.write(toRecord(e, o, clock));
+    }
   });
 
   const dropCheck = watchDrops(() => monitor.counters().dropped, log);
@@ -150,8 +145,9 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
       mode: monitor.mode,
       why: opts.mode === 'auto' ? { chosen: `first of fentry, kprobe, lsm, tracepoint that attaches`, passedOver: reasons } : 'requested',
       skippedPrograms: monitor.skipped,
-      watches: entries.length,
-      ...(target ? { pid: target.pid, root: target.root, container: target.container } : {}),
+      watches: keeper.registry.inodes,
+      pending: keeper.status(KEY).filter((p) => p.state === 'pending').length,
+      ...(ctarget ? { pid: ctarget.pid, root: ctarget.root, container: ctarget.container } : {}),
       access: accessNames(opts.access),
     },
     'ready',
@@ -160,11 +156,14 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       clearInterval(dropCheck);
+      clearInterval(resync);
       const counters = monitor.counters();
+      const watches = keeper.counters;
+      keeper.close();
       monitor.close();
-      target?.client?.close();
+      ctarget?.client?.close();
       writer.flush();
-      log.info({ signal, counters, events: writer.written }, 'stopped');
+      log.info({ signal, counters, watches, events: writer.written }, 'stopped');
       resolve(0);
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -33,8 +33,8 @@ test('shared inodes: union of masks, removed with their last owner', () => {
   assert.equal(m.entries.size, 1);
   const e = [...m.entries.values()][0];
   assert.equal(e.access, 3);
-  assert.deepEqual(r.owners(e.watchId, 1).map((o) => o.trace.name), ['t1']);
-  assert.deepEqual(r.owners(e.watchId, 2).map((o) => o.trace.name), ['t2']);
+  assert.deepEqual(r.owners(e.watchId, 1).map((o) => o.trace!.name), ['t1']);
+  assert.deepEqual(r.owners(e.watchId, 2).map((o) => o.trace!.name), ['t2']);
   r.remove('a/t1|u|c');
   assert.equal([...m.entries.values()][0].access, 2, 'mask narrowed');
   r.remove('a/t2|u|c');

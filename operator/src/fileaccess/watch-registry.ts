@@ -13,9 +13,10 @@ export interface Owner {
   /** Other paths of this key that are the same inode (hard links): one event, not two. */
   aliases?: string[];
   access: number;
-  trace: { namespace: string; name: string };
-  pod: { namespace: string; name: string; uid: string };
-  container: { name: string; id: string };
+  /** Absent in `hive trace` (no Kubernetes). */
+  trace?: { namespace: string; name: string };
+  pod?: { namespace: string; name: string; uid: string };
+  container?: { name: string; id: string };
 }
 
 /** What the registry needs of the BPF side (FileAccessMonitor has it). */
@@ -80,8 +81,9 @@ export class WatchRegistry {
       }
       slot.mask = mask;
     }
-    if (remove.length) this.map.unwatch(remove);
+    // new inodes first: a file swapped for another is never unwatched in between
     if (add.length) this.map.watch(add);
+    if (remove.length) this.map.unwatch(remove);
   }
 
   remove(key: string): void {
@@ -107,6 +109,7 @@ export class WatchRegistry {
     const out = new Map<string, number>();
     for (const slot of this.byInode.values()) {
       for (const o of slot.owners) {
+        if (!o.trace) continue;
         const t = `${o.trace.namespace}/${o.trace.name}`;
         out.set(t, (out.get(t) ?? 0) + 1);
       }

@@ -8,7 +8,7 @@
 import fg from 'fast-glob';
 import { native } from '../sys/addon';
 import { kernelDev } from '../sys/devnum';
-import { checkPathSyntax } from './host-paths';
+import path from 'node:path';
 
 export const DEFAULT_MAX_MATCHES = 1024;
 
@@ -30,6 +30,14 @@ export interface Resolution {
   reason?: string;
   /** Set when a glob matched more than the limit: only the first `limit` are watched. */
   truncated?: { limit: number };
+}
+
+/** Syntax check: absolute, no NUL, not empty. */
+export function checkPathSyntax(p: string): string | null {
+  if (p === '') return 'empty path';
+  if (p.includes('\0')) return 'path contains a NUL byte';
+  if (!path.isAbsolute(p)) return 'relative path: paths must be absolute (start with /)';
+  return null;
 }
 
 /** Why a container path is unacceptable, or null: the host rules, and no

@@ -1,0 +1,202 @@
+// Watches that follow their paths, in the running kernel: every way a path
+// comes to name another inode (rename over, unlink + create, a kubelet-style
+// ConfigMap update, a symlink retargeted, a parent replaced, a late file, a
+// glob gaining and losing a match). In each case the access after the change
+// is reported with the new inode and the old inode is gone from the kernel
+// map. Runs in each mode of HIVE_TEST_MODES (the qemu matrix: all four).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FileAccessMonitor } from './monitor';
+import { ACCESS_ALL, RawFileEvent } from './layout';
+import { WatchKeeper } from './watch-keeper';
+import { kernelDevFromStat } from '../sys/devnum';
+import { log } from '../util/log';
+import { kernelSkip, run, testModes, tmpDir, waitFor } from '../testing/kernel';
+import { ModeOption } from './modes';
+
+const skip = kernelSkip();
+
+function inodeOf(p: string): { ino: bigint; dev: number } {
+  const st = fs.statSync(p, { bigint: true });
+  return { ino: st.ino, dev: kernelDevFromStat(st.dev) };
+}
+
+describe('watch keeper in the running kernel', { skip, concurrency: true }, () => {
+  for (const mode of testModes()) describe(`mode ${mode}`, { concurrency: 1 }, () => suite(mode));
+});
+
+function suite(mode: ModeOption) {
+  let monitor: FileAccessMonitor;
+  let keeper: WatchKeeper;
+  let dir: string;
+  const events: RawFileEvent[] = [];
+  let n = 0;
+  const key = () => `k${++n}`;
+
+  before(() => {
+    dir = tmpDir('hive-keeper-');
+    monitor = FileAccessMonitor.open({ mode }).monitor;
+    // no periodic re-check: every swap here must be caught by a notification
+    keeper = new WatchKeeper(monitor, { log: log.child({ module: 'test' }), rescanMs: 0 });
+    monitor.onEvents((b) => events.push(...b), 20);
+  });
+  after(() => {
+    keeper?.close();
+    monitor?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const watched = (r: { ino: bigint; dev: number }) => monitor.lookup(r) !== undefined;
+
+  /** Waits (within the issue's 1 s bound) until `p`'s current inode is watched and `old` is not. */
+  async function swapped(p: string, old: { ino: bigint; dev: number } | undefined): Promise<{ ino: bigint; dev: number }> {
+    const now = inodeOf(p);
+    // an inode number can be reused at once (unlink + create): then it is simply the same entry
+    const same = old !== undefined && old.ino === now.ino && old.dev === now.dev;
+    await waitFor(() => watched(now) && (!old || same || !watched(old)), 1000, `${p} re-resolved to ino ${now.ino}`);
+    return now;
+  }
+
+  /** `cat p` is reported with p's current inode and the keeper's owner path. */
+  async function readIsReported(p: string, ownerPath = p): Promise<void> {
+    const want = inodeOf(p);
+    const cat = await run('cat', [p]);
+    await waitFor(() => events.some((e) => e.tgid === cat.pid), 3000, `the read of ${p} by pid ${cat.pid}`);
+    const e = events.find((x) => x.tgid === cat.pid)!;
+    assert.equal(e.ino, want.ino, 'the event names the new inode');
+    assert.equal(e.dev, want.dev);
+    const owners = keeper.owners(e.watchId, ACCESS_ALL);
+    assert.ok(owners.some((o) => o.path === ownerPath), `owners ${owners.map((o) => o.path)} include ${ownerPath}`);
+  }
+
+  test('rename over the watched file (mv f.new f)', async () => {
+    const f = path.join(dir, 'conf');
+    fs.writeFileSync(f, 'v1\n');
+    keeper.set(key(), { root: '/', patterns: [f], access: ACCESS_ALL });
+    const old = inodeOf(f);
+    assert.ok(watched(old));
+    fs.writeFileSync(`${f}.new`, 'v2\n');
+    fs.renameSync(`${f}.new`, f);
+    await swapped(f, old);
+    await readIsReported(f);
+  });
+
+  test('unlink and recreate', async () => {
+    const f = path.join(dir, 'shadow');
+    fs.writeFileSync(f, 'v1\n');
+    keeper.set(key(), { root: '/', patterns: [f], access: ACCESS_ALL });
+    const old = inodeOf(f);
+    fs.unlinkSync(f);
+    await waitFor(() => !watched(old), 1000, 'the unlinked inode released');
+    fs.writeFileSync(f, 'v2\n');
+    await swapped(f, old);
+    await readIsReported(f);
+    assert.equal(keeper.status(`k${n}`)[0].state, 'ok');
+  });
+
+  test("a ConfigMap volume updated as kubelet's atomic writer does", async () => {
+    const vol = path.join(dir, 'configmap');
+    const v1 = '..2026_12_01_10_00_00.123456789';
+    fs.mkdirSync(path.join(vol, v1), { recursive: true });
+    fs.writeFileSync(path.join(vol, v1, 'key'), 'v1\n');
+    fs.symlinkSync(v1, path.join(vol, '..data'));
+    fs.symlinkSync('..data/key', path.join(vol, 'key'));
+    const k = key();
+    keeper.set(k, { root: '/', patterns: [path.join(vol, 'key')], access: ACCESS_ALL });
+    const kd = key();
+    keeper.set(kd, { root: '/', patterns: [vol], access: ACCESS_ALL }); // the whole volume
+    const old = inodeOf(path.join(vol, 'key'));
+    assert.ok(watched(old));
+    // kubelet: write the new timestamped dir, point ..data_tmp at it, rename it over ..data, remove the old dir
+    const v2 = '..2026_12_01_10_05_00.987654321';
+    fs.mkdirSync(path.join(vol, v2));
+    fs.writeFileSync(path.join(vol, v2, 'key'), 'v2\n');
+    fs.symlinkSync(v2, path.join(vol, '..data_tmp'));
+    fs.renameSync(path.join(vol, '..data_tmp'), path.join(vol, '..data'));
+    fs.rmSync(path.join(vol, v1), { recursive: true });
+    await swapped(path.join(vol, 'key'), old);
+    await readIsReported(path.join(vol, 'key'));
+    // the directory form sees its key as a file of the volume, followed too
+    const dirFiles = keeper.registry.countByTrace(); // no traces in host keys
+    assert.equal(dirFiles.size, 0);
+    await waitFor(() => keeper.status(kd)[0].files === 2, 1000, 'the volume: itself + key');
+  });
+
+  test('a symlink on the path retargeted', async () => {
+    for (const d of ['a', 'b']) {
+      fs.mkdirSync(path.join(dir, 'sl', d), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'sl', d, 'conf'), d);
+    }
+    const link = path.join(dir, 'sl', 'current');
+    fs.symlinkSync('a', link);
+    keeper.set(key(), { root: '/', patterns: [path.join(link, 'conf')], access: ACCESS_ALL });
+    const old = inodeOf(path.join(link, 'conf'));
+    fs.symlinkSync('b', `${link}.tmp`);
+    fs.renameSync(`${link}.tmp`, link);
+    await swapped(path.join(link, 'conf'), old);
+    assert.equal(fs.readFileSync(path.join(link, 'conf'), 'utf8'), 'b');
+    await readIsReported(path.join(link, 'conf'));
+  });
+
+  test('a parent directory renamed and recreated', async () => {
+    const d = path.join(dir, 'etc');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'passwd'), 'v1');
+    keeper.set(key(), { root: '/', patterns: [path.join(d, 'passwd')], access: ACCESS_ALL });
+    const old = inodeOf(path.join(d, 'passwd'));
+    fs.renameSync(d, `${d}.old`);
+    await waitFor(() => !watched(old), 1000, 'the moved-away file released');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'passwd'), 'v2');
+    await swapped(path.join(d, 'passwd'), old);
+    await readIsReported(path.join(d, 'passwd'));
+  });
+
+  test('a file created after the watch started (pending, then watched)', async () => {
+    const f = path.join(dir, 'later', 'deep', 'token');
+    const k = key();
+    const [st] = keeper.set(k, { root: '/', patterns: [f], access: ACCESS_ALL });
+    assert.equal(st.state, 'pending');
+    assert.match(st.reason!, /no such file or directory/);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, 'secret');
+    await swapped(f, undefined);
+    assert.equal(keeper.status(k)[0].state, 'ok');
+    await readIsReported(f);
+  });
+
+  test('a glob gains and loses a match', async () => {
+    const d = path.join(dir, 'conf.d');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'a.conf'), 'a');
+    const k = key();
+    keeper.set(k, { root: '/', patterns: [`${d}/*.conf`], access: ACCESS_ALL });
+    assert.equal(keeper.status(k)[0].files, 1);
+    fs.writeFileSync(path.join(d, 'b.conf'), 'b');
+    fs.writeFileSync(path.join(d, 'b.txt'), 'not a match');
+    await swapped(path.join(d, 'b.conf'), undefined);
+    assert.equal(watched(inodeOf(path.join(d, 'b.txt'))), false);
+    await readIsReported(path.join(d, 'b.conf'));
+    const a = inodeOf(path.join(d, 'a.conf'));
+    fs.renameSync(path.join(d, 'a.conf'), path.join(d, 'a.conf.off'));
+    await waitFor(() => !watched(a), 1000, 'the lost match released');
+    assert.equal(keeper.status(k)[0].files, 1);
+  });
+
+  test('removing a key releases its inodes and its directory watches', async () => {
+    const own = path.join(dir, 'own');
+    fs.mkdirSync(own);
+    const f = path.join(own, 'gone');
+    fs.writeFileSync(f, '');
+    const k = key();
+    const dirsBefore = keeper.counters.dirsWatched;
+    keeper.set(k, { root: '/', patterns: [path.join(own, 'fresh', 'x'), f], access: ACCESS_ALL });
+    assert.ok(keeper.counters.dirsWatched > dirsBefore);
+    keeper.remove(k);
+    assert.equal(watched(inodeOf(f)), false);
+    assert.equal(keeper.counters.dirsWatched, dirsBefore);
+    assert.ok(keeper.reresolved.notify > 0, 'the swaps above were caught by notifications');
+  });
+}

@@ -1,0 +1,227 @@
+// The watch keeper: keeps the kernel's watched-inode map equal to "what these
+// paths name now", for the CLI and the agent alike. An owner key (a `hive
+// trace` run, or a trace's container) gives a target: a root ("/" for the
+// host, /host/proc/<pid>/root for a container), paths and globs, an access
+// mask. The keeper resolves them (resolve/pattern.ts: one meaning of paths,
+// directories and globs for both), listens with inotify on every directory
+// entry the resolution went through (resolve/dir-watcher.ts), and re-resolves
+// a pattern when one changes: a file renamed over, unlinked and recreated, a
+// symlink on the path retargeted (a ConfigMap's `..data`), a parent replaced,
+// a glob gaining or losing a match, a pending path appearing. A slow periodic
+// re-check is the safety net; what it catches is counted, so a missed
+// notification shows. The new inode is watched before the old one is released
+// (WatchRegistry adds before it removes), so a swap opens no gap.
+import { Logger } from '../util/log';
+import { DirWatcher, dirKey } from '../resolve/dir-watcher';
+import { ANY_NAME, PatternResolution, resolvePattern } from '../resolve/pattern';
+import type { InRootFile } from '../resolve/in-root';
+import { InodeMap, Owner, WatchRegistry } from './watch-registry';
+
+export interface WatchTarget {
+  /** "/" for host paths; the host's view of a container's root otherwise. */
+  root: string;
+  patterns: string[];
+  access: number;
+  maxMatches?: number;
+  /** Copied into every owner of the key's inodes (event enrichment). */
+  meta?: Pick<Owner, 'trace' | 'pod' | 'container'>;
+}
+
+/** What made the keeper resolve a pattern again. */
+export type ReresolveCause = 'notify' | 'periodic' | 'restart';
+export const CAUSES: ReresolveCause[] = ['notify', 'periodic', 'restart'];
+
+export interface PatternStatus {
+  pattern: string;
+  state: PatternResolution['state'];
+  reason?: string;
+  files: number;
+  truncated?: PatternResolution['truncated'];
+}
+
+export interface KeeperOptions {
+  log: Logger;
+  /** The safety-net re-check of every pattern (0: none). */
+  rescanMs?: number;
+  coalesceMs?: number;
+  minIntervalMs?: number;
+  /** A key's patterns changed state (pending <-> watched, error) or files. */
+  onChange?: (key: string) => void;
+  /** Called once per re-resolution that changed what a pattern names. */
+  onReresolved?: (cause: ReresolveCause) => void;
+}
+
+interface PatternWatch {
+  key: string;
+  res: PatternResolution;
+  /** Directory keys this pattern listens to, with the names that matter there. */
+  deps: Map<string, Set<string>>;
+}
+
+interface Entry {
+  target: WatchTarget;
+  watches: PatternWatch[];
+}
+
+const fileId = (f: InRootFile) => `${f.dev}:${f.ino}`;
+
+export class WatchKeeper {
+  readonly registry: WatchRegistry;
+  private readonly entries = new Map<string, Entry>();
+  private readonly byDir = new Map<string, Set<PatternWatch>>();
+  private readonly dirs: DirWatcher;
+  private readonly rescan: NodeJS.Timeout | undefined;
+  readonly reresolved: Record<ReresolveCause, number> = { notify: 0, periodic: 0, restart: 0 };
+  private readonly log: Logger;
+
+  constructor(map: InodeMap, private readonly opts: KeeperOptions) {
+    this.log = opts.log;
+    this.registry = new WatchRegistry(map);
+    this.dirs = new DirWatcher((k, names) => this.changed(k, names), opts);
+    const every = opts.rescanMs ?? 10_000;
+    if (every > 0) {
+      this.rescan = setInterval(() => this.recheck(), every);
+      this.rescan.unref();
+    }
+  }
+
+  /** Watches what `target` names now and keeps following it; replaces what `key` had. */
+  set(key: string, target: WatchTarget): PatternStatus[] {
+    const before = this.entries.get(key);
+    const restart = before !== undefined && before.target.root !== target.root;
+    if (before) for (const w of before.watches) this.unlisten(w);
+    const entry: Entry = { target, watches: [] };
+    this.entries.set(key, entry);
+    for (const pattern of target.patterns) {
+      const w: PatternWatch = { key, res: resolvePattern(target.root, pattern, { maxMatches: target.maxMatches }), deps: new Map() };
+      entry.watches.push(w);
+      this.listen(w, target.root);
+      if (restart) {
+        const old = before.watches.find((o) => o.res.pattern === pattern);
+        if (old && this.differs(old.res, w.res)) this.logChange(key, old.res, w.res, 'restart');
+      }
+    }
+    this.apply(key);
+    return this.status(key);
+  }
+
+  remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    for (const w of entry.watches) this.unlisten(w);
+    this.entries.delete(key);
+    this.registry.remove(key);
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  status(key: string): PatternStatus[] {
+    return (this.entries.get(key)?.watches ?? []).map((w) => ({
+      pattern: w.res.pattern,
+      state: w.res.state,
+      reason: w.res.reason,
+      files: w.res.files.length,
+      ...(w.res.truncated ? { truncated: w.res.truncated } : {}),
+    }));
+  }
+
+  /** The owners of a watch id that want this access (event enrichment). */
+  owners(watchId: number, access: number): Owner[] {
+    return this.registry.owners(watchId, access);
+  }
+
+  get counters() {
+    return { ...this.dirs.counters, dirsWatched: this.dirs.size, inodes: this.registry.inodes, reresolved: { ...this.reresolved } };
+  }
+
+  /** Resolves every pattern again (the safety net; also callable on demand). */
+  recheck(cause: ReresolveCause = 'periodic'): void {
+    this.dirs.refresh();
+    for (const entry of this.entries.values()) for (const w of entry.watches) this.reresolve(w, cause);
+  }
+
+  close(): void {
+    clearInterval(this.rescan);
+    this.dirs.close();
+    this.byDir.clear();
+  }
+
+  private listen(w: PatternWatch, root: string): void {
+    for (const [dir, names] of w.res.deps) {
+      const k = dirKey(root, dir);
+      w.deps.set(k, names);
+      let set = this.byDir.get(k);
+      if (!set) {
+        this.byDir.set(k, (set = new Set()));
+        this.dirs.listen(root, dir);
+      }
+      set.add(w);
+    }
+  }
+
+  private unlisten(w: PatternWatch): void {
+    for (const k of w.deps.keys()) {
+      const set = this.byDir.get(k);
+      if (!set) continue;
+      set.delete(w);
+      if (set.size === 0) {
+        this.byDir.delete(k);
+        const [root, dir] = k.split('\0');
+        this.dirs.unlisten(root, dir);
+      }
+    }
+    w.deps.clear();
+  }
+
+  private changed(k: string, names: Set<string>): void {
+    const watches = [...(this.byDir.get(k) ?? [])];
+    for (const w of watches) {
+      const wanted = w.deps.get(k);
+      if (!wanted) continue;
+      const hit = names.has(ANY_NAME) || wanted.has(ANY_NAME) || [...names].some((n) => wanted.has(n));
+      if (hit) this.reresolve(w, 'notify');
+    }
+  }
+
+  private reresolve(w: PatternWatch, cause: ReresolveCause): void {
+    const entry = this.entries.get(w.key);
+    if (!entry || !entry.watches.includes(w)) return; // removed meanwhile
+    const next = resolvePattern(entry.target.root, w.res.pattern, { maxMatches: entry.target.maxMatches });
+    const old = w.res;
+    this.unlisten(w);
+    w.res = next;
+    this.listen(w, entry.target.root);
+    const filesChanged = this.differs(old, next);
+    if (filesChanged) {
+      this.apply(w.key);
+      this.logChange(w.key, old, next, cause);
+    }
+    if (filesChanged || old.state !== next.state || old.reason !== next.reason) this.opts.onChange?.(w.key);
+  }
+
+  private differs(a: PatternResolution, b: PatternResolution): boolean {
+    if (a.files.length !== b.files.length) return true;
+    return a.files.some((f, i) => fileId(f) !== fileId(b.files[i]) || f.path !== b.files[i].path);
+  }
+
+  private logChange(key: string, old: PatternResolution, next: PatternResolution, cause: ReresolveCause): void {
+    this.reresolved[cause]++;
+    this.opts.onReresolved?.(cause);
+    const ids = (r: PatternResolution) => r.files.map((f) => `${f.ino}`);
+    this.log.info(
+      { key, path: old.pattern, oldIno: ids(old), newIno: ids(next), state: next.state, ...(next.reason ? { reason: next.reason } : {}), cause },
+      'watch re-resolved',
+    );
+  }
+
+  /** Makes the registry (and the kernel map) hold exactly the key's files now. */
+  private apply(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    const { access, meta } = entry.target;
+    const files = entry.watches.flatMap((w) => w.res.files.map((f) => ({ ino: f.ino, dev: f.dev, path: f.path, access, ...meta })));
+    this.registry.set(key, files);
+  }
+}

@@ -1,0 +1,157 @@
+// One watched pattern (a path or a glob, inside a root) -> the files it names
+// now, and the directory entries that decide it (see traverse.ts), so a
+// change to any of them can re-resolve it. One meaning for the CLI and the
+// agent, on the host (root "/") and in containers (/host/proc/<pid>/root):
+//   - a path names what it resolves to, symlinks followed inside the root;
+//   - a path naming a directory watches the directory and the non-directory
+//     entries directly in it (symlinks among them followed inside the root,
+//     so a ConfigMap volume's `key -> ..data/key` entries are its files);
+//     not recursive;
+//   - a glob watches exactly what it matches (fast-glob, no symlink
+//     following while matching; every match re-opened in the root), at most
+//     `maxMatches` (more is reported, never silently dropped);
+//   - a path that does not exist yet is pending: it is watched when it appears.
+import fs from 'node:fs';
+import os from 'node:os';
+import fg from 'fast-glob';
+import { native } from '../sys/addon';
+import { kernelDev } from '../sys/devnum';
+import { checkContainerPath, DEFAULT_MAX_MATCHES, InRootFile } from './in-root';
+import { Dependencies, addDep, hostPath, traverse } from './traverse';
+
+/** A directory whose every entry matters (a watched directory, a glob's level). */
+export const ANY_NAME = '*';
+
+export type PatternState = 'ok' | 'pending' | 'invalid' | 'error';
+
+export interface PatternResolution {
+  pattern: string;
+  state: PatternState;
+  files: InRootFile[];
+  deps: Dependencies;
+  /** Why not ok: "no such file or directory (waiting for it)", a syntax problem, ... */
+  reason?: string;
+  /** A glob (or directory) that named more than the cap: how many were seen, what was kept. */
+  truncated?: { seen: number; limit: number };
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const { ENOENT } = os.constants.errno;
+
+function statAll(root: string, paths: string[]): (InRootFile | { errno: number; message: string })[] {
+  if (paths.length === 0) return [];
+  return native()
+    .statInRoot(root, paths)
+    .map((r, i) => (r.errno !== undefined ? r : { path: paths[i], ino: r.ino, dev: kernelDev({ major: r.major, minor: r.minor }), mode: r.mode }));
+}
+
+const isDir = (f: InRootFile) => (f.mode & S_IFMT) === S_IFDIR;
+
+function isSymlink(root: string, p: string): boolean {
+  try {
+    return fs.lstatSync(hostPath(root, p)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function globSegments(pattern: string): { base: string; dynamicAt: number; segments: string[] } {
+  const segments = pattern.split('/').filter(Boolean);
+  let i = 0;
+  while (i < segments.length && !fg.isDynamicPattern(segments[i])) i++;
+  return { base: `/${segments.slice(0, i).join('/')}`, dynamicAt: i, segments };
+}
+
+function globSync(root: string, pattern: string, onlyDirectories: boolean): string[] {
+  return fg
+    .sync(pattern.slice(1), { cwd: hostPath(root, '/'), dot: true, followSymbolicLinks: false, onlyFiles: false, onlyDirectories, suppressErrors: true, unique: true })
+    .map((m) => `/${m}`)
+    .sort();
+}
+
+function resolveGlob(root: string, pattern: string, limit: number): PatternResolution {
+  const deps: Dependencies = new Map();
+  const { base, dynamicAt, segments } = globSegments(pattern);
+  // the static base must keep resolving; each directory level the glob walks
+  // is listened to as a whole, so a new match at any level is seen
+  const t = traverse(root, base, deps);
+  const res: PatternResolution = { pattern, state: 'ok', files: [], deps };
+  if (!t.final) {
+    res.state = t.error ? 'error' : 'pending';
+    res.reason = t.error ?? 'no such file or directory (watched when it appears)';
+    return res;
+  }
+  addDep(deps, t.final, ANY_NAME);
+  for (let k = dynamicAt + 1; k < segments.length; k++) {
+    for (const d of globSync(root, `/${segments.slice(0, k).join('/')}`, true).slice(0, limit)) addDep(deps, d, ANY_NAME);
+  }
+  let matches = globSync(root, pattern, false);
+  if (matches.length > limit) {
+    res.truncated = { seen: matches.length, limit };
+    matches = matches.slice(0, limit);
+  }
+  statAll(root, matches).forEach((f, i) => {
+    if ('errno' in f) return; // vanished between the match and the open, or leads out of nothing
+    res.files.push(f);
+    if (isSymlink(root, matches[i])) traverse(root, matches[i], deps);
+  });
+  if (res.files.length === 0) {
+    res.state = 'pending';
+    res.reason = 'no match yet (watched when one appears)';
+  }
+  return res;
+}
+
+function resolvePath(root: string, pattern: string, limit: number): PatternResolution {
+  const deps: Dependencies = new Map();
+  const t = traverse(root, pattern, deps);
+  const res: PatternResolution = { pattern, state: 'ok', files: [], deps };
+  const [f] = statAll(root, [pattern]);
+  if ('errno' in f) {
+    if (f.errno === ENOENT) {
+      res.state = 'pending';
+      res.reason = 'no such file or directory (watched when it appears)';
+    } else {
+      res.state = 'error';
+      res.reason = t.error ?? f.message;
+    }
+    return res;
+  }
+  res.files.push(f);
+  if (!isDir(f) || !t.final) return res;
+  // a directory: itself and the files directly in it
+  addDep(deps, t.final, ANY_NAME);
+  let names: string[];
+  try {
+    names = fs.readdirSync(hostPath(root, t.final)).sort();
+  } catch (e) {
+    res.state = 'error';
+    res.reason = `cannot list directory: ${(e as Error).message}`;
+    return res;
+  }
+  const paths = names.map((n) => (pattern.endsWith('/') ? pattern + n : `${pattern}/${n}`));
+  const entries = statAll(root, paths);
+  let kept = 0;
+  entries.forEach((e, i) => {
+    if ('errno' in e || isDir(e)) return;
+    if (kept++ >= limit) return;
+    res.files.push(e);
+    if (isSymlink(root, paths[i])) traverse(root, paths[i], deps);
+  });
+  if (kept > limit) res.truncated = { seen: kept, limit };
+  return res;
+}
+
+/** Resolves `pattern` in `root` now. Never throws: problems are states. */
+export function resolvePattern(root: string, pattern: string, opts: { maxMatches?: number } = {}): PatternResolution {
+  const limit = opts.maxMatches ?? DEFAULT_MAX_MATCHES;
+  const bad = checkContainerPath(pattern);
+  if (bad) return { pattern, state: 'invalid', files: [], deps: new Map(), reason: bad };
+  try {
+    return fg.isDynamicPattern(pattern) ? resolveGlob(root, pattern, limit) : resolvePath(root, pattern, limit);
+  } catch (e) {
+    // e.g. the root itself is gone (the container exited)
+    return { pattern, state: 'error', files: [], deps: new Map(), reason: (e as Error).message };
+  }
+}
