@@ -21,7 +21,7 @@ export HIVE_PROBE_REPORT=$out/probe.json
 # tests are about argument handling and already run on the host.
 node --test-reporter=tap \
   --test-name-pattern='file-access hook|probe: modes|prints one JSON line per access|netmon on a network-namespace node' \
-  -e "for (const f of ['fileaccess/probe.kernel.test.js', 'fileaccess/monitor.kernel.test.js', 'cli/trace.kernel.test.js', 'netmon/netmon.netns.test.js']) require('./operator/dist/' + f)" \
+  -e "for (const f of ['fileaccess/probe.kernel.test.js', 'fileaccess/monitor.kernel.test.js', 'fileaccess/watch-keeper.kernel.test.js', 'cli/trace.kernel.test.js', 'netmon/netmon.netns.test.js']) require('./operator/dist/' + f)" \
   > "$out/tests.tap" 2>&1
 rc=$?
 echo $rc > "$out/exit-code"

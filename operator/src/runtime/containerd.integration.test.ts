@@ -7,6 +7,8 @@ import { ContainerdHarness, Pod, containerdSkip } from '../testing/containerd-ha
 import { ContainerdClient } from './client';
 import { resolveInRoot } from '../resolve/in-root';
 import { FileAccessMonitor } from '../fileaccess/monitor';
+import { WatchKeeper } from '../fileaccess/watch-keeper';
+import { log } from '../util/log';
 import { ACCESS_ALL, RawFileEvent } from '../fileaccess/layout';
 import { formatDev, kernelDevFromStat } from '../sys/devnum';
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
@@ -85,6 +87,61 @@ describe('real containerd', { skip }, () => {
     for (const r of res) {
       assert.equal(r.state, 'not found', r.pattern); // the image has no /etc/shadow
       for (const f of r.files) assert.notDeepEqual([f.ino, f.dev], [host.ino, kernelDevFromStat(host.dev)]);
+    }
+  });
+
+  test('a file rotated inside the container root is followed (rename over, in the container)', async () => {
+    const app = podA.containers[0];
+    const t = startTrace(['--containerd-socket', h.socket, '--container', app.id, '/etc/rotated']);
+    const root = `/proc/${app.pid}/root`;
+    try {
+      assert.equal((await h.cri.execSync(app.id, ['sh', '-c', 'echo v1 > /etc/rotated'])).exitCode, 0);
+      await ready(t);
+      const oldIno = fs.statSync(`${root}/etc/rotated`).ino;
+      assert.equal((await h.cri.execSync(app.id, ['sh', '-c', 'echo v2 > /etc/rotated.new && mv /etc/rotated.new /etc/rotated'])).exitCode, 0);
+      const newIno = fs.statSync(`${root}/etc/rotated`).ino;
+      assert.notEqual(newIno, oldIno);
+      await waitFor(() => t.logs.some((l) => l.msg === 'watch re-resolved' && (l.newIno as string[])?.includes(String(newIno))), 1000, 'the re-resolution');
+      await h.cri.execSync(app.id, ['cat', '/etc/rotated']);
+      await waitFor(() => t.stdout.some((l) => l.includes('"comm":"cat"')), 5000, 'the read of the new file');
+      const ev = JSON.parse(t.stdout.find((l) => l.includes('"comm":"cat"'))!);
+      assert.equal(ev.inode, newIno);
+      assert.equal(ev.path, '/etc/rotated');
+      assert.deepEqual(ev.container, { id: app.id, name: 'app' });
+    } finally {
+      t.child.kill('SIGINT');
+      await t.exited;
+    }
+  });
+
+  test('a symlink the workload swaps to point at a host path is never followed out of the root', async () => {
+    const app = podB.containers[0];
+    const root = `/proc/${app.pid}/root`;
+    const hostShadow = fs.statSync('/etc/shadow', { bigint: true });
+    const hostRef = { ino: hostShadow.ino, dev: kernelDevFromStat(hostShadow.dev) };
+    assert.equal((await h.cri.execSync(app.id, ['sh', '-c', 'mkdir -p /etc/v1 && echo ok > /etc/v1/shadow && ln -sfn /etc/v1 /etc/cur'])).exitCode, 0);
+    const { monitor } = FileAccessMonitor.open({});
+    const keeper = new WatchKeeper(monitor, { log: log.child({ module: 'test' }), rescanMs: 0 });
+    try {
+      const [st] = keeper.set('k', { root, patterns: ['/etc/cur/shadow'], access: ACCESS_ALL });
+      assert.equal(st.state, 'ok');
+      const inside = fs.statSync(`${root}/etc/v1/shadow`, { bigint: true });
+      assert.ok(monitor.lookup({ ino: inside.ino, dev: kernelDevFromStat(inside.dev) }));
+      // the workload retargets the link at the host's /etc, by '..' and by an absolute path
+      for (const target of ['../../../../../../etc', '/../../../../etc']) {
+        assert.equal((await h.cri.execSync(app.id, ['sh', '-c', `ln -s ${target} /etc/cur.tmp && mv -T /etc/cur.tmp /etc/cur`])).exitCode, 0);
+        await waitFor(() => keeper.status('k')[0].state !== 'ok', 1000, `the swap to ${target} noticed`);
+        assert.equal(keeper.status('k')[0].state, 'pending', 'resolves to the container /etc, which has no shadow');
+        assert.equal(monitor.lookup(hostRef), undefined, "the host's /etc/shadow is never watched");
+        assert.equal(monitor.lookup({ ino: inside.ino, dev: kernelDevFromStat(inside.dev) }), undefined, 'the old file released');
+        assert.equal(keeper.registry.inodes, 0);
+        // back to a file inside, so the next swap is a change again
+        assert.equal((await h.cri.execSync(app.id, ['sh', '-c', 'ln -s /etc/v1 /etc/cur.tmp && mv -T /etc/cur.tmp /etc/cur'])).exitCode, 0);
+        await waitFor(() => keeper.status('k')[0].state === 'ok', 1000, 'the link back inside');
+      }
+    } finally {
+      keeper.close();
+      monitor.close();
     }
   });
 
