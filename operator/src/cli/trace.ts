@@ -110,7 +110,8 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
           if (!pid || pid === ctarget.pid) return;
           ctarget.pid = pid;
           keeper.set(KEY, watchTarget(target(pid)));
-          log.info({ container: id, pid, watches: keeper.registry.inodes, why }, 'container restarted; watches re-resolved');
+          // a restart is rare: counting the kernel map here (one syscall per entry) is affordable
+          log.info({ container: id, pid, watches: keeper.registry.inodes, kernelWatches: monitor.kernelWatchedCount(), why }, 'container restarted; watches re-resolved');
         } catch (e) {
           log.warn({ container: id, err: errorMessage(e) }, 'cannot re-resolve the container after a restart');
         }
