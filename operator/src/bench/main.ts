@@ -12,6 +12,7 @@ import { kernelDevFromStat } from '../sys/devnum';
 import { log } from '../util/log';
 import { NativeBpfObject, bpfObjectPath, native } from '../bpf/native';
 import { tcPacketCost, tcpThroughput } from './network';
+import { watchChurn } from './watch-churn';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -176,6 +177,11 @@ async function main() {
     table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
     return;
   }
+  const WATCH_TITLE = 'Watches that follow their paths: re-resolution latency and keeper CPU under churn';
+  if (process.env.HIVE_BENCH_ONLY === 'watch') {
+    table(WATCH_TITLE, await watchChurn(quiet));
+    return;
+  }
   if (process.getuid?.() !== 0) {
     console.error('make bench: needs root (CAP_BPF, CAP_PERFMON) to load BPF programs');
     process.exit(2);
@@ -188,6 +194,7 @@ async function main() {
   table('Hook overhead: open()+close() of unwatched files', [await hookOverhead()]);
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
+  table(WATCH_TITLE, await watchChurn(quiet));
   const out = path.join(repoRoot, 'build/bench-results.json');
   fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results }, null, 2));
   console.log(`\nresults: ${out}`);
