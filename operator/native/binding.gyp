@@ -4,6 +4,8 @@
       "target_name": "hive_native",
       "sources": [
         "src/addon.cc",
+        "src/args.cc",
+        "src/errors.cc",
         "src/bpf_object.cc",
         "src/ringbuf_poller.cc",
         "src/kernel_btf.cc",

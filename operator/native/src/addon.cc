@@ -1,10 +1,10 @@
 // hive_native: the few functions TypeScript needs from libbpf. Validation and
 // defaults live in operator/src/bpf (TypeScript); this layer assumes sane
-// arguments but still checks types so a bug cannot crash the process.
+// arguments but still checks them (types, ranges, buffer sizes, a closed
+// object), so a bug in the caller is a JS error and cannot crash the process.
 #include <napi.h>
 
 #include <bpf/libbpf.h>
-#include <cstring>
 
 #include "bpf_object.h"
 #include "errors.h"
@@ -15,22 +15,12 @@
 
 namespace hive {
 
-[[noreturn]] void ThrowErrno(Napi::Env env, const std::string& op, int err) {
-  err = PositiveErrno(err);
-  std::string msg = op + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")";
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("op", Napi::String::New(env, op));
-  std::string detail = TakeLibbpfLog();
-  if (!detail.empty()) e.Set("libbpfLog", Napi::String::New(env, detail));
-  throw e;
-}
-
 static Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), libbpf_version_string());
 }
 
 static Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
+  ClearLibbpfLog();
   int n = libbpf_num_possible_cpus();
   if (n < 0) ThrowErrno(info.Env(), "libbpf_num_possible_cpus", n);
   return Napi::Number::New(info.Env(), n);

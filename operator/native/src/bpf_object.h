@@ -1,14 +1,20 @@
 // BpfObject wraps one libbpf bpf_object through its life, in libbpf-bootstrap's
 // phases: open (constructor) -> configure (setAutoload, setMaxEntries,
 // setRodata; only before load) -> load -> attach. close() undoes only what was
-// created, in reverse order (poller, TC filters, links, object), and is idempotent; it also
-// runs when the object is collected and when the Node environment exits.
+// created, in reverse order (poller, TC filters, links, object); it also runs
+// when the object is collected and when its Node environment exits.
+//
+// Misuse is a JS error, never a crash: every method but close() and
+// stopRingbuf() throws "<method>: BpfObject is closed" on a closed object;
+// close() and stopRingbuf() may be called any number of times; buffers
+// handed to the kernel are checked against the map's key and value sizes.
 #pragma once
 #include <napi.h>
 
-#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "tc_filters.h"
 
@@ -19,6 +25,7 @@ struct bpf_program;
 
 namespace hive {
 
+class Args;
 class RingbufPoller;
 
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
@@ -28,6 +35,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   ~BpfObject() override;
 
  private:
+  // What a method needs of the object's phase.
+  enum class Phase { kOpen, kConfiguring, kLoaded };
+
   // configure
   Napi::Value SetAutoload(const Napi::CallbackInfo& info);
   Napi::Value SetMaxEntries(const Napi::CallbackInfo& info);
@@ -35,20 +45,16 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Load(const Napi::CallbackInfo& info);
   // attach
   Napi::Value Attach(const Napi::CallbackInfo& info);
-  Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value TcAttach(const Napi::CallbackInfo& info);
   Napi::Value TcDetach(const Napi::CallbackInfo& info);
   // maps
-  Napi::Value MapInfo(const Napi::CallbackInfo& info);
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);
   Napi::Value MapLookup(const Napi::CallbackInfo& info);
   Napi::Value MapDelete(const Napi::CallbackInfo& info);
   Napi::Value MapUpdateBatch(const Napi::CallbackInfo& info);
-  Napi::Value MapDeleteBatch(const Napi::CallbackInfo& info);
   Napi::Value MapCount(const Napi::CallbackInfo& info);
   Napi::Value MapEntries(const Napi::CallbackInfo& info);
   // programs
-  Napi::Value Programs(const Napi::CallbackInfo& info);
   Napi::Value TestRun(const Napi::CallbackInfo& info);
   Napi::Value TestRunPacket(const Napi::CallbackInfo& info);
   Napi::Value RunLoad(const Napi::CallbackInfo& info);
@@ -60,17 +66,20 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void CloseAll();
-  void RequireOpen(Napi::Env env, const char* op) const;
-  void RequireState(Napi::Env env, const char* op, bool loaded) const;
-  struct bpf_map* FindMap(Napi::Env env, const std::string& name) const;
-  struct bpf_program* FindProg(Napi::Env env, const std::string& name) const;
+  // Every method starts here: forgets libbpf's lines of earlier operations,
+  // refuses a closed object and a method out of phase.
+  Args Enter(const Napi::CallbackInfo& info, const char* op, Phase need) const;
+  // The map named by argument i (and names it in the operation).
+  struct bpf_map* MapArg(Args& a, size_t i) const;
+  struct bpf_program* ProgArg(Args& a, size_t i) const;
 
+  using LiveSet = std::set<BpfObject*>;
+  std::shared_ptr<LiveSet> live_;  // this environment's objects
   std::string path_;
   struct bpf_object* obj_ = nullptr;
   bool loaded_ = false;
-  std::map<int, struct bpf_link*> links_;
+  std::vector<struct bpf_link*> links_;
   TcFilters tc_;
-  int next_link_id_ = 1;
   std::unique_ptr<RingbufPoller> poller_;
 };
 

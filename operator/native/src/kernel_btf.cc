@@ -3,7 +3,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "args.h"
 #include "errors.h"
+#include "libbpf_log.h"
 
 namespace hive {
 namespace {
@@ -35,11 +37,13 @@ std::string TypeName(const struct btf* btf, __u32 id, int depth = 0) {
 }  // namespace
 
 Napi::Value KernelFuncParams(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string fn = info[0].As<Napi::String>();
+  ClearLibbpfLog();
+  Args a(info, "kernelFuncParams");
+  Napi::Env env = a.Env();
+  std::string fn = a.String(0, "function name");
   struct btf* btf = nullptr;
-  if (info.Length() > 1 && info[1].IsString()) {
-    btf = btf__parse(info[1].As<Napi::String>().Utf8Value().c_str(), nullptr);
+  if (a.Has(1)) {
+    btf = btf__parse(a.String(1, "BTF path").c_str(), nullptr);
   } else {
     btf = btf__load_vmlinux_btf();
   }

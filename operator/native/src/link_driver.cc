@@ -10,13 +10,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "args.h"
 #include "errors.h"
 
 namespace hive {
 
 Napi::Value LinkDriver(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>();
+  Args a(info, "linkDriver");
+  Napi::Env env = a.Env();
+  std::string name = a.String(0, "interface name");
   if (name.empty() || name.size() >= IFNAMSIZ) ThrowErrno(env, "link driver of '" + name + "'", EINVAL);
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowErrno(env, "link driver: socket", errno);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "args.h"
 #include "errors.h"
 
 namespace hive {
@@ -19,9 +20,12 @@ static int Openat2(int dirfd, const char* path, struct open_how* how) {
 }
 
 Napi::Value StatInRoot(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string root = info[0].As<Napi::String>();
-  Napi::Array paths = info[1].As<Napi::Array>();
+  Args a(info, "statInRoot");
+  Napi::Env env = a.Env();
+  std::string root = a.String(0, "root");
+  Napi::Array paths = a.Array(1, "paths");
+  for (uint32_t i = 0; i < paths.Length(); i++)
+    if (!paths.Get(i).IsString()) a.Fail("paths[" + std::to_string(i) + "] must be a string", EINVAL);
   int rootfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) ThrowErrno(env, "open root " + root, errno);
   Napi::Array out = Napi::Array::New(env, paths.Length());

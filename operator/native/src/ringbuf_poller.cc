@@ -1,11 +1,13 @@
 #include "ringbuf_poller.h"
 
 #include <bpf/libbpf.h>
+#include <pthread.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "errors.h"
+#include "libbpf_log.h"
 
 namespace hive {
 
@@ -17,12 +19,23 @@ constexpr size_t kMaxBatchBytes = 1 << 20;
 // Returned from the sample callback to stop consuming when a batch is full.
 constexpr int kBatchFull = -E2BIG;
 
-RingbufPoller::RingbufPoller(Napi::Env env, int map_fd, Napi::Function cb, int poll_timeout_ms)
-    : timeout_ms_(poll_timeout_ms) {
+RingbufPoller::RingbufPoller(Napi::Env env, std::string op, int map_fd, Napi::Function on_batch,
+                             Napi::Function on_error, int poll_timeout_ms)
+    : op_(std::move(op)), timeout_ms_(poll_timeout_ms) {
   rb_ = ring_buffer__new(map_fd, &RingbufPoller::OnSample, this, nullptr);
-  if (!rb_) ThrowErrno(env, "ring_buffer__new", errno);
-  tsfn_ = Tsfn::New(env, cb, "hive-ringbuf", kMaxQueuedBatches, 1);
+  if (!rb_) ThrowErrno(env, op_ + ": ring_buffer__new", errno);
+  auto* ctx = new Context{Napi::Persistent(on_error)};
+  try {
+    tsfn_ = Tsfn::New(env, on_batch, "hive-ringbuf", kMaxQueuedBatches, 1, ctx,
+                      [](Napi::Env, void*, Context* c) { delete c; }, static_cast<void*>(nullptr));
+  } catch (...) {
+    delete ctx;
+    ring_buffer__free(rb_);
+    throw;
+  }
   thread_ = std::thread([this] { Run(); });
+  // Named before startRingbuf returns: to tell it in top, gdb, /proc/<pid>/task.
+  pthread_setname_np(thread_.native_handle(), "hive-ringbuf");
 }
 
 RingbufPoller::~RingbufPoller() { Stop(); }
@@ -30,7 +43,7 @@ RingbufPoller::~RingbufPoller() { Stop(); }
 int RingbufPoller::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingbufPoller*>(ctx);
   if (!self->pending_) {
-    self->pending_ = new Batch();
+    self->pending_ = new Delivery();
     self->pending_->bytes.reserve(kMaxBatchBytes + 4096);
   }
   auto& bytes = self->pending_->bytes;
@@ -48,10 +61,11 @@ int RingbufPoller::OnSample(void* ctx, void* data, size_t size) {
 
 void RingbufPoller::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
+    ClearLibbpfLog();
     int n = ring_buffer__poll(rb_, timeout_ms_);
-    if (n < 0 && n != -EINTR && n != kBatchFull) break;
+    int err = n < 0 && n != -EINTR && n != kBatchFull ? -n : 0;
     if (pending_) {
-      Batch* b = pending_;
+      Delivery* b = pending_;
       pending_ = nullptr;
       // Blocks while the queue is full; returns napi_closing after Stop().
       if (tsfn_.BlockingCall(b) != napi_ok) {
@@ -59,24 +73,39 @@ void RingbufPoller::Run() {
         break;
       }
     }
+    if (err) {
+      auto* d = new Delivery();
+      d->err = err;
+      d->op = op_ + ": poll";
+      d->log = TakeLibbpfLog();
+      if (tsfn_.BlockingCall(d) != napi_ok) delete d;
+      break;
+    }
   }
   delete pending_;
   pending_ = nullptr;
+  running_.store(false);
 }
 
-void RingbufPoller::CallJs(Napi::Env env, Napi::Function cb, std::nullptr_t*, Batch* batch) {
-  if (env == nullptr || cb.IsEmpty()) {  // aborted: drop what was queued
-    delete batch;
+void RingbufPoller::CallJs(Napi::Env env, Napi::Function on_batch, Context* ctx, Delivery* d) {
+  if (env == nullptr || on_batch.IsEmpty()) {  // aborted: drop what was queued
+    delete d;
     return;
   }
-  uint32_t count = batch->count;
-  size_t len = batch->bytes.size();
-  auto buf = Napi::Buffer<uint8_t>::New(env, batch->bytes.data(), len,
-                                        [](Napi::Env, uint8_t*, Batch* b) { delete b; }, batch);
   try {
-    cb.Call({buf, Napi::Number::New(env, count)});
+    if (d->err) {
+      Napi::Error e = ErrnoError(env, d->op, d->err, d->log);
+      delete d;
+      ctx->on_error.Call({e.Value()});
+      return;
+    }
+    uint32_t count = d->count;
+    size_t len = d->bytes.size();
+    auto buf = Napi::Buffer<uint8_t>::New(env, d->bytes.data(), len,
+                                          [](Napi::Env, uint8_t*, Delivery* b) { delete b; }, d);
+    on_batch.Call({buf, Napi::Number::New(env, count)});
   } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();  // surfaces as an uncaught exception in JS
+    e.ThrowAsJavaScriptException();  // the callback threw: an uncaught exception, as from any callback
   }
 }
 

@@ -4,7 +4,7 @@
 // reverse order and is idempotent.
 import { Logger, log as rootLog } from '../util/log';
 import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
-import { NativeBpfObject, NativeError, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
+import { NativeBpfObject, NativeError, RingPoll, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import {
   ACCESS_ALL,
   COUNTER,
@@ -82,6 +82,7 @@ export class FileAccessMonitor {
   private readonly watched = new Map<string, WatchEntry>();
   private readonly log: Logger;
   private malformed = 0;
+  private poll: RingPoll | null = null;
 
   private constructor(
     obj: NativeBpfObject,
@@ -258,26 +259,25 @@ export class FileAccessMonitor {
     return this.live('count').mapCount('watched');
   }
 
-  /** The kernel's per-CPU counters, summed over CPUs. */
-  counters(): Record<CounterName | 'malformed', number> {
-    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed };
+  /** The kernel's per-CPU counters summed over CPUs, records the decoder refused, and ring-buffer poll failures. */
+  counters(): Record<CounterName | 'malformed' | 'pollErrors', number> {
+    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0 };
   }
 
-  /** Starts the ring-buffer thread; cb gets each batch of decoded events. */
+  /** Starts the ring-buffer thread (once); cb gets each batch of decoded events. */
   onEvents(cb: (events: RawFileEvent[]) => void, pollTimeoutMs = 100): void {
-    this.live('onEvents').startRingbuf(
-      'events',
-      (batch) => {
-        const { events, malformed } = decodeBatch(batch);
-        this.malformed += malformed;
-        try {
-          cb(events);
-        } catch (e) {
-          this.log.error({ err: e }, 'event handler failed');
-        }
-      },
-      pollTimeoutMs,
-    );
+    const obj = this.live('onEvents');
+    if (this.poll) throw new HiveError('onEvents: events are delivered already');
+    const onBatch = (batch: Buffer) => {
+      const { events, malformed } = decodeBatch(batch);
+      this.malformed += malformed;
+      try {
+        cb(events);
+      } catch (e) {
+        this.log.error({ err: e }, 'event handler failed');
+      }
+    };
+    this.poll = new RingPoll(obj, 'events', onBatch, this.log, pollTimeoutMs);
   }
 
   /** Runs the in-kernel generator once, synchronously: writes `count` events (benchmarks). */
@@ -298,6 +298,7 @@ export class FileAccessMonitor {
     if (!this.obj) return;
     const obj = this.obj;
     this.obj = null;
+    this.poll?.stop();
     obj.close();
     this.watched.clear();
   }

@@ -7,7 +7,7 @@
 // the links, then the object (the addon does it in that order).
 import { Logger, log as rootLog } from '../util/log';
 import { HiveError } from '../util/errors';
-import { NativeBpfObject, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
+import { NativeBpfObject, RingPoll, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
 import { Cidr } from './addr';
 import {
@@ -90,6 +90,7 @@ export class NetMonitor {
   private cb: ((events: RawNetEvent[]) => void) | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private malformed = 0;
+  private poll: RingPoll | null = null;
 
   private constructor(
     obj: NativeBpfObject,
@@ -237,16 +238,14 @@ export class NetMonitor {
    */
   onEvents(cb: (events: RawNetEvent[]) => void, pollTimeoutMs = 100): void {
     const obj = this.live('onEvents');
+    if (this.poll) throw new HiveError('onEvents: events are delivered already');
+    const onBatch = (batch: Buffer) => {
+      const { events, malformed } = decodeNetBatch(batch);
+      this.malformed += malformed;
+      this.deliver(events);
+    };
+    this.poll = new RingPoll(obj, 'net_events', onBatch, this.log, pollTimeoutMs);
     this.cb = cb;
-    obj.startRingbuf(
-      'net_events',
-      (batch) => {
-        const { events, malformed } = decodeNetBatch(batch);
-        this.malformed += malformed;
-        this.deliver(events);
-      },
-      pollTimeoutMs,
-    );
     const every = Math.min(5000, Math.max(500, this.options.idleTimeoutMs / 2));
     this.sweeper = setInterval(() => this.sweepIdle(), every);
     this.sweeper.unref();
@@ -298,9 +297,9 @@ export class NetMonitor {
     this.deliver(out);
   }
 
-  /** The kernel's per-CPU counters summed, and records the decoder refused. */
-  counters(): Record<NetCounterName | 'malformed', number> {
-    return { ...readCounters(this.live('counters'), 'net_counters', NET_COUNTER), malformed: this.malformed };
+  /** The kernel's per-CPU counters summed, records the decoder refused, and ring-buffer poll failures. */
+  counters(): Record<NetCounterName | 'malformed' | 'pollErrors', number> {
+    return { ...readCounters(this.live('counters'), 'net_counters', NET_COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0 };
   }
 
   /** Live entries of the flow map (walks it: for tests and status). */
@@ -323,7 +322,7 @@ export class NetMonitor {
     const obj = this.obj;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const ifindex of [...this.ifaces.keys()].reverse()) this.detachInterface(ifindex);
-    obj.stopRingbuf();
+    this.poll?.stop();
     try {
       this.sweepFlows(REASON_CODE.stopped, () => true);
     } catch (e) {

@@ -1,7 +1,9 @@
 // The native addon (operator/native), loaded once: the one door to the
 // system calls Node.js lacks (libbpf, openat2, ethtool). Its typed face lives
-// here, below every layer that uses it; callers validate before calling, the
-// addon trusts its argument types.
+// here, below every layer that uses it. Callers validate their input; the
+// addon checks again (argument types and ranges, buffer lengths against the
+// map's key and value sizes, a closed object), so a bug in a caller is a JS
+// error naming the operation, never a crash.
 import path from 'node:path';
 
 export interface StructLayout {
@@ -9,38 +11,46 @@ export interface StructLayout {
   members: { name: string; offset: number; size: number }[];
 }
 
-export interface MapInfo {
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  fd: number;
-}
-
+/**
+ * One libbpf object: open (constructor) -> configure -> load -> attach.
+ * Every method but close() and stopRingbuf() throws "<method>: BpfObject is
+ * closed" once closed; those two may be called any number of times.
+ */
 export interface NativeBpfObject {
   setAutoload(prog: string, on: boolean): void;
   setMaxEntries(map: string, n: number): void;
   setRodata(variable: string, value: Buffer): void;
   load(): void;
-  attach(prog: string): number;
-  detach(linkId: number): boolean;
-  mapInfo(map: string): MapInfo;
+  /** The link lasts until close(). */
+  attach(prog: string): void;
+  /** key and value: exactly the map's sizes (per-CPU values: one per possible CPU, each padded to 8). */
   mapUpdate(map: string, key: Buffer, value: Buffer, flags: number): void;
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapDelete(map: string, key: Buffer): boolean;
+  /** keys and values packed back to back: exactly count of each. */
   mapUpdateBatch(map: string, keys: Buffer, values: Buffer, count: number): number;
-  mapDeleteBatch(map: string, keys: Buffer, count: number): number;
   mapCount(map: string): number;
   mapEntries(map: string, max: number): { keys: Buffer; values: Buffer; count: number };
   tcAttach(prog: string, ifindex: number, ingress: boolean, priority?: number): { id: number; handle: number; priority: number };
   tcDetach(id: number): boolean;
   testRunPacket(prog: string, packet: Buffer, repeat: number): { retval: number; nsPerRun: number };
-  programs(): { name: string; section: string; autoload: boolean }[];
   testRun(prog: string, ctx: Buffer): number;
   runLoad(prog: string, ctx: Buffer, callsPerSec: number, durationMs: number): Promise<{ calls: number; elapsedNs: number }>;
-  startRingbuf(map: string, cb: (batch: Buffer, count: number) => void, pollTimeoutMs?: number): void;
+  /**
+   * Starts the poll thread: onBatch gets each batch of records. If polling
+   * fails (EINTR is not a failure) the thread ends and onError gets the error
+   * once; startRingbuf again restarts. pollTimeoutMs: 1 to 10000, default 100.
+   */
+  startRingbuf(
+    map: string,
+    onBatch: (batch: Buffer, count: number) => void,
+    onError: (err: NativeError) => void,
+    pollTimeoutMs?: number,
+  ): void;
+  /** Stops and joins the poll thread; nothing to stop is fine. */
   stopRingbuf(): void;
   structLayout(name: string): StructLayout | null;
+  /** Stops the poller, detaches filters and links, closes the object; again is a no-op. */
   close(): void;
 }
 
@@ -59,7 +69,8 @@ export type InRootStat =
   | { ino: bigint; major: number; minor: number; mode: number; errno?: undefined }
   | { errno: number; message: string };
 
-/** Errors thrown by the addon carry the failed operation and errno. */
+/** Errors thrown by the addon carry the failed operation and errno, and the
+ * lines libbpf logged during that operation (and no other). */
 export interface NativeError extends Error {
   errno?: number;
   op?: string;
@@ -68,13 +79,17 @@ export interface NativeError extends Error {
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 
+/** The addon's file (override: HIVE_NATIVE); each environment (worker thread) loads it once. */
+export function addonPath(): string {
+  return process.env.HIVE_NATIVE ?? path.join(repoRoot, 'operator/native/build/Release/hive_native.node');
+}
+
 let addon: NativeAddon | undefined;
 
 export function native(): NativeAddon {
   if (!addon) {
-    const file = process.env.HIVE_NATIVE ?? path.join(repoRoot, 'operator/native/build/Release/hive_native.node');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require(file) as NativeAddon;
+    addon = require(addonPath()) as NativeAddon;
   }
   return addon;
 }
