@@ -45,7 +45,7 @@ export interface KeeperOptions {
   rescanMs?: number;
   coalesceMs?: number;
   minIntervalMs?: number;
-  /** A key's patterns changed state (pending <-> watched, error) or files. */
+  /** A key's patterns changed state (pending <-> watched, error) or number of files. */
   onChange?: (key: string) => void;
   /** Called once per re-resolution that changed what a pattern names. */
   onReresolved?: (cause: ReresolveCause) => void;
@@ -198,7 +198,8 @@ export class WatchKeeper {
       this.apply(w.key);
       this.logChange(w.key, old, next, cause);
     }
-    if (filesChanged || old.state !== next.state || old.reason !== next.reason) this.opts.onChange?.(w.key);
+    // what a status reports (state, reason, how many files) changed; a swap of one inode for another does not
+    if (old.state !== next.state || old.reason !== next.reason || old.files.length !== next.files.length) this.opts.onChange?.(w.key);
   }
 
   private differs(a: PatternResolution, b: PatternResolution): boolean {
