@@ -14,11 +14,14 @@ import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/contai
 import { kernelSkip, settle, waitFor } from '../testing/kernel';
 import { assertOneLineError, hive } from '../testing/cli';
 import { Topology, netnsSkip, tc, TCP_CLIENT } from '../testing/netns';
+import { AgentProcess, parseMetrics, runningPodStatus, startAgent, total } from '../testing/agent-process';
 
 const MAIN = path.resolve(__dirname, '../cli/main.js');
 const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 const RBAC = path.resolve(__dirname, '../../../config/rbac');
 const NODE = 'node-1';
+/** Event counters in status: at most one write per this many seconds per trace. */
+const STATUS_INTERVAL_S = 2;
 const skip = clusterSkip() || containerdSkip() || kernelSkip() || netnsSkip();
 
 describe('hive agent against a real API server and containerd', { skip }, () => {
@@ -49,25 +52,19 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const pod = await h.runPod(name, ['app'], ns, uid);
     pods[`${ns}/${name}`] = { uid, pod };
     // what the kubelet reports once the containers run
-    const now = new Date().toISOString();
-    await ok('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, JSON.stringify({
-      status: {
-        phase: 'Running',
-        podIP: '127.0.0.1',
-        podIPs: [{ ip: '127.0.0.1' }],
-        startTime: now,
-        containerStatuses: pod.containers.map((c) => ({
-          name: c.name,
-          containerID: `containerd://${c.id}`,
-          image: IMAGE,
-          imageID: IMAGE,
-          ready: true,
-          restartCount: 0,
-          started: true,
-          state: { running: { startedAt: now } },
-        })),
-      },
-    }), 'application/merge-patch+json');
+    await ok('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, runningPodStatus(pod.containers, '127.0.0.1', IMAGE), 'application/merge-patch+json');
+  }
+
+  const metrics = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${logs.find((l) => l.msg === 'ready')!.metricsPort}/metrics`)).text());
+  const watchedInodes = async () => total(await metrics(), 'hive_watched_inodes');
+  /** Waits for the registry's inode count (the hive_watched_inodes gauge) to be n. */
+  async function inodes(n: number) {
+    let got = -1;
+    for (let i = 0; i < 100 && got !== n; i++) {
+      got = await watchedInodes();
+      if (got !== n) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(got, n, 'hive_watched_inodes');
   }
 
   const reconciled = (trace: string, pred: (l: Record<string, any>) => boolean) => // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -109,7 +106,8 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     for (const ns of ['team-a', 'team-b']) await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     await createPod('team-a', 'web-1', { app: 'web' });
     await createPod('team-b', 'web-2', { app: 'web' });
-    agent = spawn(process.execPath, [MAIN, 'agent', '--metrics-port', '0'], {
+    // no periodic resync here: every reconcile has an event as its cause, so series and counts are exact
+    agent = spawn(process.execPath, [MAIN, 'agent', '--metrics-port', '0', '--status-interval', String(STATUS_INTERVAL_S), '--resync-interval', '3600'], {
       env: { ...process.env, KUBECONFIG: agentKubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket },
       // metrics on a free port (the ready log says which)
     });
@@ -146,8 +144,9 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   test('a HiveTrace applied while pods run: one event with trace, pod, container, process and node', async () => {
     const t0 = Date.now();
     await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces', trace);
-    await reconciled('team-a/secrets', (l) => l.kernelWatches === 1 && l.podsMatched === 1);
-    const first = logs.find((l) => l.msg === 'reconciled' && l.trace === 'team-a/secrets' && l.kernelWatches === 1)!;
+    await reconciled('team-a/secrets', (l) => l.filesWatched === 1 && l.podsMatched === 1);
+    const first = logs.find((l) => l.msg === 'reconciled' && l.trace === 'team-a/secrets' && l.filesWatched === 1)!;
+    await inodes(1);
     // reported, not asserted as a timing (speed lives in benchmarks)
     console.log(`# trace enforced ${Date.parse(first.time) - t0} ms after it was created`);
     const mark = await catIn('team-a', 'web-1');
@@ -189,6 +188,36 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     assert.deepEqual(nodes, [NODE, 'node-2']);
   });
 
+  test('event counters in status: written while events flow, at most once per --status-interval', async () => {
+    const writes: number[] = [];
+    let lastEntry: unknown;
+    const list = await ok('GET', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces');
+    const w = cluster.watch(`/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces?resourceVersion=${(list.metadata as { resourceVersion: string }).resourceVersion}`, (e) => {
+      const mine = ((e.object.status?.nodes ?? []) as { node: string }[]).find((n) => n.node === NODE);
+      if (e.object.metadata.name !== 'secrets' || JSON.stringify(mine) === JSON.stringify(lastEntry)) return;
+      lastEntry = mine;
+      writes.push(Date.now());
+    });
+    try {
+      const t0 = Date.now();
+      // one shell reads the file every 100 ms for about 7 s
+      const r = await h.cri.execSync(pods['team-a/web-1'].pod.containers[0].id, ['sh', '-c', 'for i in $(seq 1 70); do read x < /etc/secret; sleep 0.1; done'], 30);
+      assert.equal(r.exitCode, 0);
+      await new Promise((res) => setTimeout(res, STATUS_INTERVAL_S * 1000 + 1000));
+      const secs = (Date.now() - t0) / 1000;
+      const gaps = writes.slice(1).map((t, i) => t - writes[i]);
+      console.log(`# ${writes.length} status writes in ${secs.toFixed(1)} s of events (interval ${STATUS_INTERVAL_S} s), gaps ${gaps.join(',')} ms`);
+      assert.ok(writes.length >= 2, 'the counters were written');
+      assert.ok(writes.length <= Math.ceil(secs / STATUS_INTERVAL_S) + 1, `${writes.length} writes`);
+      for (const g of gaps) assert.ok(g >= STATUS_INTERVAL_S * 1000 - 300, `two writes ${g} ms apart`);
+      const entry = lastEntry as { eventsSeen: number; lastEventTime: string };
+      assert.ok(entry.eventsSeen >= 70, `eventsSeen ${entry.eventsSeen}`);
+      assert.ok(Date.parse(entry.lastEventTime) >= t0);
+    } finally {
+      w.stop();
+    }
+  });
+
   test('metrics and health endpoints', async () => {
     const port = logs.find((l) => l.msg === 'ready')!.metricsPort as number;
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -226,17 +255,20 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   test('a pod relabelled out of the selector is no longer watched; back in, it is again', async () => {
     const p = '/api/v1/namespaces/team-a/pods/web-1';
     await ok('PATCH', p, JSON.stringify({ metadata: { labels: { app: 'other' } } }), 'application/merge-patch+json');
-    await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.kernelWatches === 0);
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.filesWatched === 0);
+    await inodes(0);
     const mark = await catIn('team-a', 'web-1');
     await settle();
     assert.deepEqual(events.slice(mark).filter((e) => e.process?.comm === 'cat'), []);
     await ok('PATCH', p, JSON.stringify({ metadata: { labels: { app: 'web' } } }), 'application/merge-patch+json');
-    await reconciled('team-a/secrets', (l) => l.podsMatched === 1 && l.kernelWatches === 1);
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 1 && l.filesWatched === 1);
+    await inodes(1);
   });
 
   test('a deleted trace leaves no entries', async () => {
     await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces/secrets');
-    await reconciled('team-a/secrets', (l) => l.present === false && l.kernelWatches === 0);
+    await reconciled('team-a/secrets', (l) => l.present === false && l.filesWatched === 0);
+    await inodes(0);
   });
 
   test("the agent's ServiceAccount token has the ClusterRole's rights and no more", async () => {
@@ -259,11 +291,13 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
 
   test('a new pod of a selected kind is watched within a second of its container starting', async () => {
     await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-a/hivetraces', trace);
-    await reconciled('team-a/secrets', (l) => l.present === true && l.kernelWatches === 1);
+    await reconciled('team-a/secrets', (l) => l.present === true && l.filesWatched === 1);
+    await inodes(1);
     const t0 = Date.now();
     await createPod('team-a', 'web-3', { app: 'web' });
     const started = Date.now();
-    await reconciled('team-a/secrets', (l) => l.podsMatched === 2 && l.kernelWatches === 2);
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 2 && l.filesWatched === 2);
+    await inodes(2);
     const line = [...logs].reverse().find((l) => l.msg === 'reconciled' && l.trace === 'team-a/secrets' && l.podsMatched === 2)!;
     // reported, not asserted as a timing (speed lives in benchmarks)
     console.log(`# new pod watched ${Date.parse(line.time) - started} ms after its container started (pod created ${started - t0} ms before)`);
@@ -272,7 +306,35 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   test('a deleted pod leaves no entries', async () => {
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-1?gracePeriodSeconds=0');
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-3?gracePeriodSeconds=0');
-    await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.kernelWatches === 0);
+    await reconciled('team-a/secrets', (l) => l.podsMatched === 0 && l.filesWatched === 0);
+    await inodes(0);
+  });
+
+  test('50 pods and their trace created and deleted: the series return to the baseline', async () => {
+    const key = (x: { name: string; labels: Record<string, string> }) => `${x.name}${JSON.stringify(x.labels)}`;
+    const series = async () => new Set((await metrics()).filter((x) => x.name !== 'hive_api_errors_total').map(key));
+    const baseline = await series();
+    await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-p' } });
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-p/hivetraces', {
+      apiVersion: 'hive.io/v1alpha1',
+      kind: 'HiveTrace',
+      metadata: { name: 'churn', namespace: 'team-p' },
+      spec: { paths: ['/etc/secret'], selector: { matchLabels: { app: 'churn' } }, network: { mode: 'monitor' } },
+    });
+    for (let i = 0; i < 50; i++) {
+      await ok('POST', '/api/v1/namespaces/team-p/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: `churn-${i}`, labels: { app: 'churn' } }, spec: { nodeName: NODE, containers: [{ name: 'app', image: IMAGE }] } });
+    }
+    await reconciled('team-p/churn', (l) => l.podsMatched === 50);
+    const during = [...(await series())].filter((k) => !baseline.has(k));
+    assert.ok(during.some((k) => k.includes('team-p/churn')), `per-trace series while it exists: ${during}`);
+    for (let i = 0; i < 50; i++) await ok('DELETE', `/api/v1/namespaces/team-p/pods/churn-${i}?gracePeriodSeconds=0`);
+    await reconciled('team-p/churn', (l) => l.podsMatched === 0);
+    await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-p/hivetraces/churn');
+    await reconciled('team-p/churn', (l) => l.present === false);
+    const now = await series();
+    console.log(`# series: baseline ${baseline.size}, with the trace and 50 pods ${baseline.size + during.length}, after ${now.size}`);
+    assert.deepEqual([...now].filter((k) => !baseline.has(k)), []);
+    assert.equal(now.size, baseline.size);
   });
 
   // Network: a "pod" is a network namespace behind a host veth (testing/netns.ts);
@@ -353,6 +415,57 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     assert.equal((await topo!.run('n', TCP_CLIENT('198.18.7.2', 443))).code, 0);
     await settle();
     assert.deepEqual(netEvents(mark), []);
+  });
+
+  test("a deleted pod's network series are released", async () => {
+    const mine = async () => (await metrics()).filter((x) => x.labels.pod === 'net-1' && x.name.startsWith('hive_network_'));
+    assert.ok((await mine()).length >= 3, 'flows and blocked packets of net-1 (the pod still exists)');
+    await ok('DELETE', '/api/v1/namespaces/team-n/pods/net-1?gracePeriodSeconds=0');
+    let left = await mine();
+    for (let i = 0; i < 100 && left.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = await mine();
+    }
+    assert.deepEqual(left, []);
+  });
+
+  test('--cri-socket: containers found over CRI (ContainerStatus), a trace enforced through it', async () => {
+    const node = 'node-cri';
+    await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-c' } });
+    const body = await ok('POST', '/api/v1/namespaces/team-c/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cri-1', labels: { app: 'web' } }, spec: { nodeName: node, containers: [{ name: 'app', image: IMAGE }] } });
+    const uid = (body.metadata as { uid: string }).uid;
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-c/hivetraces', { ...trace, metadata: { name: 'secrets', namespace: 'team-c' } });
+    // containerd's API is not used: its socket does not exist for this agent
+    const cri: AgentProcess = await startAgent(['--cri-socket', h.socket, '--status-interval', '1'], { KUBECONFIG: agentKubeconfig, NODE_NAME: node, CONTAINERD_ADDRESS: '/nonexistent/containerd.sock' });
+    try {
+      assert.deepEqual(cri.logs.find((l) => l.msg === 'ready')!.runtime, { cri: h.socket });
+      type Entry = { node: string; filesWatched: number; unresolved: { reason: string }[]; conditions: { status: string }[]; eventsSeen: number };
+      const entry = async () => (((await ok('GET', '/apis/hive.io/v1alpha1/namespaces/team-c/hivetraces/secrets')).status as { nodes?: Entry[] })?.nodes ?? []).find((n) => n.node === node);
+      const until = async (pred: (e: Entry) => boolean, what: string) => {
+        for (let i = 0; i < 100; i++) {
+          const e = await entry();
+          if (e && pred(e)) return e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.fail(`${what}: ${JSON.stringify(await entry())}`);
+      };
+      // no containerID in the pod's status yet
+      await until((e) => e.unresolved.some((u) => u.reason === 'container not running') && e.conditions[0].status === 'False', 'unresolved: container not running');
+      const pod = await h.runPod('cri-1', ['app'], 'team-c', uid);
+      await ok('PATCH', '/api/v1/namespaces/team-c/pods/cri-1/status', runningPodStatus(pod.containers, '127.0.0.1', IMAGE), 'application/merge-patch+json');
+      await until((e) => e.filesWatched === 1 && e.conditions[0].status === 'True', 'watched over CRI');
+      const r = await h.cri.execSync(pod.containers[0].id, ['cat', '/etc/secret']);
+      assert.equal(r.exitCode, 0);
+      await waitFor(() => cri.events.some((e) => e.process?.comm === 'cat'), 5000, 'the event from the CRI agent');
+      const e = cri.events.find((x) => x.process?.comm === 'cat')!;
+      assert.deepEqual(e.container, { name: 'app', id: pod.containers[0].id });
+      assert.deepEqual(e.pod, { namespace: 'team-c', name: 'cri-1', uid });
+      assert.equal(e.node, node);
+      assert.deepEqual(e.trace, { namespace: 'team-c', name: 'secrets' });
+      await until((x) => x.eventsSeen >= 1, 'eventsSeen');
+    } finally {
+      assert.equal(await cri.stop(), 0);
+    }
   });
 
   test('a bad kubeconfig or a missing NODE_NAME: one line, exit 2, nothing left running', async () => {

@@ -1,12 +1,21 @@
 // Each node's agent writes its own entry of a HiveTrace's status.nodes with
 // server-side apply under a field manager of its own ("hive-agent/<node>"):
 // status.nodes is a list-map keyed by node, so two agents own disjoint entries
-// and cannot clobber each other. Writes are throttled per trace.
+// and cannot clobber each other.
+// A write costs every agent a watch event, so the writer writes only what
+// changed: the report (pods, files, unresolved, Ready) soon after it changes,
+// the event counters (eventsSeen, lastEventTime) at most once per
+// `countersIntervalMs` (metrics carry the live figures). The Ready condition's
+// lastTransitionTime moves only when its status flips. What the entry already
+// holds (from the informer's cache) is adopted at first sight, so a restarted
+// agent with nothing new to say writes nothing.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { isDeepStrictEqual } from 'node:util';
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
-import { GROUP, KIND, PLURAL, VERSION } from '../kube/hivetrace-schema';
+import { GROUP, HiveTraceStatus, KIND, PLURAL, VERSION } from '../kube/hivetrace-schema';
 import { k8sLib } from '../kube/client';
+import { TraceKey, traceId } from './keys';
 
 export interface NodeReport {
   podsMatched: number;
@@ -14,102 +23,214 @@ export interface NodeReport {
   /** Pod addresses whose traffic is monitored (0 when network mode is off). */
   podAddressesMonitored?: number;
   unresolved: { pod: string; container: string; path: string; reason: string }[];
+}
+
+export interface Counters {
   eventsSeen: number;
   lastEventTime?: string;
 }
 
+export type NodeEntry = NonNullable<HiveTraceStatus['nodes']>[number];
+
+export interface StatusWriterOptions {
+  /** The live event counters of a trace on this node. */
+  counters: (key: TraceKey) => Counters | undefined;
+  /** This node's entry as the API server last sent it (the informer's cache). */
+  stored: (key: TraceKey) => NodeEntry | undefined;
+  /** At most one write per this interval for counters alone. */
+  countersIntervalMs?: number;
+  /** At most one write per this interval for a changed report. */
+  minIntervalMs?: number;
+  onWrite?: (key: TraceKey) => void;
+  onError?: () => void;
+}
+
+/** What was last written for a trace (or found written, at first sight). */
+interface Written {
+  key: TraceKey;
+  report?: NodeReport;
+  ready?: boolean;
+  lastTransitionTime?: string;
+  /** The stored counters at adoption: this agent's counts add to them. */
+  base: Counters;
+  counters: Counters;
+  at: number;
+  /** The report to write, when it differs from `report`. */
+  pending?: NodeReport;
+  timer?: NodeJS.Timeout;
+  failures: number;
+}
+
 export class StatusWriter {
-  private readonly last = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly pending = new Map<string, NodeReport>();
+  private readonly traces = new Map<string, Written>();
+  private readonly ticker: NodeJS.Timeout;
+  private readonly countersIntervalMs: number;
+  private readonly minIntervalMs: number;
+  private stopped = false;
 
   constructor(
     private readonly custom: k8s.CustomObjectsApi,
     private readonly node: string,
     private readonly log: Logger,
-    private readonly onError: () => void = () => {},
-    private readonly minIntervalMs = 2000,
-  ) {}
-
-  /** Schedules a write of this node's entry for trace "ns/name" (at most one per interval). */
-  report(traceKey: string, r: NodeReport): void {
-    this.pending.set(traceKey, r);
-    if (this.timers.has(traceKey)) return;
-    const wait = Math.max(0, (this.last.get(traceKey) ?? 0) + this.minIntervalMs - Date.now());
-    this.timers.set(
-      traceKey,
-      setTimeout(() => {
-        this.timers.delete(traceKey);
-        void this.write(traceKey);
-      }, wait),
-    );
+    private readonly o: StatusWriterOptions,
+  ) {
+    this.countersIntervalMs = o.countersIntervalMs ?? 60_000;
+    this.minIntervalMs = o.minIntervalMs ?? 2000;
+    // counters are looked at a few times per interval; each trace is written at most once per interval for them
+    this.ticker = setInterval(() => this.tick(), Math.max(25, Math.floor(this.countersIntervalMs / 4)));
+    this.ticker.unref();
   }
 
-  forget(traceKey: string): void {
-    clearTimeout(this.timers.get(traceKey));
-    this.timers.delete(traceKey);
-    this.pending.delete(traceKey);
-    this.last.delete(traceKey);
+  /** The report of a reconcile: written if it differs from what the entry holds. */
+  report(key: TraceKey, r: NodeReport): void {
+    if (this.stopped) return;
+    const w = this.entry(key);
+    if (isDeepStrictEqual(w.report, r)) {
+      w.pending = undefined;
+      return;
+    }
+    w.pending = r;
+    this.schedule(w, w.at + this.minIntervalMs);
   }
 
-  private async write(traceKey: string): Promise<void> {
-    const r = this.pending.get(traceKey);
-    if (!r) return;
-    this.pending.delete(traceKey);
-    this.last.set(traceKey, Date.now());
-    const [namespace, name] = traceKey.split('/');
-    const now = new Date().toISOString();
-    const ready = r.unresolved.length === 0;
-    const body = {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: KIND,
-      metadata: { name, namespace },
-      status: {
-        nodes: [
-          {
-            node: this.node,
-            podsMatched: r.podsMatched,
-            filesWatched: r.filesWatched,
-            ...(r.podAddressesMonitored !== undefined ? { podAddressesMonitored: r.podAddressesMonitored } : {}),
-            unresolved: r.unresolved,
-            eventsSeen: r.eventsSeen,
-            ...(r.lastEventTime ? { lastEventTime: r.lastEventTime } : {}),
-            updated: now,
-            conditions: [
-              {
-                type: 'Ready',
-                status: ready ? 'True' : 'False',
-                reason: ready ? 'Watching' : 'Unresolved',
-                message: ready
-                  ? `${r.filesWatched} file(s) watched` +
-                    (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') +
-                    ` in ${r.podsMatched} pod(s)`
-                  : `${r.unresolved.length} path(s) or container(s) not resolved: ${r.unresolved
-                      .slice(0, 3)
-                      .map((u) => `${u.pod}/${u.container} ${u.path}: ${u.reason}`)
-                      .join('; ')}`,
-                lastTransitionTime: now,
-              },
-            ],
-          },
-        ],
-      },
+  private entry(key: TraceKey): Written {
+    const id = traceId(key);
+    let w = this.traces.get(id);
+    if (!w) {
+      w = this.adopt(key);
+      this.traces.set(id, w);
+    }
+    return w;
+  }
+
+  /** What the API server already holds for this node, as if this agent had written it. */
+  private adopt(key: TraceKey): Written {
+    const s = this.o.stored(key);
+    const base: Counters = { eventsSeen: s?.eventsSeen ?? 0, ...(s?.lastEventTime ? { lastEventTime: s.lastEventTime } : {}) };
+    const w: Written = { key, base, counters: base, at: 0, failures: 0 };
+    if (!s) return w;
+    const ready = s.conditions?.find((c) => c.type === 'Ready');
+    w.ready = ready ? ready.status === 'True' : undefined;
+    w.lastTransitionTime = ready?.lastTransitionTime;
+    w.report = {
+      podsMatched: s.podsMatched ?? 0,
+      filesWatched: s.filesWatched ?? 0,
+      ...(s.podAddressesMonitored !== undefined ? { podAddressesMonitored: s.podAddressesMonitored } : {}),
+      unresolved: s.unresolved ?? [],
     };
-    try {
-      const { setHeaderOptions, PatchStrategy } = await k8sLib();
-      await this.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body, fieldManager: `hive-agent/${this.node}`, force: true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      );
-    } catch (e) {
-      // e.g. a trace deleted meanwhile: nothing to report on
-      this.onError();
-      this.log.debug({ trace: traceKey, err: errorMessage(e) }, 'status write failed');
+    return w;
+  }
+
+  private counters(w: Written): Counters {
+    const c = this.o.counters(w.key);
+    if (!c) return w.base;
+    return { eventsSeen: w.base.eventsSeen + c.eventsSeen, ...(c.lastEventTime || w.base.lastEventTime ? { lastEventTime: c.lastEventTime ?? w.base.lastEventTime } : {}) };
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const w of this.traces.values()) {
+      if (w.timer || !w.report) continue; // a write is coming (it carries the counters), or nothing was reported yet
+      if (now - w.at < this.countersIntervalMs) continue;
+      if (!isDeepStrictEqual(this.counters(w), w.counters)) this.schedule(w, now);
     }
   }
 
-  stop(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+  private schedule(w: Written, at: number): void {
+    if (w.timer || this.stopped) return;
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      void this.write(w);
+    }, Math.max(0, at - Date.now()));
+    w.timer.unref();
   }
+
+  forget(key: TraceKey): void {
+    const id = traceId(key);
+    clearTimeout(this.traces.get(id)?.timer);
+    this.traces.delete(id);
+  }
+
+  /** Writes the pending report (or the last one) with the current counters. */
+  private async write(w: Written): Promise<void> {
+    const r = w.pending ?? w.report;
+    if (!r) return;
+    const counters = this.counters(w);
+    const ready = r.unresolved.length === 0;
+    const now = new Date().toISOString();
+    const lastTransitionTime = ready === w.ready && w.lastTransitionTime ? w.lastTransitionTime : now;
+    const body = {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: KIND,
+      metadata: { name: w.key.name, namespace: w.key.namespace },
+      status: { nodes: [entry(this.node, r, counters, ready, lastTransitionTime)] },
+    };
+    const attempt = w.at;
+    w.at = Date.now();
+    try {
+      const { setHeaderOptions, PatchStrategy } = await k8sLib();
+      await this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: PLURAL, namespace: w.key.namespace, name: w.key.name, body, fieldManager: `hive-agent/${this.node}`, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      );
+    } catch (e) {
+      this.o.onError?.();
+      if ((e as { code?: number }).code === 404 || !this.traces.has(traceId(w.key))) {
+        this.log.debug({ trace: traceId(w.key), err: errorMessage(e) }, 'status write failed: trace gone');
+        return;
+      }
+      // try again later, doubling up to a minute; the write then carries what is current
+      w.at = attempt;
+      w.failures++;
+      const retryInMs = Math.min(1000 * 2 ** (w.failures - 1), 60_000);
+      this.log.warn({ trace: traceId(w.key), err: errorMessage(e), retryInMs }, 'status write failed');
+      w.pending = r;
+      this.schedule(w, Date.now() + retryInMs);
+      return;
+    }
+    w.failures = 0;
+    w.report = r;
+    if (w.pending === r) w.pending = undefined;
+    w.ready = ready;
+    w.lastTransitionTime = lastTransitionTime;
+    w.counters = counters;
+    this.o.onWrite?.(w.key);
+    // a report that changed while this write was in flight
+    if (w.pending) this.schedule(w, w.at + this.minIntervalMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.ticker);
+    for (const w of this.traces.values()) clearTimeout(w.timer);
+    this.traces.clear();
+  }
+}
+
+function entry(node: string, r: NodeReport, c: Counters, ready: boolean, lastTransitionTime: string): NodeEntry {
+  return {
+    node,
+    podsMatched: r.podsMatched,
+    filesWatched: r.filesWatched,
+    ...(r.podAddressesMonitored !== undefined ? { podAddressesMonitored: r.podAddressesMonitored } : {}),
+    unresolved: r.unresolved,
+    eventsSeen: c.eventsSeen,
+    ...(c.lastEventTime ? { lastEventTime: c.lastEventTime } : {}),
+    conditions: [
+      {
+        type: 'Ready',
+        status: ready ? 'True' : 'False',
+        reason: ready ? 'Watching' : 'Unresolved',
+        message: ready
+          ? `${r.filesWatched} file(s) watched` +
+            (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') +
+            ` in ${r.podsMatched} pod(s)`
+          : `${r.unresolved.length} path(s) or container(s) not resolved: ${r.unresolved
+              .slice(0, 3)
+              .map((u) => `${u.pod}/${u.container} ${u.path}: ${u.reason}`)
+              .join('; ')}`,
+        lastTransitionTime,
+      },
+    ],
+  };
 }

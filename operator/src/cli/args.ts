@@ -114,9 +114,15 @@ export interface AgentArgs {
   maxWatches: number;
   maxMatches: number;
   containerdSocket: string;
+  /** Find containers through this CRI socket instead of containerd's API (CRI-O, ...). */
+  criSocket?: string;
   hostProc: string;
   nodeName: string;
   metricsPort: number;
+  /** Event counters in HiveTrace status are written at most this often per trace. */
+  statusIntervalMs: number;
+  /** Every trace is reconciled this often (a safety net for changes without an event). */
+  resyncIntervalMs: number;
   /** Service CIDRs and other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses). */
   clusterCidrs: Cidr[];
 }
@@ -129,8 +135,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'max-watches': { type: 'string' },
       'max-matches': { type: 'string' },
       'containerd-socket': { type: 'string' },
+      'cri-socket': { type: 'string' },
       'host-proc': { type: 'string' },
       'metrics-port': { type: 'string' },
+      'status-interval': { type: 'string' },
+      'resync-interval': { type: 'string' },
       'service-cidr': { type: 'string', multiple: true },
       'cluster-cidr': { type: 'string', multiple: true },
     },
@@ -150,9 +159,12 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxWatches: intOption('max-watches', values['max-watches'] as string | undefined, DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES),
     maxMatches: intOption('max-matches', values['max-matches'] as string | undefined, DEFAULT_MAX_MATCHES, 1, 1 << 20),
     containerdSocket: (values['containerd-socket'] as string | undefined) ?? (env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
+    criSocket: (values['cri-socket'] as string | undefined) ?? (env.HIVE_CRI_SOCKET || undefined),
     hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
     nodeName,
     metricsPort: intOption('metrics-port', values['metrics-port'] as string | undefined, 9464, 0, 65535),
+    statusIntervalMs: 1000 * intOption('status-interval', values['status-interval'] as string | undefined, 60, 1, 86400),
+    resyncIntervalMs: 1000 * intOption('resync-interval', values['resync-interval'] as string | undefined, 30, 1, 86400),
     clusterCidrs: agentCidrs(values, env),
   };
 }

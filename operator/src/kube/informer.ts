@@ -47,8 +47,13 @@ export class SelfRestartingInformer<T extends k8s.KubernetesObject> {
     }
   }
 
-  list(): readonly T[] {
-    return this.informer.list();
+  /** The cache: every object, or a namespace's. */
+  list(namespace?: string): readonly T[] {
+    return this.informer.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
   }
 
   async stop(): Promise<void> {

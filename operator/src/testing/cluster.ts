@@ -110,6 +110,32 @@ export class TestCluster {
     execFileSync('bash', [path.join(CLUSTER_DIR, 'down.sh')], { env: { ...process.env, HIVE_CLUSTER_DIR: this.dir }, stdio: 'inherit' });
   }
 
+  /** A watch (`?watch=1` added): each event as the API server sends it, until stop(). */
+  watch(urlPath: string, onEvent: (e: { type: string; object: Record<string, any> }) => void): { stop(): void } { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const req = https.request({
+      host: this.server.hostname,
+      port: this.server.port,
+      path: `${urlPath}${urlPath.includes('?') ? '&' : '?'}watch=1`,
+      ca: this.ca,
+      agent: false,
+      headers: { authorization: `Bearer ${this.adminToken}`, accept: 'application/json' },
+    });
+    req.on('response', (res) => {
+      let buf = '';
+      res.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim()) onEvent(JSON.parse(line));
+        }
+      });
+    });
+    req.on('error', () => undefined); // ended by stop()
+    req.end();
+    return { stop: () => req.destroy() };
+  }
+
   /** One REST call; `body` is sent as JSON unless contentType says otherwise (string bodies as they are). */
   request(
     method: string,

@@ -1,0 +1,63 @@
+// File events from the kernel to stdout: each raw event is enriched for every
+// owner of its watch (trace, pod, container, path; node), narrowed to the
+// access that owner asked for, passed through the trace's rate limit, counted
+// (metrics, and the per-trace counters that status reports) and written.
+import { ACCESS } from '../fileaccess/layout';
+import type { RawFileEvent } from '../fileaccess/layout';
+import { WatchRegistry } from '../fileaccess/watch-registry';
+import { FileEventRecord, toRecord } from '../fileaccess/file-event';
+import { Clock } from '../output/clock';
+import { EventWriter } from '../output/event-writer';
+import { RateLimiter } from '../output/rate-limit';
+import { AgentMetrics } from './metrics';
+import { Counters } from './status-writer';
+import { TraceKey, traceId } from './keys';
+
+export class FilePipeline {
+  private readonly limiter: RateLimiter<FileEventRecord>;
+  private readonly seen = new Map<string, { eventsSeen: number; lastEventTime?: string }>();
+
+  constructor(
+    private readonly registry: WatchRegistry,
+    writer: EventWriter,
+    private readonly clock: Clock,
+    private readonly nodeName: string,
+    private readonly metrics: AgentMetrics,
+    /** spec.rateLimit of a trace (from the informer's cache). */
+    private readonly rateLimit: (trace: TraceKey) => number | undefined,
+  ) {
+    this.limiter = new RateLimiter<FileEventRecord>((r) => writer.write(r));
+  }
+
+  handle(events: RawFileEvent[]): void {
+    for (const e of events) {
+      for (const o of this.registry.owners(e.watchId, e.access)) {
+        if (!o.trace) continue; // every agent owner has one
+        const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.nodeName);
+        rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
+        const id = traceId(o.trace);
+        this.limiter.offer(`${id}|${e.tgid}`, this.rateLimit(o.trace), rec);
+        const s = this.seen.get(id) ?? { eventsSeen: 0 };
+        s.eventsSeen++;
+        s.lastEventTime = rec.time;
+        this.seen.set(id, s);
+        for (const a of rec.access) this.metrics.events.inc({ trace: id, access: a });
+      }
+    }
+  }
+
+  /** Events seen for a trace since the agent started. */
+  counters(trace: TraceKey): Counters | undefined {
+    return this.seen.get(traceId(trace));
+  }
+
+  /** A deleted trace: its counters and series go. */
+  releaseTrace(trace: TraceKey): void {
+    this.seen.delete(traceId(trace));
+    this.metrics.releaseTrace(traceId(trace));
+  }
+
+  stop(): void {
+    this.limiter.stop();
+  }
+}

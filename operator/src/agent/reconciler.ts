@@ -1,0 +1,329 @@
+// The reconciler: one work queue keyed by trace (work-queue.ts: adds coalesce,
+// one run per key at a time, per-key exponential backoff on failure). Traces of
+// different keys reconcile concurrently, up to `workers` at a time: each run
+// touches only its own trace's entries (registry owners, network selections,
+// status), and the registries are updated synchronously, so runs cannot interleave
+// within one update.
+// A trace is queued only for a cause: its spec changed (metadata.generation: the
+// status subresource keeps status writes, ours and other nodes', from bumping
+// it) or it was deleted; a pod it selects, or selected, changed in what a
+// reconcile reads (pod-signature.ts); a container task started; the periodic
+// resync; the runtime's event stream came back after a gap; a retry.
+// A reconcile reads the informers' caches, turns (trace, matching pod,
+// container) into watched inodes (container id from the pod's status -> pid
+// from the runtime -> paths resolved inside /proc/<pid>/root -> the
+// WatchRegistry) and selected pod addresses (NetworkRegistry), removes what the
+// trace no longer owns, and reports to the StatusWriter.
+import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { Logger } from '../util/log';
+import { errorMessage } from '../util/errors';
+import { ACCESS, AccessName } from '../fileaccess/layout';
+import { WatchKeeper } from '../fileaccess/watch-keeper';
+import { parseContainerId } from '../runtime/client';
+import { HiveTrace } from '../kube/hivetrace-schema';
+import { matchesSelector } from '../kube/selector';
+import { NET_FLAG } from '../netmon/layout';
+import { parseIp } from '../netmon/addr';
+import { NetSelection, NetworkRegistry, PodRef } from './network-registry';
+import { NodeReport, StatusWriter } from './status-writer';
+import { AgentMetrics } from './metrics';
+import { ContainerRuntime } from './container-runtime';
+import { podSignature } from './pod-signature';
+import { WorkQueue } from './work-queue';
+import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
+
+/** The part of an informer's cache the reconciler reads. */
+export interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+export type Unresolved = NodeReport['unresolved'][number];
+
+/** Who a watched file is reported as belonging to. */
+export interface WatchMeta {
+  trace: TraceKey;
+  pod: PodRef;
+  container: { name: string; id: string };
+}
+
+export interface ReconcilerOptions {
+  hostProc: string;
+  maxMatches: number;
+  traces: Cache<HiveTrace>;
+  pods: Cache<k8s.V1Pod>;
+  runtime: ContainerRuntime;
+  /** Keeps each container's watched paths resolved (and following their files). */
+  keeper: WatchKeeper;
+  /** Absent when the network monitor could not load. */
+  network?: NetworkRegistry;
+  status: StatusWriter;
+  metrics: AgentMetrics;
+  /** A deleted trace was cleaned up: release what else it held (counters, series). */
+  onTraceGone: (key: TraceKey) => void;
+  log: Logger;
+  workers?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Why a container has no process root to resolve in, or its id and pid. */
+type Target = { id: string; pid: number } | { reason: string };
+
+function accessMask(names: AccessName[] | undefined): number {
+  return (names ?? ['read', 'write', 'exec']).reduce((m, n) => m | ACCESS[n], 0);
+}
+
+export class Reconciler {
+  private readonly queue: WorkQueue<TraceKey, Cause>;
+  /** What each trace put in the registry: a deleted trace or a gone pod is cleaned up from it. */
+  private readonly owned = new Map<string, Map<string, OwnerKey>>();
+  /** The pods (uids) each trace selected at its last reconcile: a change to one is a cause. */
+  private readonly selected = new Map<string, { key: TraceKey; pods: Set<string> }>();
+  /** Change detection only (the objects are in the informers' caches): */
+  private readonly generations = new Map<string, number>();
+  private readonly podSignatures = new Map<string, string>();
+  /** Debounce of keeper notifications, per trace. */
+  private readonly pathTimers = new Map<string, NodeJS.Timeout>();
+  private readonly log: Logger;
+
+  constructor(private readonly o: ReconcilerOptions) {
+    this.log = o.log;
+    this.queue = new WorkQueue<TraceKey, Cause>({
+      id: traceId,
+      work: (key, causes) => this.reconcile(key, causes),
+      retryCause: 'retry',
+      workers: o.workers ?? 2,
+      baseDelayMs: o.baseDelayMs,
+      maxDelayMs: o.maxDelayMs,
+      onError: (key, err, retryInMs, failures) => {
+        this.o.metrics.reconcileErrors.inc({ trace: traceId(key) });
+        this.log.warn({ trace: traceId(key), err: errorMessage(err), retryInMs, failures }, 'reconcile failed; retrying');
+      },
+    });
+  }
+
+  // ---- causes ----
+
+  /** A HiveTrace added or updated: reconciled when its spec is new or changed. */
+  traceChanged(t: HiveTrace): void {
+    const key = traceKeyOf(t);
+    const gen = t.metadata.generation ?? -1;
+    if (this.generations.get(traceId(key)) === gen) return;
+    this.generations.set(traceId(key), gen);
+    this.queue.add(key, 'spec');
+  }
+
+  traceDeleted(t: HiveTrace): void {
+    const key = traceKeyOf(t);
+    this.generations.delete(traceId(key));
+    this.queue.add(key, 'deleted');
+  }
+
+  /** A pod of this node added or updated: its traces are reconciled when something they read changed. */
+  podChanged(p: k8s.V1Pod): void {
+    const uid = p.metadata?.uid ?? '';
+    const sig = podSignature(p);
+    if (this.podSignatures.get(uid) === sig) return;
+    this.podSignatures.set(uid, sig);
+    this.enqueueFor(p, 'pod');
+  }
+
+  podDeleted(p: k8s.V1Pod): void {
+    this.podSignatures.delete(p.metadata?.uid ?? '');
+    this.enqueueFor(p, 'pod');
+  }
+
+  /** A task started: the traces of the pod whose status names the container. */
+  taskStarted(containerId: string): void {
+    for (const p of this.o.pods.list()) {
+      if ((p.status?.containerStatuses ?? []).some((s) => s.containerID?.endsWith(`://${containerId}`) || s.containerID === containerId)) this.enqueueFor(p, 'task');
+    }
+  }
+
+  /** Every trace: the periodic resync, or after the runtime's events had a gap. */
+  enqueueAll(cause: 'resync' | 'gap'): void {
+    for (const t of this.o.traces.list()) this.queue.add(traceKeyOf(t), cause);
+  }
+
+  /** Traces that select the pod now or selected it at their last reconcile. */
+  private enqueueFor(p: k8s.V1Pod, cause: Cause): void {
+    const ns = p.metadata?.namespace;
+    const uid = p.metadata?.uid ?? '';
+    for (const t of this.o.traces.list(ns)) {
+      if (matchesSelector(t.spec.selector, p.metadata?.labels)) this.queue.add(traceKeyOf(t), cause);
+    }
+    for (const s of this.selected.values()) if (s.pods.has(uid)) this.queue.add(s.key, cause);
+  }
+
+  // ---- reconcile ----
+
+  private async reconcile(key: TraceKey, causes: Cause[]): Promise<void> {
+    const id = traceId(key);
+    this.o.metrics.reconciles.inc({ trace: id, cause: causes[0] });
+    const end = this.o.metrics.reconcileSeconds.startTimer();
+    try {
+      await this.reconcileTrace(key, causes);
+    } finally {
+      end();
+    }
+  }
+
+  private async reconcileTrace(key: TraceKey, causes: Cause[]): Promise<void> {
+    const id = traceId(key);
+    const trace = this.o.traces.get(key.name, key.namespace);
+    const desired = new Set<string>();
+    const unresolved: Unresolved[] = [];
+    const failures: string[] = [];
+    const pods = new Set<string>();
+    const net: NetSelection[] = [];
+    let podsMatched = 0;
+    if (trace) {
+      const access = accessMask(trace.spec.access as AccessName[] | undefined);
+      const netMode = trace.spec.network?.mode ?? 'off';
+      for (const pod of this.o.pods.list(key.namespace)) {
+        if (pod.metadata?.deletionTimestamp) continue;
+        if (!matchesSelector(trace.spec.selector, pod.metadata?.labels)) continue;
+        podsMatched++;
+        const podRef = { namespace: key.namespace, name: pod.metadata!.name!, uid: pod.metadata!.uid! };
+        pods.add(podRef.uid);
+        if (netMode !== 'off') this.selectPodNetwork(pod, podRef, key, netMode, net, unresolved);
+        if (!trace.spec.paths?.length) continue;
+        for (const c of pod.spec?.containers ?? []) {
+          if (trace.spec.containers && !trace.spec.containers.includes(c.name)) continue;
+          const owner: OwnerKey = { trace: key, podUid: podRef.uid, container: c.name };
+          let target: Target;
+          try {
+            target = await this.containerTarget(pod, c.name);
+          } catch (e) {
+            // the runtime did not answer: keep what the container had, retry the trace
+            failures.push(`${podRef.name}/${c.name}: ${errorMessage(e)}`);
+            unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: errorMessage(e) });
+            if (this.owned.get(id)?.has(ownerId(owner))) desired.add(ownerId(owner));
+            continue;
+          }
+          if ('reason' in target) {
+            unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: target.reason });
+            continue;
+          }
+          desired.add(ownerId(owner));
+          const root = `${this.o.hostProc}/${target.pid}/root`;
+          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: { name: c.name, id: target.id } })));
+        }
+      }
+    }
+    for (const [oid, owner] of this.owned.get(id) ?? []) if (!desired.has(oid)) this.unwatchContainer(owner);
+    this.o.network?.set(id, net);
+    if (trace && (trace.spec.network?.mode ?? 'off') !== 'off' && !this.o.network) {
+      unresolved.push({ pod: '*', container: '*', path: 'network', reason: 'network monitoring unavailable on this node (see the agent log)' });
+    }
+    unresolved.sort((a, b) => cmp(a.pod, b.pod) || cmp(a.container, b.container) || cmp(a.path, b.path) || cmp(a.reason, b.reason));
+    const filesWatched = this.o.keeper.registry.countByTrace().get(id) ?? 0;
+    const podAddressesMonitored = this.o.network?.countByTrace().get(id) ?? 0;
+    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved }, 'reconciled');
+    if (trace) {
+      this.selected.set(id, { key, pods });
+      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved });
+    } else {
+      this.selected.delete(id);
+      this.o.status.forget(key);
+      this.o.onTraceGone(key);
+    }
+    if (failures.length) throw new Error(`container runtime: ${failures.join('; ')}`);
+  }
+
+  /** The container's id (from the pod's status, as the kubelet reports it) and its pid (from the runtime). */
+  private async containerTarget(pod: k8s.V1Pod, name: string): Promise<Target> {
+    const st = pod.status?.containerStatuses?.find((s) => s.name === name);
+    if (!st?.containerID) return { reason: 'container not running' };
+    let id: string;
+    try {
+      id = parseContainerId(st.containerID, this.o.runtime.runtimeName);
+    } catch (e) {
+      return { reason: errorMessage(e) };
+    }
+    const pid = await this.o.runtime.pid(id);
+    return pid ? { id, pid } : { reason: 'container not running' };
+  }
+
+  /**
+   * Watches `patterns` inside one container's root for `owner`, replacing what
+   * it watched before; returns what did not resolve. The one place paths become
+   * watched inodes (the watch keeper takes this over).
+   */
+  async watchContainer(owner: OwnerKey, root: string, patterns: string[], access: number, meta: WatchMeta): Promise<Unresolved[]> {
+    this.own(owner);
+    const unresolved: Unresolved[] = [];
+    for (const p of this.o.keeper.set(ownerId(owner), { root, patterns, access, maxMatches: this.o.maxMatches, meta })) {
+      const at = { pod: meta.pod.name, container: meta.container.name, path: p.pattern };
+      if (p.state !== 'ok') unresolved.push({ ...at, reason: p.reason ?? p.state });
+      // a cut is not silent: the trace is not Ready while part of a glob goes unwatched
+      if (p.truncated) unresolved.push({ ...at, reason: `${p.truncated.seen} matches, only the first ${p.truncated.limit} are watched (--max-matches)` });
+    }
+    return unresolved;
+  }
+
+  /** The keeper saw one owner's paths change state: its trace reports again (at most once a second). */
+  pathsChanged(id: string): void {
+    for (const mine of this.owned.values()) {
+      const owner = mine.get(id);
+      if (!owner) continue;
+      const t = traceId(owner.trace);
+      if (this.pathTimers.has(t)) return;
+      const timer = setTimeout(() => {
+        this.pathTimers.delete(t);
+        this.queue.add(owner.trace, 'paths');
+      }, 1000);
+      timer.unref();
+      this.pathTimers.set(t, timer);
+      return;
+    }
+  }
+
+  /** Stops watching everything `owner` watched. */
+  unwatchContainer(owner: OwnerKey): void {
+    this.o.keeper.remove(ownerId(owner));
+    const id = traceId(owner.trace);
+    const mine = this.owned.get(id);
+    mine?.delete(ownerId(owner));
+    if (mine?.size === 0) this.owned.delete(id);
+  }
+
+  private own(owner: OwnerKey): void {
+    const id = traceId(owner.trace);
+    let mine = this.owned.get(id);
+    if (!mine) this.owned.set(id, (mine = new Map()));
+    mine.set(ownerId(owner), owner);
+  }
+
+  /** A matched pod's addresses for the network monitor; host-network pods have none of their own. */
+  private selectPodNetwork(pod: k8s.V1Pod, podRef: PodRef, trace: TraceKey, mode: string, out: NetSelection[], unresolved: Unresolved[]): void {
+    if (pod.spec?.hostNetwork) {
+      unresolved.push({ pod: podRef.name, container: '*', path: 'network', reason: "host-network pod: its traffic is the node's, not monitored" });
+      return;
+    }
+    const ips = pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []);
+    const flags = NET_FLAG.monitor | (mode === 'block-external' ? NET_FLAG.blockExternal : 0);
+    for (const ip of ips) {
+      try {
+        out.push({ ip, addr: parseIp(ip, 'pod IP'), pod: podRef, trace, flags });
+      } catch (e) {
+        unresolved.push({ pod: podRef.name, container: '*', path: 'network', reason: errorMessage(e) });
+      }
+    }
+  }
+
+  /** Resolves when no reconcile is queued or running. */
+  drained(): Promise<void> {
+    return this.queue.drained();
+  }
+
+  stop(): Promise<void> {
+    for (const t of this.pathTimers.values()) clearTimeout(t);
+    return this.queue.stop();
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,111 @@
+// The writer's decisions (what to write, when), against a recording stand-in
+// for the API; the writes themselves go to a real API server in the e2e tests.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { log } from '../util/log';
+import { k8sLib } from '../kube/client';
+import { Counters, NodeEntry, NodeReport, StatusWriter } from './status-writer';
+
+before(() => k8sLib()); // loaded once: its first import takes longer than the waits below
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const KEY = { namespace: 'a', name: 't' };
+
+function setup(opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: () => boolean } = {}) {
+  const writes: { at: number; entry: NodeEntry }[] = [];
+  const custom = {
+    patchNamespacedCustomObjectStatus: async (req: { body: { status: { nodes: NodeEntry[] } } }) => {
+      if (opts.fail?.()) throw Object.assign(new Error('unavailable'), { code: 503 });
+      writes.push({ at: Date.now(), entry: req.body.status.nodes[0] });
+      return {};
+    },
+  } as unknown as k8s.CustomObjectsApi;
+  let counters: Counters | undefined;
+  const w = new StatusWriter(custom, 'n1', log, {
+    counters: () => counters,
+    stored: () => opts.stored,
+    countersIntervalMs: opts.countersIntervalMs ?? 200,
+    minIntervalMs: 20,
+  });
+  return { w, writes, setCounters: (c: Counters) => (counters = c) };
+}
+
+const ok: NodeReport = { podsMatched: 1, filesWatched: 2, podAddressesMonitored: 0, unresolved: [] };
+const bad: NodeReport = { ...ok, filesWatched: 1, unresolved: [{ pod: 'p', container: 'c', path: '/x', reason: 'not found' }] };
+
+test('the same report twice is written once; lastTransitionTime moves only when Ready flips', async () => {
+  const { w, writes } = setup();
+  w.report(KEY, ok);
+  await sleep(40);
+  w.report(KEY, { ...ok, unresolved: [] });
+  await sleep(40);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].entry.conditions![0].status, 'True');
+  const t0 = writes[0].entry.conditions![0].lastTransitionTime;
+  assert.equal((writes[0].entry as Record<string, unknown>).updated, undefined, 'no timestamp that changes every write');
+  await sleep(5);
+  w.report(KEY, { ...ok, podsMatched: 2 }); // changed, still Ready
+  await sleep(40);
+  assert.equal(writes.length, 2);
+  assert.equal(writes[1].entry.conditions![0].lastTransitionTime, t0);
+  w.report(KEY, bad); // flips
+  await sleep(40);
+  assert.equal(writes.length, 3);
+  assert.equal(writes[2].entry.conditions![0].status, 'False');
+  assert.notEqual(writes[2].entry.conditions![0].lastTransitionTime, t0);
+  w.stop();
+});
+
+test("what the API server holds is adopted: a restarted agent with the same report writes nothing, and keeps counting", async () => {
+  const stored: NodeEntry = {
+    node: 'n1',
+    podsMatched: 1,
+    filesWatched: 2,
+    podAddressesMonitored: 0,
+    unresolved: [],
+    eventsSeen: 7,
+    lastEventTime: '2026-01-01T00:00:00.000Z',
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Watching', lastTransitionTime: '2026-01-01T00:00:00.000Z' }],
+  };
+  const { w, writes, setCounters } = setup({ stored, countersIntervalMs: 100 });
+  w.report(KEY, ok);
+  await sleep(250);
+  assert.equal(writes.length, 0);
+  setCounters({ eventsSeen: 2, lastEventTime: '2026-01-02T00:00:00.000Z' });
+  await sleep(250);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].entry.eventsSeen, 9);
+  assert.equal(writes[0].entry.conditions![0].lastTransitionTime, '2026-01-01T00:00:00.000Z');
+  w.stop();
+});
+
+test('counters alone are written at most once per interval', async () => {
+  const { w, writes, setCounters } = setup({ countersIntervalMs: 200 });
+  w.report(KEY, ok);
+  const t0 = Date.now();
+  let n = 0;
+  while (Date.now() - t0 < 1000) {
+    setCounters({ eventsSeen: ++n, lastEventTime: new Date().toISOString() });
+    await sleep(10);
+  }
+  await sleep(20);
+  w.stop();
+  const gaps = writes.slice(1).map((x, i) => x.at - writes[i].at);
+  assert.ok(writes.length >= 3 && writes.length <= 6, `${writes.length} writes in 1 s at a 200 ms interval`);
+  for (const g of gaps) assert.ok(g >= 195, `writes ${g} ms apart`);
+});
+
+test('a failed write is retried with what is current', async () => {
+  let failing = true;
+  const { w, writes } = setup({ fail: () => failing });
+  w.report(KEY, ok);
+  await sleep(50);
+  assert.equal(writes.length, 0);
+  w.report(KEY, bad);
+  failing = false;
+  await sleep(1300);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].entry.filesWatched, 1);
+  w.stop();
+});

@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseAgentArgs } from './args';
+
+const env = { NODE_NAME: 'n1' };
+
+test('hive agent: --cri-socket or HIVE_CRI_SOCKET; status and resync intervals in seconds with defaults', () => {
+  const d = parseAgentArgs([], env);
+  assert.equal(d.criSocket, undefined);
+  assert.equal(d.statusIntervalMs, 60_000);
+  assert.equal(d.resyncIntervalMs, 30_000);
+  assert.equal(parseAgentArgs([], { ...env, HIVE_CRI_SOCKET: '/run/crio/crio.sock' }).criSocket, '/run/crio/crio.sock');
+  const o = parseAgentArgs(['--cri-socket', '/x.sock', '--status-interval', '5', '--resync-interval', '600'], { ...env, HIVE_CRI_SOCKET: '/y.sock' });
+  assert.deepEqual([o.criSocket, o.statusIntervalMs, o.resyncIntervalMs], ['/x.sock', 5000, 600_000]);
+});
+
+test('hive agent: a bad interval names the option and what is allowed', () => {
+  assert.throws(() => parseAgentArgs(['--status-interval', '0'], env), /--status-interval must be from 1 to 86400, got 0/);
+  assert.throws(() => parseAgentArgs(['--resync-interval', '1m'], env), /--resync-interval must be a whole number from 1 to 86400, got '1m'/);
+});
