@@ -429,6 +429,60 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     assert.deepEqual(left, []);
   });
 
+  test('watches follow their paths: a ConfigMap volume rotated as kubelet does it, and a file that appears later (Ready False -> True)', async () => {
+    await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-r' } });
+    await createPod('team-r', 'cm-1', { app: 'cm' });
+    const ctr = pods['team-r/cm-1'].pod.containers[0];
+    const sh = async (cmd: string) => assert.equal((await h.cri.execSync(ctr.id, ['sh', '-c', cmd])).exitCode, 0, cmd);
+    // the volume as kubelet's atomic writer lays it out
+    const v1 = '..2026_12_01_10_00_00.123456789';
+    await sh(`mkdir -p /etc/config/${v1} && echo v1 > /etc/config/${v1}/key && ln -s ${v1} /etc/config/..data && ln -s ..data/key /etc/config/key`);
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-r/hivetraces', {
+      apiVersion: 'hive.io/v1alpha1',
+      kind: 'HiveTrace',
+      metadata: { name: 'rotation', namespace: 'team-r' },
+      spec: { paths: ['/etc/config/key', '/run/late/token'], selector: { matchLabels: { app: 'cm' } }, access: ['read'] },
+    });
+    type Entry = { node: string; filesWatched: number; unresolved: { path: string; reason: string }[]; conditions: { status: string; reason: string }[] };
+    const entry = async () => (((await ok('GET', '/apis/hive.io/v1alpha1/namespaces/team-r/hivetraces/rotation')).status as { nodes?: Entry[] })?.nodes ?? []).find((n) => n.node === NODE);
+    const until = async (pred: (e: Entry) => boolean, what: string) => {
+      for (let i = 0; i < 150; i++) {
+        const e = await entry();
+        if (e && pred(e)) return e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail(`${what}: ${JSON.stringify(await entry())}`);
+    };
+    const pending = await until((e) => e.filesWatched === 1 && e.conditions[0].status === 'False', 'the late path unresolved');
+    assert.deepEqual(pending.unresolved.map((u) => u.path), ['/run/late/token']);
+    assert.match(pending.unresolved[0].reason, /no such file or directory/);
+
+    const root = `/proc/${ctr.pid}/root`;
+    const oldIno = fs.statSync(`${root}/etc/config/key`).ino;
+    const v2 = '..2026_12_01_10_05_00.987654321';
+    await sh(`mkdir /etc/config/${v2} && echo v2 > /etc/config/${v2}/key && ln -s ${v2} /etc/config/..data_tmp && mv -T /etc/config/..data_tmp /etc/config/..data && rm -rf /etc/config/${v1}`);
+    const newIno = fs.statSync(`${root}/etc/config/key`).ino;
+    assert.notEqual(newIno, oldIno);
+    await waitFor(() => logs.some((l) => l.msg === 'watch re-resolved' && l.path === '/etc/config/key' && (l.newIno as string[]).includes(String(newIno))), 1000, 'the rotation followed');
+    const mark = events.length;
+    await sh('cat /etc/config/key > /dev/null');
+    await waitFor(() => events.slice(mark).some((e) => e.trace?.name === 'rotation'), 5000, 'the read after the rotation');
+    const e = events.slice(mark).find((x) => x.trace?.name === 'rotation')!;
+    assert.equal(e.inode, newIno);
+    assert.equal(e.path, '/etc/config/key');
+    assert.deepEqual(e.pod, { namespace: 'team-r', name: 'cm-1', uid: pods['team-r/cm-1'].uid });
+    assert.ok(total(await metrics(), 'hive_watch_reresolved_total', { cause: 'notify' }) >= 1, 'hive_watch_reresolved_total{cause="notify"}');
+
+    await sh('mkdir -p /run/late && echo t > /run/late/token');
+    const ready = await until((x) => x.filesWatched === 2 && x.conditions[0].status === 'True', 'the late file watched, Ready');
+    assert.deepEqual(ready.unresolved, []);
+    const mark2 = events.length;
+    await sh('cat /run/late/token > /dev/null');
+    await waitFor(() => events.slice(mark2).some((x) => x.path === '/run/late/token'), 5000, 'the read of the late file');
+    assert.equal(events.slice(mark2).find((x) => x.path === '/run/late/token')!.inode, fs.statSync(`${root}/run/late/token`).ino);
+    await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-r/hivetraces/rotation');
+  });
+
   test('--cri-socket: containers found over CRI (ContainerStatus), a trace enforced through it', async () => {
     const node = 'node-cri';
     await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-c' } });
