@@ -1,6 +1,6 @@
 // What every BPF object's user-space mirror is made of: struct layouts
 // (checked against the object's BTF by bpf/layout-check.ts) and ring-buffer
-// batches split into fixed-size records.
+// batches split into fixed-size records, and the C strings inside them.
 
 export interface FieldLayout {
   offset: number;
@@ -40,3 +40,14 @@ export function decodeRecords<T>(
   return { events: out, malformed };
 }
 
+
+/**
+ * A NUL-terminated string in a fixed-width char array (`char comm[16]`):
+ * the bytes up to the first NUL, or all `width` when the kernel filled it.
+ * latin1 maps each byte to one character, so no input can fail to decode.
+ */
+export function cString(buf: Buffer, at: number, width: number): string {
+  const field = buf.subarray(at, at + width);
+  const nul = field.indexOf(0);
+  return field.toString('latin1', 0, nul < 0 ? field.length : nul);
+}

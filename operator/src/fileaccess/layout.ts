@@ -1,6 +1,6 @@
 // User-space mirror of bpf/include/hive.h. layout.test.ts compares every
 // offset and size here with the compiled object's BTF, so the two cannot drift.
-import { FieldLayout, decodeRecords } from '../bpf/records';
+import { FieldLayout, cString, decodeRecords } from '../bpf/records';
 
 export const ACCESS = { read: 0x1, write: 0x2, exec: 0x4 } as const;
 export type AccessName = keyof typeof ACCESS;
@@ -116,14 +116,6 @@ function u64(buf: Buffer, at: number): bigint {
   return buf.readBigUInt64LE(at);
 }
 
-/** C string of at most `len` bytes (stops at the first NUL). */
-function cstr(buf: Buffer, at: number, len: number): string {
-  let end = at;
-  const stop = at + len;
-  while (end < stop && buf[end] !== 0) end++;
-  return buf.toString('latin1', at, end);
-}
-
 export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
   return {
     // Monotonic ns as a double: exact to the ns for 104 days of uptime, then to 2 ns.
@@ -141,7 +133,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     rawMask: buf.readUInt32LE(at + F.raw_mask.offset),
     fileMode: buf.readUInt16LE(at + F.file_mode.offset),
     source: buf.readUInt8(at + F.source.offset),
-    comm: cstr(buf, at + F.comm.offset, F.comm.size),
+    comm: cString(buf, at + F.comm.offset, F.comm.size),
   };
 }
 

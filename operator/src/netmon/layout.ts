@@ -1,6 +1,6 @@
 // User-space mirror of the network structs in bpf/include/hive.h, checked
 // against bpf/netmon.bpf.o's BTF by netmon/layout.test.ts.
-import { StructDef, decodeRecords } from '../bpf/records';
+import { StructDef, cString, decodeRecords } from '../bpf/records';
 
 export const NET_FLAG = { monitor: 0x1, blockExternal: 0x2 } as const;
 export const FLOW_FLAG = { finTx: 0x1, finRx: 0x2, rst: 0x4, ended: 0x8, blockReported: 0x10, hasProcess: 0x20 } as const;
@@ -135,12 +135,6 @@ export interface RawNetEvent {
   flow: Flow;
 }
 
-function cstr(b: Buffer, at: number, len: number): string {
-  const s = b.subarray(at, at + len);
-  const nul = s.indexOf(0);
-  return s.subarray(0, nul < 0 ? len : nul).toString('latin1');
-}
-
 export function decodeFlowKey(b: Buffer, at = 0): FlowKey {
   const f = FLOW_KEY.fields;
   return {
@@ -186,7 +180,7 @@ export function decodeFlow(b: Buffer, at = 0): Flow {
       pid: b.readUInt32LE(at + f.pid.offset),
       tgid: b.readUInt32LE(at + f.tgid.offset),
       uid: b.readUInt32LE(at + f.uid.offset),
-      comm: cstr(b, at + f.comm.offset, f.comm.size),
+      comm: cString(b, at + f.comm.offset, f.comm.size),
     };
   }
   return flow;

@@ -5,6 +5,7 @@
 // plain path, is opened again with openat2(RESOLVE_IN_ROOT) by the addon, so a
 // symlink such as /etc/shadow -> /../../host/etc/shadow resolves inside the
 // container and can never select a host file.
+import os from 'node:os';
 import fg from 'fast-glob';
 import { native } from '../sys/addon';
 import { kernelDev } from '../sys/devnum';
@@ -84,7 +85,7 @@ export async function resolveInRoot(
         const f = toFile(pattern, r);
         if ('errno' in f) {
           results.push(
-            f.errno === 2
+            f.errno === os.constants.errno.ENOENT
               ? { pattern, files: [], state: 'not found' }
               : { pattern, files: [], state: 'error', reason: f.message },
           );
