@@ -12,6 +12,16 @@ export interface StructDef {
   fields: Record<string, FieldLayout>;
 }
 
+/** C enums by name, each constant by its C name with the value the decoder uses. */
+export type EnumDefs = Record<string, Record<string, number>>;
+
+/** code -> name, from a name -> code table: the decoder's direction. */
+export function byCode<K extends string>(codes: Readonly<Record<K, number>>): Record<number, K> {
+  const out: Record<number, K> = {};
+  for (const [name, code] of Object.entries(codes) as [K, number][]) out[code] = name;
+  return out;
+}
+
 /**
  * Splits a ring-buffer batch from the addon (each record: u32 length, u32
  * pad, the record, padded to 8 bytes) and decodes records of `size` bytes.
