@@ -9,7 +9,7 @@ import { isNotFound } from '../runtime/grpc-call';
 import { CriClient } from '../runtime/cri';
 import { InRootFile, resolveInRoot } from '../resolve/in-root';
 import { TraceOptions } from './args';
-import { Plan, planWatches } from './trace';
+import { Plan, planWatches } from './watch-plan';
 
 const log = rootLog.child({ module: 'trace' });
 

@@ -3,45 +3,18 @@ import { log as rootLog } from '../util/log';
 import { HiveError, UsageError, errorMessage } from '../util/errors';
 import type { ContainerTarget } from './container-target';
 import { TraceOptions } from './args';
+import { Plan, planWatches } from './watch-plan';
 import { resolveHostPaths } from '../resolve/host-paths';
-import { AttachError, FileAccessMonitor, WatchEntry } from '../fileaccess/monitor';
+import { AttachError, FileAccessMonitor } from '../fileaccess/monitor';
 import { accessNames } from '../fileaccess/layout';
 import { MODES, Mode } from '../fileaccess/modes';
 import { probeMode, supportedList } from '../fileaccess/probe';
-import { WatchInfo, prettyLine, toRecord } from '../fileaccess/file-event';
+import { prettyLine, toRecord } from '../fileaccess/file-event';
 import { Clock } from '../output/clock';
 import { EventWriter } from '../output/event-writer';
 import { watchDrops } from '../output/drop-watch';
 
 const log = rootLog.child({ module: 'trace' });
-
-export interface Plan {
-  entries: WatchEntry[];
-  infos: Map<number, WatchInfo>;
-}
-
-/** Watch ids by inode: two names of one inode (hard links) share one watch and one id. */
-export function planWatches(
-  access: number,
-  files: { path: string; ino: bigint; dev: number }[],
-  container?: WatchInfo['container'],
-): Plan {
-  const byInode = new Map<string, { entry: WatchEntry; info: WatchInfo }>();
-  for (const r of files) {
-    const k = `${r.dev}:${r.ino}`;
-    const have = byInode.get(k);
-    if (have) {
-      if (have.info.path !== r.path) (have.info.aliases ??= []).push(r.path);
-      continue;
-    }
-    const watchId = byInode.size + 1;
-    const info: WatchInfo = container ? { path: r.path, container } : { path: r.path };
-    byInode.set(k, { entry: { ino: r.ino, dev: r.dev, watchId, access }, info });
-  }
-  const infos = new Map<number, WatchInfo>();
-  for (const { entry, info } of byInode.values()) infos.set(entry.watchId, info);
-  return { entries: [...byInode.values()].map((v) => v.entry), infos };
-}
 
 function hostPlan(opts: TraceOptions): Plan {
   const { resolved, problems } = resolveHostPaths(opts.paths);
