@@ -1,8 +1,8 @@
 # hive's node agent image. Build stage: the same Makefile targets CI runs
 # (make deps-build, make build) on Debian bookworm with Node.js 20; runtime
-# stage: Node.js, the built JavaScript, the addon, the BPF objects and libbpf's
-# shared library, no compilers. CO-RE: the node needs no kernel headers, only
-# its BTF (/sys/kernel/btf/vmlinux) at run time.
+# stage: Node.js, the built JavaScript without its tests, the addon, the BPF
+# objects and libbpf's shared library, no compilers. CO-RE: the node needs no
+# kernel headers, only its BTF (/sys/kernel/btf/vmlinux) at run time.
 
 FROM node:20-bookworm AS build
 WORKDIR /src
@@ -10,6 +10,11 @@ COPY . .
 # make deps-build: clang, llvm, libbpf-dev, bpftool, ... and npm ci
 # make build: BPF objects (vmlinux.h from the build host's BTF), addon, TypeScript
 RUN make deps-build && make build && npm prune --omit=dev && rm -rf /var/lib/apt/lists/*
+# Tests do not ship: the test files, their harnesses (testing/) and the
+# benchmarks (bench/) are built for `make test`, not for the node agent.
+RUN find operator/dist -name '*.test.js*' -delete \
+ && rm -rf operator/dist/testing operator/dist/bench \
+ && find operator/dist -type d -empty -delete
 
 FROM node:20-bookworm-slim
 RUN apt-get update \

@@ -2,9 +2,11 @@
 /*
  * Shared between the kernel programs (bpf/NAME.bpf.c) and user space. Every struct
  * that crosses the kernel/user boundary lives here, with fixed-width fields and
- * explicit padding. The TypeScript decoder (operator/src/bpf/layout.ts) is
- * checked against this object's BTF by operator/src/bpf/layout.test.ts, so a
- * change here without a matching change there fails the tests.
+ * explicit padding, and every value shared with user space is an enum. The
+ * TypeScript decoders (operator/src/fileaccess/layout.ts, netmon/layout.ts)
+ * are checked against each object's BTF, structs and enums, by their
+ * layout.test.ts, so a change here without a matching change there fails
+ * the tests.
  */
 #ifndef HIVE_H
 #define HIVE_H
@@ -17,11 +19,15 @@ typedef __u32 u32;
 typedef __u64 u64;
 #endif
 
-/* Access bits, as users see them ("access": ["read", "write", "exec"]). */
-#define HIVE_ACCESS_READ  0x1
-#define HIVE_ACCESS_WRITE 0x2
-#define HIVE_ACCESS_EXEC  0x4
-#define HIVE_ACCESS_ALL   (HIVE_ACCESS_READ | HIVE_ACCESS_WRITE | HIVE_ACCESS_EXEC)
+/* Access bits, as users see them ("access": ["read", "write", "exec"]).
+ * Values shared with user space are enums, not #defines, so they are in the
+ * object's BTF and the layout check compares them with the TypeScript side. */
+enum hive_access {
+	HIVE_ACCESS_READ = 0x1,
+	HIVE_ACCESS_WRITE = 0x2,
+	HIVE_ACCESS_EXEC = 0x4,
+	HIVE_ACCESS_ALL = HIVE_ACCESS_READ | HIVE_ACCESS_WRITE | HIVE_ACCESS_EXEC,
+};
 
 /* Which hook produced an event (the attach mode). */
 enum hive_source {
@@ -91,8 +97,10 @@ struct hive_bench_args {
 #define HIVE_ADDR_LEN 16
 
 /* What the agent asked for a pod (value of the pods map). */
-#define HIVE_NET_MONITOR        0x1 /* report its flows */
-#define HIVE_NET_BLOCK_EXTERNAL 0x2 /* drop connections it opens to non-cluster addresses */
+enum hive_net_flag {
+	HIVE_NET_MONITOR = 0x1,        /* report its flows */
+	HIVE_NET_BLOCK_EXTERNAL = 0x2, /* drop connections it opens to non-cluster addresses */
+};
 
 /* Key of the pods map: the pod's address. */
 struct hive_pod_key {
@@ -139,12 +147,14 @@ enum hive_net_initiator {
 };
 
 /* hive_flow.flags: TCP teardown seen, and what was already reported. */
-#define HIVE_FLOW_FIN_TX          0x01 /* FIN from the pod */
-#define HIVE_FLOW_FIN_RX          0x02 /* FIN to the pod */
-#define HIVE_FLOW_RST             0x04
-#define HIVE_FLOW_ENDED           0x08 /* end summary emitted */
-#define HIVE_FLOW_BLOCK_REPORTED  0x10 /* a blocked event emitted */
-#define HIVE_FLOW_HAS_PROCESS     0x20 /* pid/tgid/uid/comm are set */
+enum hive_flow_flag {
+	HIVE_FLOW_FIN_TX = 0x01,         /* FIN from the pod */
+	HIVE_FLOW_FIN_RX = 0x02,         /* FIN to the pod */
+	HIVE_FLOW_RST = 0x04,
+	HIVE_FLOW_ENDED = 0x08,          /* end summary emitted */
+	HIVE_FLOW_BLOCK_REPORTED = 0x10, /* a blocked event emitted */
+	HIVE_FLOW_HAS_PROCESS = 0x20,    /* pid/tgid/uid/comm are set */
+};
 
 /* Value of the flow LRU map; also carried whole in every network event.
  * Counters are updated atomically from every CPU. tx = from the pod. */
@@ -225,5 +235,27 @@ enum hive_net_counter {
 	HIVE_NCNT_FLOW_FAIL = 5, /* flow map update failed */
 	HIVE_NCNT_MAX = 6,
 };
+
+/* Never read: one field of each enum above, so that every object including
+ * this header carries them all in its BTF (clang emits only the types
+ * something refers to, and the code uses just their constants). The
+ * TypeScript layouts check their values against it (bpf/layout-check.ts). */
+struct hive_btf_enums {
+	enum hive_access access;
+	enum hive_source source;
+	enum hive_counter counter;
+	enum hive_net_flag net_flag;
+	enum hive_net_scope scope;
+	enum hive_net_verdict verdict;
+	enum hive_net_initiator initiator;
+	enum hive_flow_flag flow_flag;
+	enum hive_net_event_type event_type;
+	enum hive_net_reason reason;
+	enum hive_net_counter net_counter;
+};
+
+#ifdef __bpf__
+const volatile struct hive_btf_enums *const btf_keep_enums = 0;
+#endif
 
 #endif /* HIVE_H */

@@ -12,7 +12,8 @@
         "src/libbpf_log.cc",
         "src/resolve_in_root.cc",
         "src/tc_filters.cc",
-        "src/link_driver.cc"
+        "src/link_driver.cc",
+        "src/btf_enum.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').gyp\")"],

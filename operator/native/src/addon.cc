@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_object.h"
+#include "btf_enum.h"
 #include "errors.h"
 #include "kernel_btf.h"
 #include "libbpf_log.h"
@@ -30,6 +31,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfLog();
   BpfObject::Init(env, exports);
   exports.Set("kernelFuncParams", Napi::Function::New(env, KernelFuncParams));
+  exports.Set("btfEnumValues", Napi::Function::New(env, BtfEnumValues));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("statInRoot", Napi::Function::New(env, StatInRoot));

@@ -1,6 +1,6 @@
 // What every BPF object's user-space mirror is made of: struct layouts
 // (checked against the object's BTF by bpf/layout-check.ts) and ring-buffer
-// batches split into fixed-size records.
+// batches split into fixed-size records, and the C strings inside them.
 
 export interface FieldLayout {
   offset: number;
@@ -10,6 +10,16 @@ export interface FieldLayout {
 export interface StructDef {
   size: number;
   fields: Record<string, FieldLayout>;
+}
+
+/** C enums by name, each constant by its C name with the value the decoder uses. */
+export type EnumDefs = Record<string, Record<string, number>>;
+
+/** code -> name, from a name -> code table: the decoder's direction. */
+export function byCode<K extends string>(codes: Readonly<Record<K, number>>): Record<number, K> {
+  const out: Record<number, K> = {};
+  for (const [name, code] of Object.entries(codes) as [K, number][]) out[code] = name;
+  return out;
 }
 
 /**
@@ -40,3 +50,14 @@ export function decodeRecords<T>(
   return { events: out, malformed };
 }
 
+
+/**
+ * A NUL-terminated string in a fixed-width char array (`char comm[16]`):
+ * the bytes up to the first NUL, or all `width` when the kernel filled it.
+ * latin1 maps each byte to one character, so no input can fail to decode.
+ */
+export function cString(buf: Buffer, at: number, width: number): string {
+  const field = buf.subarray(at, at + width);
+  const nul = field.indexOf(0);
+  return field.toString('latin1', 0, nul < 0 ? field.length : nul);
+}

@@ -1,15 +1,84 @@
 // Command-line parsing for every subcommand: pure functions, unit-tested.
-// Defaults and validation live here, before anything touches the kernel.
+// Each command's options are one table (cli/options.ts makes the parser,
+// usage and --help from it); defaults and validation live here, before
+// anything touches the kernel.
 import fs from 'node:fs';
-import { parseArgs, ParseArgsConfig } from 'node:util';
 import { UsageError, errorMessage } from '../util/errors';
-import { ACCESS_ALL, parseAccess } from '../fileaccess/layout';
-import { ModeOption, parseMode } from '../fileaccess/modes';
+import { ACCESS_NAMES, parseAccess } from '../fileaccess/layout';
+import { MODES, ModeOption, parseMode } from '../fileaccess/modes';
 import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../fileaccess/monitor';
 import { DEFAULT_CONTAINERD_SOCKET } from '../runtime/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
 import { Cidr, parseCidr, parseIp } from '../netmon/addr';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, DEFAULT_SUMMARY_INTERVAL_MS } from '../netmon/net-monitor';
+import { CommandDef, OptionDef, Parsed, parseCommand, usageError, usageLine } from './options';
+
+/** /host/proc when the host's /proc is mounted there (in a pod), else /proc. */
+export function defaultHostProc(exists: (p: string) => boolean = fs.existsSync): string {
+  return exists('/host/proc/self') ? '/host/proc' : '/proc';
+}
+
+// Options several commands share.
+const MODE: OptionDef = {
+  name: 'mode',
+  kind: 'string',
+  value: ['auto', ...MODES].join('|'),
+  default: 'auto',
+  help: 'how file access is hooked; auto picks the best this kernel supports',
+};
+const MAX_WATCHES: OptionDef = {
+  name: 'max-watches',
+  kind: 'int',
+  value: 'N',
+  min: 1,
+  max: MAX_MAX_WATCHES,
+  default: DEFAULT_MAX_WATCHES,
+  help: 'at most this many watched files',
+};
+const MAX_MATCHES: OptionDef = {
+  name: 'max-matches',
+  kind: 'int',
+  value: 'N',
+  min: 1,
+  max: 1 << 20,
+  default: DEFAULT_MAX_MATCHES,
+  help: 'at most this many matches per glob',
+};
+const CONTAINERD_SOCKET: OptionDef = {
+  name: 'containerd-socket',
+  kind: 'string',
+  value: 'PATH',
+  env: 'CONTAINERD_ADDRESS',
+  default: DEFAULT_CONTAINERD_SOCKET,
+  help: "containerd's API socket",
+};
+const HOST_PROC: OptionDef = {
+  name: 'host-proc',
+  kind: 'string',
+  value: 'PATH',
+  defaultFrom: { text: '/host/proc when it exists, else /proc', value: () => defaultHostProc() },
+  help: "the host's /proc, where containers' roots are reached",
+};
+const PRETTY: OptionDef = { name: 'pretty', kind: 'flag', help: 'one readable line per event instead of JSON' };
+
+export const TRACE: CommandDef = {
+  name: 'trace',
+  summary: 'Audits file access to the given paths (host paths, or inside a process or container root) and prints events until interrupted.',
+  args: { text: 'PATH...', help: 'absolute paths or globs to watch', missing: 'no paths given' },
+  options: [
+    MODE,
+    { name: 'access', kind: 'string', value: ACCESS_NAMES.join(','), default: ACCESS_NAMES.join(','), help: 'which accesses to report' },
+    PRETTY,
+    MAX_WATCHES,
+    { name: 'skip-missing', kind: 'flag', help: 'skip paths that do not exist instead of refusing to start' },
+    { name: 'pid', kind: 'int', value: 'PID', min: 1, max: 4194304, help: "the paths are inside this process's root" },
+    { name: 'container', kind: 'string', value: 'ID', help: "the paths are inside this container's root (id, or runtime://id)" },
+    CONTAINERD_SOCKET,
+    { name: 'cri-socket', kind: 'string', value: 'PATH', help: "find --container through this CRI socket (CRI-O, ...) instead of containerd's API" },
+    HOST_PROC,
+    MAX_MATCHES,
+  ],
+};
 
 export interface TraceOptions {
   mode: ModeOption;
@@ -30,84 +99,66 @@ export interface TraceOptions {
   maxMatches: number;
 }
 
-/** /host/proc when the host's /proc is mounted there (in a pod), else /proc. */
-export function defaultHostProc(exists: (p: string) => boolean = fs.existsSync): string {
-  return exists('/host/proc/self') ? '/host/proc' : '/proc';
-}
-
-function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${v}'`);
-  const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`--${name} must be from ${min} to ${max}, got ${n}`);
-  return n;
-}
-
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, cmd: string) {
+/** Runs a value parser that throws plain Errors (modes, access names) as this command's UsageError. */
+function checked<T>(cmd: CommandDef, parseValue: () => T): T {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseValue();
   } catch (e) {
-    // node's messages are long and mention "To specify a positional argument..."
-    throw new UsageError(`hive ${cmd}: ${errorMessage(e).split('. ')[0]}`);
+    throw usageError(cmd, errorMessage(e));
   }
 }
 
-export const TRACE_USAGE =
-  'usage: hive trace [--mode auto|kprobe|fentry|lsm|tracepoint] [--access read,write,exec] [--pretty] ' +
-  '[--max-watches N] [--skip-missing] [--pid PID | --container ID] [--containerd-socket PATH] ' +
-  '[--host-proc PATH] [--max-matches N] PATH...';
-
-export function parseTraceArgs(argv: string[]): TraceOptions {
-  const { values, positionals } = parse(
-    argv,
-    {
-      mode: { type: 'string' },
-      access: { type: 'string' },
-      pretty: { type: 'boolean' },
-      'max-watches': { type: 'string' },
-      'skip-missing': { type: 'boolean' },
-      pid: { type: 'string' },
-      container: { type: 'string' },
-      'containerd-socket': { type: 'string' },
-      'cri-socket': { type: 'string' },
-      'host-proc': { type: 'string' },
-      'max-matches': { type: 'string' },
-    },
-    'trace',
-  );
-  if (values.pid !== undefined && values.container !== undefined) {
-    throw new UsageError('hive trace: give --pid or --container, not both');
-  }
-  let mode: ModeOption = 'auto';
-  let access = ACCESS_ALL;
-  try {
-    if (values.mode !== undefined) mode = parseMode(String(values.mode));
-    if (values.access !== undefined) access = parseAccess(String(values.access));
-  } catch (e) {
-    throw new UsageError(`hive trace: ${errorMessage(e)}`);
-  }
-  if (positionals.length === 0) throw new UsageError(`hive trace: no paths given; ${TRACE_USAGE}`);
+export function parseTraceArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): TraceOptions {
+  const { values: v, positionals } = parseCommand(TRACE, argv, env);
+  if (v.pid !== undefined && v.container !== undefined) throw usageError(TRACE, 'give --pid or --container, not both');
   return {
-    mode,
-    access,
-    pretty: values.pretty === true,
-    maxWatches: intOption('max-watches', values['max-watches'] as string | undefined, DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES),
-    skipMissing: values['skip-missing'] === true,
+    mode: checked(TRACE, () => parseMode(v.mode as string)),
+    access: checked(TRACE, () => parseAccess(v.access as string)),
+    pretty: v.pretty as boolean,
+    maxWatches: v['max-watches'] as number,
+    skipMissing: v['skip-missing'] as boolean,
     paths: positionals,
-    pid: values.pid === undefined ? undefined : intOption('pid', values.pid as string, 0, 1, 4194304),
-    container: values.container as string | undefined,
-    containerdSocket: (values['containerd-socket'] as string | undefined) ?? (process.env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
-    criSocket: values['cri-socket'] as string | undefined,
-    hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
-    maxMatches: intOption('max-matches', values['max-matches'] as string | undefined, DEFAULT_MAX_MATCHES, 1, 1 << 20),
+    pid: v.pid as number | undefined,
+    container: v.container as string | undefined,
+    containerdSocket: v['containerd-socket'] as string,
+    criSocket: v['cri-socket'] as string | undefined,
+    hostProc: v['host-proc'] as string,
+    maxMatches: v['max-matches'] as number,
   };
 }
 
+export const PROBE: CommandDef = {
+  name: 'probe',
+  summary: 'Prints, as JSON, which attach modes and features this kernel supports.',
+  options: [],
+};
+
 export function parseProbeArgs(argv: string[]): Record<string, never> {
-  const { positionals } = parse(argv, {}, 'probe');
-  if (positionals.length) throw new UsageError(`hive probe: unexpected argument '${positionals[0]}'; usage: hive probe`);
+  parseCommand(PROBE, argv);
   return {};
 }
+
+export const AGENT: CommandDef = {
+  name: 'agent',
+  summary: 'The node agent: follows HiveTraces and the pods of this node (in cluster, or with KUBECONFIG and NODE_NAME).',
+  options: [
+    MODE,
+    MAX_WATCHES,
+    MAX_MATCHES,
+    CONTAINERD_SOCKET,
+    HOST_PROC,
+    { name: 'cri-socket', kind: 'string', value: 'PATH', env: 'HIVE_CRI_SOCKET', help: "find containers through this CRI socket (CRI-O, ...) instead of containerd's API" },
+    { name: 'metrics-port', kind: 'int', value: 'PORT', min: 0, max: 65535, default: 9464, help: 'Prometheus /metrics port (0: any free port)' },
+    { name: 'status-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 60, help: 'event counters in HiveTrace status are written at most this often per trace' },
+    { name: 'resync-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 30, help: 'every trace is reconciled this often (a safety net)' },
+    { name: 'service-cidr', kind: 'list', value: 'CIDR', env: 'HIVE_SERVICE_CIDR', help: "the cluster's Service ranges, counted as cluster traffic" },
+    { name: 'cluster-cidr', kind: 'list', value: 'CIDR', env: 'HIVE_CLUSTER_CIDR', help: "other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses)" },
+  ],
+  env: [
+    { name: 'NODE_NAME', help: 'the node this agent serves (required; the DaemonSet sets it from spec.nodeName)' },
+    { name: 'KUBECONFIG', help: 'the cluster to use outside a pod' },
+  ],
+};
 
 export interface AgentArgs {
   mode: ModeOption;
@@ -128,73 +179,36 @@ export interface AgentArgs {
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentArgs {
-  const { values, positionals } = parse(
-    argv,
-    {
-      mode: { type: 'string' },
-      'max-watches': { type: 'string' },
-      'max-matches': { type: 'string' },
-      'containerd-socket': { type: 'string' },
-      'cri-socket': { type: 'string' },
-      'host-proc': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'status-interval': { type: 'string' },
-      'resync-interval': { type: 'string' },
-      'service-cidr': { type: 'string', multiple: true },
-      'cluster-cidr': { type: 'string', multiple: true },
-    },
-    'agent',
-  );
-  if (positionals.length) throw new UsageError(`hive agent: unexpected argument '${positionals[0]}'`);
-  let mode: ModeOption = 'auto';
-  try {
-    if (values.mode !== undefined) mode = parseMode(String(values.mode));
-  } catch (e) {
-    throw new UsageError(`hive agent: ${errorMessage(e)}`);
-  }
+  const { values: v } = parseCommand(AGENT, argv, env);
+  const mode = checked(AGENT, () => parseMode(v.mode as string));
   const nodeName = env.NODE_NAME ?? '';
-  if (!nodeName) throw new UsageError('hive agent: NODE_NAME is not set (the DaemonSet sets it from spec.nodeName)');
+  if (!nodeName) throw usageError(AGENT, 'NODE_NAME is not set (the DaemonSet sets it from spec.nodeName)');
   return {
     mode,
-    maxWatches: intOption('max-watches', values['max-watches'] as string | undefined, DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES),
-    maxMatches: intOption('max-matches', values['max-matches'] as string | undefined, DEFAULT_MAX_MATCHES, 1, 1 << 20),
-    containerdSocket: (values['containerd-socket'] as string | undefined) ?? (env.CONTAINERD_ADDRESS || DEFAULT_CONTAINERD_SOCKET),
-    criSocket: (values['cri-socket'] as string | undefined) ?? (env.HIVE_CRI_SOCKET || undefined),
-    hostProc: (values['host-proc'] as string | undefined) ?? defaultHostProc(),
+    maxWatches: v['max-watches'] as number,
+    maxMatches: v['max-matches'] as number,
+    containerdSocket: v['containerd-socket'] as string,
+    criSocket: (v['cri-socket'] as string | undefined) || undefined,
+    hostProc: v['host-proc'] as string,
     nodeName,
-    metricsPort: intOption('metrics-port', values['metrics-port'] as string | undefined, 9464, 0, 65535),
-    statusIntervalMs: 1000 * intOption('status-interval', values['status-interval'] as string | undefined, 60, 1, 86400),
-    resyncIntervalMs: 1000 * intOption('resync-interval', values['resync-interval'] as string | undefined, 30, 1, 86400),
-    clusterCidrs: agentCidrs(values, env),
+    metricsPort: v['metrics-port'] as number,
+    statusIntervalMs: 1000 * (v['status-interval'] as number),
+    resyncIntervalMs: 1000 * (v['resync-interval'] as number),
+    clusterCidrs: agentCidrs(v),
   };
 }
 
-/** --service-cidr (env HIVE_SERVICE_CIDR) and --cluster-cidr (env HIVE_CLUSTER_CIDR), comma-separated or repeated. */
-function agentCidrs(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Cidr[] {
+/** --service-cidr (env HIVE_SERVICE_CIDR) and --cluster-cidr (env HIVE_CLUSTER_CIDR), every bad value named. */
+function agentCidrs(v: Parsed['values']): Cidr[] {
   const problems: string[] = [];
   const out: Cidr[] = [];
-  for (const [opt, envName] of [['service-cidr', 'HIVE_SERVICE_CIDR'], ['cluster-cidr', 'HIVE_CLUSTER_CIDR']] as const) {
-    const given = values[opt] !== undefined ? listOption(values[opt]) : listOption(env[envName]);
-    out.push(...parseEach(given, (t) => parseCidr(t, `--${opt} (env ${envName})`), 'hive agent', problems));
+  for (const name of ['service-cidr', 'cluster-cidr']) {
+    const envName = AGENT.options.find((o) => o.name === name)?.env as string;
+    out.push(...parseEach(v[name] as string[], (t) => parseCidr(t, `--${name} (env ${envName})`), 'hive agent', problems));
   }
   if (problems.length) throw new UsageError(problems.join('\n'));
   return out;
 }
-
-export interface NetmonOptions {
-  /** Selected pod addresses: the text given and the 16-byte form. */
-  podIps: { text: string; addr: Buffer }[];
-  clusterCidrs: Cidr[];
-  blockExternal: boolean;
-  pretty: boolean;
-  summaryIntervalMs: number;
-  idleTimeoutMs: number;
-  maxFlows: number;
-}
-
-export const NETMON_USAGE =
-  'usage: hive netmon --pod-ip IP... [--cluster-cidr CIDR...] [--block-external] [--pretty] ' +
-  '[--summary-interval SECONDS] [--idle-timeout SECONDS] [--max-flows N]';
 
 /** Parses every value; each bad one becomes a line of `problems` ("<cmd>: <why>"). */
 function parseEach<T>(texts: string[], parseOne: (text: string) => T, cmd: string, problems: string[]): T[] {
@@ -209,45 +223,82 @@ function parseEach<T>(texts: string[], parseOne: (text: string) => T, cmd: strin
   return out;
 }
 
-/** Repeatable list options also take comma-separated values. */
-function listOption(v: unknown): string[] {
-  const raw = Array.isArray(v) ? v : v === undefined ? [] : [v];
-  return raw.flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter(Boolean);
+export const NETMON: CommandDef = {
+  name: 'netmon',
+  summary: "Monitors pods' network flows without Kubernetes, on the host-side interfaces of the given pod addresses.",
+  options: [
+    { name: 'pod-ip', kind: 'list', value: 'IP', required: true, help: 'addresses of the pods to monitor' },
+    { name: 'cluster-cidr', kind: 'list', value: 'CIDR', help: 'ranges counted as cluster traffic; the rest is external' },
+    { name: 'block-external', kind: 'flag', help: 'drop connections the pods open to external addresses' },
+    PRETTY,
+    {
+      name: 'summary-interval',
+      kind: 'int',
+      value: 'SECONDS',
+      min: 0,
+      max: 86400,
+      default: DEFAULT_SUMMARY_INTERVAL_MS / 1000,
+      help: 'report a live flow at most this often (0: only when it ends)',
+    },
+    {
+      name: 'idle-timeout',
+      kind: 'int',
+      value: 'SECONDS',
+      min: 1,
+      max: 86400,
+      default: DEFAULT_IDLE_TIMEOUT_MS / 1000,
+      help: 'a flow without packets for this long is reported and forgotten',
+    },
+    { name: 'max-flows', kind: 'int', value: 'N', min: 16, max: 1 << 22, default: DEFAULT_MAX_FLOWS, help: 'at most this many flows tracked at once' },
+  ],
+};
+
+export interface NetmonOptions {
+  /** Selected pod addresses: the text given and the 16-byte form. */
+  podIps: { text: string; addr: Buffer }[];
+  clusterCidrs: Cidr[];
+  blockExternal: boolean;
+  pretty: boolean;
+  summaryIntervalMs: number;
+  idleTimeoutMs: number;
+  maxFlows: number;
 }
 
 export function parseNetmonArgs(argv: string[]): NetmonOptions {
-  const { values, positionals } = parse(
-    argv,
-    {
-      'pod-ip': { type: 'string', multiple: true },
-      'cluster-cidr': { type: 'string', multiple: true },
-      'block-external': { type: 'boolean' },
-      pretty: { type: 'boolean' },
-      'summary-interval': { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'max-flows': { type: 'string' },
-    },
-    'netmon',
-  );
-  if (positionals.length) throw new UsageError(`hive netmon: unexpected argument '${positionals[0]}'; ${NETMON_USAGE}`);
-  const ips = listOption(values['pod-ip']);
-  if (ips.length === 0) throw new UsageError(`hive netmon: no --pod-ip given; ${NETMON_USAGE}`);
+  const { values: v } = parseCommand(NETMON, argv, {});
   // Every bad value is reported, one line each, before anything starts.
   const problems: string[] = [];
-  const podIps = parseEach(ips, (text) => ({ text, addr: parseIp(text, '--pod-ip') }), 'hive netmon', problems);
-  const clusterCidrs = parseEach(listOption(values['cluster-cidr']), (t) => parseCidr(t, '--cluster-cidr'), 'hive netmon', problems);
+  const podIps = parseEach(v['pod-ip'] as string[], (text) => ({ text, addr: parseIp(text, '--pod-ip') }), 'hive netmon', problems);
+  const clusterCidrs = parseEach(v['cluster-cidr'] as string[], (t) => parseCidr(t, '--cluster-cidr'), 'hive netmon', problems);
   if (problems.length) throw new UsageError(problems.join('\n'));
   return {
     podIps,
     clusterCidrs,
-    blockExternal: values['block-external'] === true,
-    pretty: values.pretty === true,
-    summaryIntervalMs:
-      intOption('summary-interval', values['summary-interval'] as string | undefined, DEFAULT_SUMMARY_INTERVAL_MS / 1000, 0, 86400) * 1000,
-    idleTimeoutMs: intOption('idle-timeout', values['idle-timeout'] as string | undefined, DEFAULT_IDLE_TIMEOUT_MS / 1000, 1, 86400) * 1000,
-    maxFlows: intOption('max-flows', values['max-flows'] as string | undefined, DEFAULT_MAX_FLOWS, 16, 1 << 22),
+    blockExternal: v['block-external'] as boolean,
+    pretty: v.pretty as boolean,
+    summaryIntervalMs: (v['summary-interval'] as number) * 1000,
+    idleTimeoutMs: (v['idle-timeout'] as number) * 1000,
+    maxFlows: v['max-flows'] as number,
   };
 }
+
+const DNS_NAME = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export const LOGS: CommandDef = {
+  name: 'logs',
+  summary: "Prints the agents' events from the cluster (or from stdin), one readable line per event (as trace and netmon print with their pretty option).",
+  options: [
+    { name: 'follow', short: 'f', kind: 'flag', help: 'keep printing new events' },
+    { name: 'stdin', kind: 'flag', help: 'render agent log lines read from stdin (e.g. piped from kubectl logs) instead of the API' },
+    { name: 'kind', kind: 'string', value: 'file|network', choices: ['file', 'network'], help: 'only events of this kind' },
+    { name: 'pod', kind: 'string', value: '[NAMESPACE/]NAME', help: 'only events of this pod' },
+    { name: 'trace', kind: 'string', value: '[NAMESPACE/]NAME', help: 'only events of this HiveTrace' },
+    { name: 'json', kind: 'flag', help: 'print the JSON lines as they are' },
+    { name: 'tail', kind: 'int', value: 'N', min: 0, max: 1 << 30, help: "start with each agent's last N lines" },
+    { name: 'namespace', short: 'n', kind: 'string', value: 'NAMESPACE', default: 'hive-system', help: 'where the agents run' },
+    { name: 'selector', short: 'l', kind: 'string', value: 'SELECTOR', default: 'app.kubernetes.io/name=hive', help: "the agents' pod label selector" },
+  ],
+};
 
 export interface LogsOptions {
   follow: boolean;
@@ -264,47 +315,29 @@ export interface LogsOptions {
   tail?: number;
 }
 
-export const LOGS_USAGE =
-  'usage: hive logs [-f|--follow | --stdin] [--kind file|network] [--pod [NAMESPACE/]NAME] [--trace [NAMESPACE/]NAME] [--json] ' +
-  '[--tail N] [--namespace hive-system] [--selector app.kubernetes.io/name=hive]';
-
 export function parseLogsArgs(argv: string[]): LogsOptions {
-  const { values, positionals } = parse(
-    argv,
-    {
-      follow: { type: 'boolean', short: 'f' },
-      stdin: { type: 'boolean' },
-      kind: { type: 'string' },
-      pod: { type: 'string' },
-      trace: { type: 'string' },
-      json: { type: 'boolean' },
-      tail: { type: 'string' },
-      namespace: { type: 'string', short: 'n' },
-      selector: { type: 'string', short: 'l' },
-    },
-    'logs',
-  );
-  if (positionals.length) throw new UsageError(`hive logs: unexpected argument '${positionals[0]}'; ${LOGS_USAGE}`);
-  const kind = values.kind as string | undefined;
-  if (kind !== undefined && kind !== 'file' && kind !== 'network') {
-    throw new UsageError(`hive logs: --kind must be file or network, got '${kind}'`);
-  }
+  const { values: v } = parseCommand(LOGS, argv, {});
   for (const opt of ['pod', 'trace'] as const) {
-    const v = values[opt] as string | undefined;
-    if (v !== undefined && !/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) {
-      throw new UsageError(`hive logs: --${opt} must be NAME or NAMESPACE/NAME (lower-case DNS names), got '${v}'`);
+    const name = v[opt] as string | undefined;
+    if (name !== undefined && !DNS_NAME.test(name)) {
+      throw usageError(LOGS, `--${opt} must be NAME or NAMESPACE/NAME (lower-case DNS names), got '${name}'`);
     }
   }
   return {
-    follow: values.follow === true,
-    stdin: values.stdin === true,
-    kind: kind as LogsOptions['kind'],
-    pod: values.pod as string | undefined,
-    trace: values.trace as string | undefined,
-    json: values.json === true,
-    tail: values.tail === undefined ? undefined : intOption('tail', values.tail as string, 0, 0, 1 << 30),
-    namespace: (values.namespace as string | undefined) ?? 'hive-system',
-    selector: (values.selector as string | undefined) ?? 'app.kubernetes.io/name=hive',
+    follow: v.follow as boolean,
+    stdin: v.stdin as boolean,
+    kind: v.kind as LogsOptions['kind'],
+    pod: v.pod as string | undefined,
+    trace: v.trace as string | undefined,
+    json: v.json as boolean,
+    tail: v.tail as number | undefined,
+    namespace: v.namespace as string,
+    selector: v.selector as string,
     container: 'agent',
   };
 }
+
+/** Every command, in the order `hive --help` lists them. */
+export const COMMANDS: readonly CommandDef[] = [TRACE, PROBE, NETMON, AGENT, LOGS];
+
+export { usageLine };

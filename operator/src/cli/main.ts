@@ -1,21 +1,38 @@
 #!/usr/bin/env node
 // hive: the command line. Usage and environment errors print one line to
 // stderr and exit 2; only bugs show a stack.
+import fs from 'node:fs';
+import path from 'node:path';
 import { HiveError } from '../util/errors';
 import { log } from '../util/log';
-import { LOGS_USAGE, NETMON_USAGE, parseAgentArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs, TRACE_USAGE } from './args';
+import { COMMANDS, parseAgentArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
+import { helpText, wantsHelp } from './options';
 import { checkCapabilities } from '../bpf/environment';
 
-const USAGE = `usage: hive <command> [options]
-commands:
-  trace   audit file access to host paths: ${TRACE_USAGE.replace('usage: ', '')}
-  probe   print, as JSON, which attach modes and features this kernel supports
-  netmon  monitor pods' network flows without Kubernetes: ${NETMON_USAGE.replace('usage: ', '')}
-  agent   the node agent (in cluster, or with KUBECONFIG and NODE_NAME)
-  logs    the agents' events from the cluster, rendered: ${LOGS_USAGE.replace('usage: ', '')}`;
+const USAGE = [
+  'usage: hive <command> [options]   (hive <command> --help for its options)',
+  '       hive --version',
+  'commands:',
+  ...COMMANDS.map((c) => `  ${c.name.padEnd(7)} ${c.summary}`),
+].join('\n');
+
+/** package.json's version: the one place it is written (the image ships package.json next to operator/). */
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function unknownCommand(cmd: string): HiveError {
+  return new HiveError(`hive: unknown command '${cmd}'; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  const def = COMMANDS.find((c) => c.name === cmd);
+  if (def && wantsHelp(def, rest)) {
+    process.stdout.write(helpText(def));
+    return 0;
+  }
   switch (cmd) {
     case 'trace': {
       const opts = parseTraceArgs(rest);
@@ -55,14 +72,25 @@ async function main(argv: string[]): Promise<number> {
       const { runLogs } = await import('./logs.js');
       return runLogs(opts);
     }
+    case '--version':
+    case '-V':
+    case 'version':
+      process.stdout.write(`hive ${version()}\n`);
+      return 0;
+    case 'help': {
+      // hive help COMMAND is hive COMMAND --help
+      const about = COMMANDS.find((c) => c.name === rest[0]);
+      if (rest[0] !== undefined && !about) throw unknownCommand(rest[0]);
+      process.stdout.write(about ? helpText(about) : `${USAGE}\n`);
+      return 0;
+    }
     case undefined:
     case '-h':
     case '--help':
-    case 'help':
       process.stdout.write(`${USAGE}\n`);
       return cmd === undefined ? 2 : 0;
     default:
-      throw new HiveError(`hive: unknown command '${cmd}'; commands: trace, probe, netmon, agent, logs`);
+      throw unknownCommand(cmd);
   }
 }
 

@@ -111,6 +111,42 @@ test('the Dockerfile lints clean and is the image the issue asks for', () => {
   for (const p of ['node_modules', 'build', 'operator/dist']) assert.match(ignore, new RegExp(`^${p}$`, 'm'), `.dockerignore keeps host builds out: ${p}`);
 });
 
+test("the image ships no tests: the build stage deletes test files, testing/ and bench/ from what the runtime copies", () => {
+  const [build, runtime] = stages(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  const runs = build.lines.filter((l) => l.startsWith('RUN ')).map((l) => l.slice(4));
+  const prune = runs.findIndex((r) => r.includes('operator/dist') && r.includes('.test.js'));
+  assert.ok(prune >= 0, 'a build-stage RUN removes the tests from operator/dist');
+  assert.ok(prune > runs.findIndex((r) => /make build/.test(r)), 'after make build');
+  assert.ok(runtime.lines.includes('COPY --from=build /src/operator/dist ./operator/dist'), 'the runtime copies the pruned operator/dist');
+  // Run that step, as the build stage would, on a copy of this machine's build output.
+  const dist = path.join(ROOT, 'operator/dist');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-image-'));
+  try {
+    fs.cpSync(dist, path.join(tmp, 'operator/dist'), { recursive: true });
+    const r = spawnSync('bash', ['-euc', runs[prune]], { cwd: tmp, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const left = (fs.readdirSync(path.join(tmp, 'operator/dist'), { recursive: true }) as string[]).map((f) => f.split(path.sep).join('/'));
+    assert.deepEqual(left.filter((f) => /\.test\.js/.test(f)), [], 'no test files');
+    assert.deepEqual(left.filter((f) => /^(testing|bench)(\/|$)/.test(f)), [], 'no testing/ or bench/');
+    assert.ok(left.includes('cli/main.js') && left.includes('agent/agent.js'), 'the agent and the CLI are still there');
+    assert.ok(fs.readdirSync(dist, { recursive: true }).length > left.length, 'something was removed');
+    // what is left never requires (or lazily imports) what was removed
+    let seen = 0;
+    for (const f of left.filter((x) => x.endsWith('.js'))) {
+      const text = fs.readFileSync(path.join(tmp, 'operator/dist', f), 'utf8');
+      for (const m of text.matchAll(/\b(?:require|import)\((["'])(\.{1,2}\/[^"']+)\1\)/g)) {
+        const spec = m[2];
+        seen++;
+        const target = path.resolve(path.dirname(path.join(tmp, 'operator/dist', f)), spec);
+        assert.ok([target, `${target}.js`, path.join(target, 'index.js')].some((t) => fs.existsSync(t)), `${f} needs ${spec}, which the image lacks`);
+      }
+    }
+    assert.ok(seen > 100, `the module references were found (${seen})`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 // Lines of the agent e2e test's output (its stdout events; the first line a log of its
 // stderr, as kubectl logs mixes them), recorded from runs on this machine.
 const RECORDED = [

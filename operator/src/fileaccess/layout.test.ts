@@ -2,11 +2,33 @@
 // in the BPF object (its BTF): Tetragon's "alignchecker", for hive.h.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STRUCTS, FILE_EVENT, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, accessNames, parseAccess, ACCESS } from './layout';
-import { layoutMismatches } from '../bpf/layout-check';
+import { STRUCTS, ENUMS, FILE_EVENT, SOURCE, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, accessNames, parseAccess, ACCESS } from './layout';
+import { enumMismatches, layoutMismatches } from '../bpf/layout-check';
 
 test("every shared struct of fileaccess.bpf.o matches the object's BTF", () => {
   assert.deepEqual(layoutMismatches('fileaccess', STRUCTS), []);
+});
+
+test("every enum value the decoder uses is the one in fileaccess.bpf.o's BTF, and none is missing", () => {
+  assert.deepEqual(enumMismatches('fileaccess', ENUMS), []);
+  // each source code the kernel can write has a mode name
+  for (const code of Object.values(ENUMS.hive_source)) assert.ok(SOURCE[code], `source ${code}`);
+});
+
+test('the enum check names a wrong value, a constant either side lacks, and a missing enum', () => {
+  const { HIVE_ACCESS_ALL: _all, ...lacking } = ENUMS.hive_access;
+  assert.deepEqual(
+    enumMismatches('fileaccess', {
+      hive_access: { ...lacking, HIVE_ACCESS_EXEC: 8, HIVE_ACCESS_DELETE: 16 },
+      hive_no_such_enum: { X: 1 },
+    }),
+    [
+      'hive_access.HIVE_ACCESS_EXEC: BTF 4, decoder 8',
+      'hive_access.HIVE_ACCESS_ALL: in BTF (7), not in the decoder',
+      'hive_access.HIVE_ACCESS_DELETE: in the decoder, not in BTF',
+      "enum hive_no_such_enum is not in fileaccess.bpf.o's BTF",
+    ],
+  );
 });
 
 function sampleEvent(): Buffer {

@@ -1,6 +1,7 @@
 // User-space mirror of bpf/include/hive.h. layout.test.ts compares every
-// offset and size here with the compiled object's BTF, so the two cannot drift.
-import { FieldLayout, decodeRecords } from '../bpf/records';
+// offset and size, and every enum value, here with the compiled object's BTF,
+// so the two cannot drift.
+import { EnumDefs, FieldLayout, cString, decodeRecords } from '../bpf/records';
 
 export const ACCESS = { read: 0x1, write: 0x2, exec: 0x4 } as const;
 export type AccessName = keyof typeof ACCESS;
@@ -8,19 +9,41 @@ export const ACCESS_NAMES = Object.keys(ACCESS) as AccessName[];
 export const ACCESS_ALL = ACCESS.read | ACCESS.write | ACCESS.exec;
 
 /** enum hive_source: which hook saw the access. */
+export const SOURCE_CODE = { kprobe: 1, fentry: 2, lsm: 3, tracepointOpen: 4, tracepointExec: 5, bench: 6 } as const;
+/** The mode an event reports: both tracepoints are the tracepoint mode. */
 export const SOURCE: Record<number, string> = {
-  1: 'kprobe',
-  2: 'fentry',
-  3: 'lsm',
-  4: 'tracepoint',
-  5: 'tracepoint',
-  6: 'bench',
+  [SOURCE_CODE.kprobe]: 'kprobe',
+  [SOURCE_CODE.fentry]: 'fentry',
+  [SOURCE_CODE.lsm]: 'lsm',
+  [SOURCE_CODE.tracepointOpen]: 'tracepoint',
+  [SOURCE_CODE.tracepointExec]: 'tracepoint',
+  [SOURCE_CODE.bench]: 'bench',
 };
 
 /** enum hive_counter */
 export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3 } as const;
 export const COUNTER_MAX = 4;
 export type CounterName = keyof typeof COUNTER;
+
+/** The values above under their C names, checked against the object's BTF (layout.test.ts). */
+export const ENUMS: EnumDefs = {
+  hive_access: { HIVE_ACCESS_READ: ACCESS.read, HIVE_ACCESS_WRITE: ACCESS.write, HIVE_ACCESS_EXEC: ACCESS.exec, HIVE_ACCESS_ALL: ACCESS_ALL },
+  hive_source: {
+    HIVE_SRC_KPROBE: SOURCE_CODE.kprobe,
+    HIVE_SRC_FENTRY: SOURCE_CODE.fentry,
+    HIVE_SRC_LSM: SOURCE_CODE.lsm,
+    HIVE_SRC_TP_OPEN: SOURCE_CODE.tracepointOpen,
+    HIVE_SRC_TP_EXEC: SOURCE_CODE.tracepointExec,
+    HIVE_SRC_BENCH: SOURCE_CODE.bench,
+  },
+  hive_counter: {
+    HIVE_CNT_MATCHED: COUNTER.matched,
+    HIVE_CNT_MASKED: COUNTER.masked,
+    HIVE_CNT_EMITTED: COUNTER.emitted,
+    HIVE_CNT_DROPPED: COUNTER.dropped,
+    HIVE_CNT_MAX: COUNTER_MAX,
+  },
+};
 
 
 /** struct hive_inode_key */
@@ -116,14 +139,6 @@ function u64(buf: Buffer, at: number): bigint {
   return buf.readBigUInt64LE(at);
 }
 
-/** C string of at most `len` bytes (stops at the first NUL). */
-function cstr(buf: Buffer, at: number, len: number): string {
-  let end = at;
-  const stop = at + len;
-  while (end < stop && buf[end] !== 0) end++;
-  return buf.toString('latin1', at, end);
-}
-
 export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
   return {
     // Monotonic ns as a double: exact to the ns for 104 days of uptime, then to 2 ns.
@@ -141,7 +156,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     rawMask: buf.readUInt32LE(at + F.raw_mask.offset),
     fileMode: buf.readUInt16LE(at + F.file_mode.offset),
     source: buf.readUInt8(at + F.source.offset),
-    comm: cstr(buf, at + F.comm.offset, F.comm.size),
+    comm: cString(buf, at + F.comm.offset, F.comm.size),
   };
 }
 

@@ -2,8 +2,10 @@
 // attach (libbpf-bootstrap's phases), then watch/unwatch inodes, read counters
 // and receive decoded events in batches. close() releases everything in
 // reverse order and is idempotent.
+import os from 'node:os';
 import { Logger, log as rootLog } from '../util/log';
 import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
+import { checkInt } from '../util/int';
 import { NativeBpfObject, NativeError, RingPoll, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import {
   ACCESS_ALL,
@@ -58,10 +60,7 @@ export class AttachError extends HiveError {
 }
 
 function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions, 'log' | 'objectPath'>> {
-  const maxWatches = o.maxWatches ?? DEFAULT_MAX_WATCHES;
-  if (!Number.isInteger(maxWatches) || maxWatches < 1 || maxWatches > MAX_MAX_WATCHES) {
-    throw new HiveError(`max watches must be an integer from 1 to ${MAX_MAX_WATCHES}, got ${maxWatches}`);
-  }
+  const maxWatches = checkInt('max watches', o.maxWatches ?? DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES);
   const ring = o.ringBufferBytes ?? DEFAULT_RING_BYTES;
   if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
     throw new HiveError(`ring buffer size must be a power of two from 4096 to 1 GiB, got ${ring}`);
@@ -223,7 +222,8 @@ export class FileAccessMonitor {
     try {
       obj.mapUpdateBatch('watched', keys, vals, unique.size);
     } catch (e) {
-      if ((e as NativeError).errno === 7 /* E2BIG */ || (e as NativeError).errno === 28 /* ENOSPC */) {
+      const errno = (e as NativeError).errno;
+      if (errno === os.constants.errno.E2BIG || errno === os.constants.errno.ENOSPC) {
         throw new MapFullError(this.watched.size + added, this.maxWatches);
       }
       throw new HiveError(`watch: ${describe(e)}`);

@@ -2,6 +2,7 @@
 // server went away, a 410 Gone), it starts again after a backoff, doubling up
 // to 5 s; a successful (re)connect resets the backoff.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { Backoff } from '../util/backoff';
 import { Logger } from '../util/log';
 
 export interface Handlers<T> {
@@ -11,7 +12,7 @@ export interface Handlers<T> {
 
 export class SelfRestartingInformer<T extends k8s.KubernetesObject> {
   private stopped = false;
-  private backoff = 200;
+  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 5000 });
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,15 +26,15 @@ export class SelfRestartingInformer<T extends k8s.KubernetesObject> {
     informer.on('update', (o) => handlers.upsert(o));
     informer.on('delete', (o) => handlers.remove(o));
     informer.on('connect', () => {
-      this.backoff = 200;
+      this.backoff.reset();
       this.log.debug({ informer: what }, 'watch connected');
     });
     informer.on('error', (err: unknown) => {
       if (this.stopped) return;
       onError();
-      this.log.warn({ informer: what, err: err instanceof Error ? err.message : String(err), retryInMs: this.backoff }, 'watch ended; restarting');
-      this.timer = setTimeout(() => void this.start(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, 5000);
+      const retryInMs = this.backoff.next();
+      this.log.warn({ informer: what, err: err instanceof Error ? err.message : String(err), retryInMs }, 'watch ended; restarting');
+      this.timer = setTimeout(() => void this.start(), retryInMs);
     });
   }
 

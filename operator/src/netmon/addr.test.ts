@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIp, parseCidr, parseIp } from './addr';
+import { formatIp, inPrefix, isIpv4Mapped, parseCidr, parseIp } from './addr';
 
 test('IPv4 addresses map to ::ffff:a.b.c.d and format back', () => {
   const b = parseIp('10.1.2.3');
@@ -26,4 +26,19 @@ test('bad addresses and CIDRs are refused with what is allowed', () => {
   for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0.0/', 'x/8', '10.0.0.0/-1']) {
     assert.throws(() => parseCidr(bad, '--cluster-cidr'), /invalid --cluster-cidr .*address\/prefix/, bad);
   }
+});
+
+test('CIDR edge cases: /0, full-length prefixes, host bits of IPv6, and prefix membership', () => {
+  assert.deepEqual(parseCidr('0.0.0.0/0'), { text: '0.0.0.0/0', addr: parseIp('0.0.0.0'), prefixLen: 96 });
+  assert.equal(parseCidr('::/0').prefixLen, 0);
+  assert.equal(parseCidr('10.1.2.3/32').text, '10.1.2.3/32');
+  assert.equal(parseCidr('10.1.2.255/25').text, '10.1.2.128/25');
+  assert.equal(parseCidr('fd00:1:2:3:4::9/68').text, 'fd00:1:2:3::/68');
+  assert.equal(parseCidr('fd00::1').text, 'fd00::1/128');
+  const c = parseCidr('10.8.0.0/13');
+  assert.equal(inPrefix(parseIp('10.15.255.255'), c.addr, c.prefixLen), true);
+  assert.equal(inPrefix(parseIp('10.16.0.0'), c.addr, c.prefixLen), false);
+  assert.equal(inPrefix(parseIp('fd00::10.8.0.1'), c.addr, c.prefixLen), false, 'an IPv6 address is never in an IPv4 CIDR');
+  assert.equal(isIpv4Mapped(parseIp('10.0.0.1')), true);
+  assert.equal(isIpv4Mapped(parseIp('fd00::1')), false);
 });

@@ -1,6 +1,6 @@
 // Addresses and CIDRs as the kernel maps hold them: 16 bytes, IPv4 as
 // IPv4-mapped IPv6 (::ffff:a.b.c.d), so one map key serves both families.
-// Parsing is ipaddr.js's; only the mapping is ours.
+// Parsing and prefix math are ipaddr.js's; only the mapping is ours.
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { UsageError } from '../util/errors';
@@ -30,16 +30,21 @@ export function parseCidr(text: string, what = 'CIDR'): Cidr {
   if (typeof text !== 'string') throw bad();
   const [addrText, lenText, extra] = text.split('/');
   const family = net.isIP(addrText);
-  if (family === 0 || extra !== undefined || (lenText !== undefined && !/^\d{1,3}$/.test(lenText))) throw bad();
-  const len = lenText === undefined ? (family === 4 ? 32 : 128) : Number(lenText);
-  if (len > (family === 4 ? 32 : 128)) throw bad();
+  if (family === 0 || extra !== undefined) throw bad();
   const v4 = family === 4;
-  const parsed = ipaddr.parse(addrText);
-  const bytes = Buffer.from(v4 ? (parsed as ipaddr.IPv4).toIPv4MappedAddress().toByteArray() : parsed.toByteArray());
-  const prefixLen = v4 ? 96 + len : len;
-  // Clear host bits so "10.1.2.3/8" and "10.0.0.0/8" are one key.
-  for (let bit = prefixLen; bit < 128; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
-  return { text: `${formatIp(bytes)}/${len}`, addr: bytes, prefixLen };
+  const full = lenText === undefined ? `${addrText}/${v4 ? 32 : 128}` : text;
+  let network: ipaddr.IPv4 | ipaddr.IPv6;
+  let len: number;
+  try {
+    // ipaddr.js checks the prefix (digits, within the family's width) and clears
+    // the host bits, so "10.1.2.3/8" and "10.0.0.0/8" are one key
+    [, len] = v4 ? ipaddr.IPv4.parseCIDR(full) : ipaddr.IPv6.parseCIDR(full);
+    network = v4 ? ipaddr.IPv4.networkAddressFromCIDR(full) : ipaddr.IPv6.networkAddressFromCIDR(full);
+  } catch {
+    throw bad();
+  }
+  const bytes = Buffer.from(network.kind() === 'ipv4' ? (network as ipaddr.IPv4).toIPv4MappedAddress().toByteArray() : network.toByteArray());
+  return { text: `${formatIp(bytes)}/${len}`, addr: bytes, prefixLen: v4 ? 96 + len : len };
 }
 
 /** 16 bytes -> "10.1.2.3" for mapped IPv4, RFC 5952 text for IPv6. */
@@ -49,5 +54,11 @@ export function formatIp(b: Buffer | Uint8Array): string {
 }
 
 export function isIpv4Mapped(b: Buffer): boolean {
-  return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  return (ipaddr.fromByteArray(Array.from(b.subarray(0, 16))) as ipaddr.IPv6).isIPv4MappedAddress();
+}
+
+/** Whether `addr` is inside `net`/`prefixLen`, all in the 16-byte form. */
+export function inPrefix(addr: Buffer, net: Buffer, prefixLen: number): boolean {
+  const v6 = (b: Buffer) => ipaddr.fromByteArray(Array.from(b.subarray(0, 16))) as ipaddr.IPv6;
+  return v6(addr).match(v6(net), prefixLen);
 }

@@ -2,7 +2,7 @@
 // table as /proc/net/route and /proc/net/ipv6_route show it (longest prefix,
 // then lowest metric). Pure parsing; the files are read by the caller so the
 // tests can feed recorded tables.
-import { isIpv4Mapped } from './addr';
+import { inPrefix, isIpv4Mapped } from './addr';
 
 export interface Route {
   iface: string;
@@ -49,20 +49,12 @@ export function parseRoute6(text: string): Route[] {
   return out;
 }
 
-function matches(addr: Buffer, net: Buffer, len: number): boolean {
-  for (let bit = 0; bit < len; bit++) {
-    const m = 0x80 >> (bit & 7);
-    if ((addr[bit >> 3] & m) !== (net[bit >> 3] & m)) return false;
-  }
-  return true;
-}
-
 /** The interface the host would send `addr` (16-byte form) out of, if any route matches. */
 export function routeInterface(addr: Buffer, routes: Route[]): string | undefined {
   const v4 = isIpv4Mapped(addr);
   let best: Route | undefined;
   for (const r of routes) {
-    if (isIpv4Mapped(r.net) !== v4 || !matches(addr, r.net, r.prefixLen)) continue;
+    if (isIpv4Mapped(r.net) !== v4 || !inPrefix(addr, r.net, r.prefixLen)) continue;
     if (!best || r.prefixLen > best.prefixLen || (r.prefixLen === best.prefixLen && r.metric < best.metric)) best = r;
   }
   return best?.iface;

@@ -1,16 +1,26 @@
-// User-space mirror of the network structs in bpf/include/hive.h, checked
-// against bpf/netmon.bpf.o's BTF by netmon/layout.test.ts.
-import { StructDef, decodeRecords } from '../bpf/records';
+// User-space mirror of the network structs and enums in bpf/include/hive.h,
+// checked against bpf/netmon.bpf.o's BTF by netmon/layout.test.ts.
+import { EnumDefs, StructDef, byCode, cString, decodeRecords } from '../bpf/records';
 
+/** enum hive_net_flag: what is asked for a pod. */
 export const NET_FLAG = { monitor: 0x1, blockExternal: 0x2 } as const;
+/** enum hive_flow_flag */
 export const FLOW_FLAG = { finTx: 0x1, finRx: 0x2, rst: 0x4, ended: 0x8, blockReported: 0x10, hasProcess: 0x20 } as const;
-export const SCOPE: Record<number, 'cluster' | 'external'> = { 1: 'cluster', 2: 'external' };
-export const VERDICT: Record<number, 'allowed' | 'blocked'> = { 1: 'allowed', 2: 'blocked' };
-export const INITIATOR: Record<number, 'egress' | 'ingress'> = { 1: 'egress', 2: 'ingress' };
-export const EVENT_TYPE: Record<number, 'new' | 'blocked' | 'summary'> = { 1: 'new', 2: 'blocked', 3: 'summary' };
-export const REASON: Record<number, string | undefined> = { 0: undefined, 1: 'interval', 2: 'closed', 3: 'idle', 4: 'stopped' };
+/** enum hive_net_scope, hive_net_verdict, hive_net_initiator: codes, and names by code. */
+export const SCOPE_CODE = { cluster: 1, external: 2 } as const;
+export const SCOPE = byCode(SCOPE_CODE);
+export const VERDICT_CODE = { allowed: 1, blocked: 2 } as const;
+export const VERDICT = byCode(VERDICT_CODE);
+export const INITIATOR_CODE = { egress: 1, ingress: 2 } as const;
+export const INITIATOR = byCode(INITIATOR_CODE);
+/** enum hive_net_event_type */
 export const EVENT_CODE = { new: 1, blocked: 2, summary: 3 } as const;
+export const EVENT_TYPE = byCode(EVENT_CODE);
+/** enum hive_net_reason (0: none, not reported) */
+export const REASON_NONE = 0;
 export const REASON_CODE = { interval: 1, closed: 2, idle: 3, stopped: 4 } as const;
+export const REASON: Record<number, string | undefined> = byCode(REASON_CODE);
+/** enum hive_net_counter */
 export const NET_COUNTER = { packets: 0, flows: 1, emitted: 2, dropped: 3, blocked: 4, flowFail: 5 } as const;
 export const NET_COUNTER_MAX = 6;
 export type NetCounterName = keyof typeof NET_COUNTER;
@@ -89,6 +99,39 @@ export const NET_EVENT = {
   },
 } as const;
 
+/** The values above under their C names, checked against the object's BTF (layout.test.ts). */
+export const NET_ENUMS: EnumDefs = {
+  hive_net_flag: { HIVE_NET_MONITOR: NET_FLAG.monitor, HIVE_NET_BLOCK_EXTERNAL: NET_FLAG.blockExternal },
+  hive_flow_flag: {
+    HIVE_FLOW_FIN_TX: FLOW_FLAG.finTx,
+    HIVE_FLOW_FIN_RX: FLOW_FLAG.finRx,
+    HIVE_FLOW_RST: FLOW_FLAG.rst,
+    HIVE_FLOW_ENDED: FLOW_FLAG.ended,
+    HIVE_FLOW_BLOCK_REPORTED: FLOW_FLAG.blockReported,
+    HIVE_FLOW_HAS_PROCESS: FLOW_FLAG.hasProcess,
+  },
+  hive_net_scope: { HIVE_SCOPE_CLUSTER: SCOPE_CODE.cluster, HIVE_SCOPE_EXTERNAL: SCOPE_CODE.external },
+  hive_net_verdict: { HIVE_VERDICT_ALLOWED: VERDICT_CODE.allowed, HIVE_VERDICT_BLOCKED: VERDICT_CODE.blocked },
+  hive_net_initiator: { HIVE_INIT_POD: INITIATOR_CODE.egress, HIVE_INIT_PEER: INITIATOR_CODE.ingress },
+  hive_net_event_type: { HIVE_NET_NEW: EVENT_CODE.new, HIVE_NET_BLOCKED: EVENT_CODE.blocked, HIVE_NET_SUMMARY: EVENT_CODE.summary },
+  hive_net_reason: {
+    HIVE_REASON_NONE: REASON_NONE,
+    HIVE_REASON_INTERVAL: REASON_CODE.interval,
+    HIVE_REASON_CLOSED: REASON_CODE.closed,
+    HIVE_REASON_IDLE: REASON_CODE.idle,
+    HIVE_REASON_STOPPED: REASON_CODE.stopped,
+  },
+  hive_net_counter: {
+    HIVE_NCNT_PACKETS: NET_COUNTER.packets,
+    HIVE_NCNT_FLOWS: NET_COUNTER.flows,
+    HIVE_NCNT_EMITTED: NET_COUNTER.emitted,
+    HIVE_NCNT_DROPPED: NET_COUNTER.dropped,
+    HIVE_NCNT_BLOCKED: NET_COUNTER.blocked,
+    HIVE_NCNT_FLOW_FAIL: NET_COUNTER.flowFail,
+    HIVE_NCNT_MAX: NET_COUNTER_MAX,
+  },
+};
+
 /** Every network struct the layout check compares, by its C name. */
 export const NET_STRUCTS: Record<string, Layout> = {
   hive_pod_key: POD_KEY,
@@ -133,12 +176,6 @@ export interface RawNetEvent {
   ifindex: number;
   key: FlowKey;
   flow: Flow;
-}
-
-function cstr(b: Buffer, at: number, len: number): string {
-  const s = b.subarray(at, at + len);
-  const nul = s.indexOf(0);
-  return s.subarray(0, nul < 0 ? len : nul).toString('latin1');
 }
 
 export function decodeFlowKey(b: Buffer, at = 0): FlowKey {
@@ -186,7 +223,7 @@ export function decodeFlow(b: Buffer, at = 0): Flow {
       pid: b.readUInt32LE(at + f.pid.offset),
       tgid: b.readUInt32LE(at + f.tgid.offset),
       uid: b.readUInt32LE(at + f.uid.offset),
-      comm: cstr(b, at + f.comm.offset, f.comm.size),
+      comm: cString(b, at + f.comm.offset, f.comm.size),
     };
   }
   return flow;

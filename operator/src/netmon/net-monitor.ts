@@ -7,6 +7,7 @@
 // the links, then the object (the addon does it in that order).
 import { Logger, log as rootLog } from '../util/log';
 import { HiveError } from '../util/errors';
+import { checkInt } from '../util/int';
 import { NativeBpfObject, RingPoll, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
 import { Cidr } from './addr';
@@ -54,11 +55,7 @@ export interface NetMonitorOptions {
 type Validated = Required<Omit<NetMonitorOptions, 'objectPath' | 'log'>>;
 
 function validate(o: NetMonitorOptions): Validated {
-  const int = (name: string, v: number | undefined, dflt: number, min: number, max: number) => {
-    const n = v ?? dflt;
-    if (!Number.isInteger(n) || n < min || n > max) throw new HiveError(`${name} must be an integer from ${min} to ${max}, got ${n}`);
-    return n;
-  };
+  const int = (name: string, v: number | undefined, dflt: number, min: number, max: number) => checkInt(name, v ?? dflt, min, max);
   const ring = int('ring buffer size', o.ringBufferBytes, DEFAULT_NET_RING_BYTES, 4096, 1 << 30);
   if ((ring & (ring - 1)) !== 0) throw new HiveError(`ring buffer size must be a power of two, got ${ring}`);
   return {

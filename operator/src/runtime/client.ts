@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { HiveError } from '../util/errors';
+import { Backoff } from '../util/backoff';
 import { Logger, log as rootLog } from '../util/log';
 import { containerdProto, decodeAny } from './protos';
 import { isNotFound, unaryCall } from './grpc-call';
@@ -156,7 +157,7 @@ export class ContainerdClient {
    * called after a reconnect, since events may have been missed meanwhile.
    */
   subscribeTasks(onEvent: (e: TaskEvent) => void, onGap: () => void = () => {}): void {
-    let backoff = 100;
+    const backoff = new Backoff({ initialMs: 100, maxMs: 5000 });
     const open = (reconnect: boolean) => {
       if (this.closed) return;
       const stream = this.events.Subscribe({ filters: [`namespace==${this.namespace},topic~="^/tasks/"`] }, this.md());
@@ -165,7 +166,7 @@ export class ContainerdClient {
       stream.on('data', (env: Envelope__Output) => {
         if (!gotData) {
           gotData = true;
-          backoff = 100;
+          backoff.reset();
         }
         let ev: TaskEvent | null = null;
         try {
@@ -180,13 +181,13 @@ export class ContainerdClient {
           this.log.info('event stream re-opened');
           onGap();
         }
-        backoff = 100;
+        backoff.reset();
       });
       stream.on('error', (e: grpc.ServiceError) => {
         if (this.closed || e.code === grpc.status.CANCELLED) return;
-        this.log.warn({ err: e.details || e.message, retryInMs: backoff }, 'event stream lost; reconnecting');
-        setTimeout(() => open(true), backoff).unref();
-        backoff = Math.min(backoff * 2, 5000);
+        const retryInMs = backoff.next();
+        this.log.warn({ err: e.details || e.message, retryInMs }, 'event stream lost; reconnecting');
+        setTimeout(() => open(true), retryInMs).unref();
       });
       stream.on('end', () => undefined);
     };

@@ -57,6 +57,8 @@ export interface NativeBpfObject {
 export interface NativeAddon {
   BpfObject: new (objectPath: string, btfCustomPath?: string) => NativeBpfObject;
   kernelFuncParams(name: string, btfPath?: string): { name: string; type: string }[] | null;
+  /** The constants of enum `name` in an object file's BTF, null when it has no such enum. */
+  btfEnumValues(elfPath: string, name: string): Record<string, number> | null;
   libbpfVersion(): string;
   numPossibleCpus(): number;
   statInRoot(root: string, paths: string[]): InRootStat[];
