@@ -70,7 +70,7 @@ export const TRACE: CommandDef = {
     { name: 'access', kind: 'string', value: ACCESS_NAMES.join(','), default: ACCESS_NAMES.join(','), help: 'which accesses to report' },
     PRETTY,
     MAX_WATCHES,
-    { name: 'skip-missing', kind: 'flag', help: 'skip paths that do not exist instead of refusing to start' },
+    { name: 'skip-missing', kind: 'flag', help: 'start without the paths that do not exist yet; each is watched when it appears' },
     { name: 'pid', kind: 'int', value: 'PID', min: 1, max: 4194304, help: "the paths are inside this process's root" },
     { name: 'container', kind: 'string', value: 'ID', help: "the paths are inside this container's root (id, or runtime://id)" },
     CONTAINERD_SOCKET,
