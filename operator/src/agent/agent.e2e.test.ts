@@ -55,6 +55,18 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     await ok('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, runningPodStatus(pod.containers, '127.0.0.1', IMAGE), 'application/merge-patch+json');
   }
 
+  type NodeStatus = { node: string; filesWatched: number; eventsSeen: number; unresolved: { path: string; reason: string }[]; conditions: { status: string; reason: string }[] };
+  /** Polls a trace's status until `node`'s entry satisfies `pred` (about 15 s), or fails showing it. */
+  async function untilEntry(ns: string, name: string, node: string, pred: (e: NodeStatus) => boolean, what: string): Promise<NodeStatus> {
+    const entry = async () => (((await ok('GET', `/apis/hive.io/v1alpha1/namespaces/${ns}/hivetraces/${name}`)).status as { nodes?: NodeStatus[] })?.nodes ?? []).find((n) => n.node === node);
+    for (let i = 0; i < 150; i++) {
+      const e = await entry();
+      if (e && pred(e)) return e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return assert.fail(`${what}: ${JSON.stringify(await entry())}`);
+  }
+
   const metrics = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${logs.find((l) => l.msg === 'ready')!.metricsPort}/metrics`)).text());
   const watchedInodes = async () => total(await metrics(), 'hive_watched_inodes');
   /** Waits for the registry's inode count (the hive_watched_inodes gauge) to be n. */
@@ -443,16 +455,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
       metadata: { name: 'rotation', namespace: 'team-r' },
       spec: { paths: ['/etc/config/key', '/run/late/token'], selector: { matchLabels: { app: 'cm' } }, access: ['read'] },
     });
-    type Entry = { node: string; filesWatched: number; unresolved: { path: string; reason: string }[]; conditions: { status: string; reason: string }[] };
-    const entry = async () => (((await ok('GET', '/apis/hive.io/v1alpha1/namespaces/team-r/hivetraces/rotation')).status as { nodes?: Entry[] })?.nodes ?? []).find((n) => n.node === NODE);
-    const until = async (pred: (e: Entry) => boolean, what: string) => {
-      for (let i = 0; i < 150; i++) {
-        const e = await entry();
-        if (e && pred(e)) return e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`${what}: ${JSON.stringify(await entry())}`);
-    };
+    const until = (pred: (e: NodeStatus) => boolean, what: string) => untilEntry('team-r', 'rotation', NODE, pred, what);
     const pending = await until((e) => e.filesWatched === 1 && e.conditions[0].status === 'False', 'the late path unresolved');
     assert.deepEqual(pending.unresolved.map((u) => u.path), ['/run/late/token']);
     assert.match(pending.unresolved[0].reason, /no such file or directory/);
@@ -493,16 +496,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const cri: AgentProcess = await startAgent(['--cri-socket', h.socket, '--status-interval', '1'], { KUBECONFIG: agentKubeconfig, NODE_NAME: node, CONTAINERD_ADDRESS: '/nonexistent/containerd.sock' });
     try {
       assert.deepEqual(cri.logs.find((l) => l.msg === 'ready')!.runtime, { cri: h.socket });
-      type Entry = { node: string; filesWatched: number; unresolved: { reason: string }[]; conditions: { status: string }[]; eventsSeen: number };
-      const entry = async () => (((await ok('GET', '/apis/hive.io/v1alpha1/namespaces/team-c/hivetraces/secrets')).status as { nodes?: Entry[] })?.nodes ?? []).find((n) => n.node === node);
-      const until = async (pred: (e: Entry) => boolean, what: string) => {
-        for (let i = 0; i < 100; i++) {
-          const e = await entry();
-          if (e && pred(e)) return e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.fail(`${what}: ${JSON.stringify(await entry())}`);
-      };
+      const until = (pred: (e: NodeStatus) => boolean, what: string) => untilEntry('team-c', 'secrets', node, pred, what);
       // no containerID in the pod's status yet
       await until((e) => e.unresolved.some((u) => u.reason === 'container not running') && e.conditions[0].status === 'False', 'unresolved: container not running');
       const pod = await h.runPod('cri-1', ['app'], 'team-c', uid);

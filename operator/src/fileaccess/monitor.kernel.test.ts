@@ -8,17 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileAccessMonitor, WatchEntry } from './monitor';
 import { ACCESS, ACCESS_ALL, RawFileEvent, accessNames } from './layout';
-import { kernelDevFromStat } from '../sys/devnum';
 import { MapFullError } from '../util/errors';
-import { kernelSkip, run, settle, testModes, tmpDir, waitFor } from '../testing/kernel';
+import { inodeOf, kernelSkip, run, settle, testModes, tmpDir, waitFor } from '../testing/kernel';
 import { ModeOption } from './modes';
 
 const skip = kernelSkip();
 
-function inodeOf(p: string): { ino: bigint; dev: number } {
-  const st = fs.statSync(p, { bigint: true });
-  return { ino: st.ino, dev: kernelDevFromStat(st.dev) };
-}
 
 // Modes run side by side (each has its own object, maps and files, and every
 // assertion filters by the pid of a process the test started), so the qemu

@@ -11,17 +11,12 @@ import path from 'node:path';
 import { FileAccessMonitor } from './monitor';
 import { ACCESS_ALL, RawFileEvent } from './layout';
 import { WatchKeeper } from './watch-keeper';
-import { kernelDevFromStat } from '../sys/devnum';
 import { log } from '../util/log';
-import { kernelSkip, run, testModes, tmpDir, waitFor } from '../testing/kernel';
+import { inodeOf, kernelSkip, run, testModes, tmpDir, waitFor } from '../testing/kernel';
 import { ModeOption } from './modes';
 
 const skip = kernelSkip();
 
-function inodeOf(p: string): { ino: bigint; dev: number } {
-  const st = fs.statSync(p, { bigint: true });
-  return { ino: st.ino, dev: kernelDevFromStat(st.dev) };
-}
 
 describe('watch keeper in the running kernel', { skip, concurrency: true }, () => {
   for (const mode of testModes()) describe(`mode ${mode}`, { concurrency: 1 }, () => suite(mode));

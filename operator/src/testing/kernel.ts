@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ModeOption, parseMode } from '../fileaccess/modes';
+import { kernelDevFromStat } from '../sys/devnum';
 
 /** Why a kernel test cannot run here, or false when it can. */
 export function kernelSkip(): string | false {
@@ -54,4 +55,10 @@ export function run(cmd: string, args: string[]): Promise<{ pid: number; code: n
     child.on('error', reject);
     child.on('close', (code) => resolve({ pid: child.pid ?? -1, code, stdout }));
   });
+}
+
+/** A file's (inode, kernel device): the key it has in the watch map. */
+export function inodeOf(p: string): { ino: bigint; dev: number } {
+  const st = fs.statSync(p, { bigint: true });
+  return { ino: st.ino, dev: kernelDevFromStat(st.dev) };
 }
