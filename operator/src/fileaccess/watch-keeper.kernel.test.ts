@@ -180,6 +180,35 @@ function suite(mode: ModeOption) {
     assert.equal(keeper.status(k)[0].files, 1);
   });
 
+  test('what no notification tells (a mount over a directory) the periodic re-check catches, and counts', async () => {
+    const mnt = path.join(dir, 'mnt');
+    const other = path.join(dir, 'other');
+    fs.mkdirSync(mnt);
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(mnt, 'conf'), 'under');
+    fs.writeFileSync(path.join(other, 'conf'), 'over');
+    const k = key();
+    keeper.set(k, { root: '/', patterns: [path.join(mnt, 'conf')], access: ACCESS_ALL });
+    const old = inodeOf(path.join(mnt, 'conf'));
+    // the notifications of making mnt/ and other/ come first: let them pass
+    await new Promise((r) => setTimeout(r, 200));
+    const periodic = keeper.reresolved.periodic;
+    assert.equal((await run('mount', ['--bind', other, mnt])).code, 0);
+    try {
+      const now = inodeOf(path.join(mnt, 'conf'));
+      assert.notDeepEqual(now, old);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(watched(now), false, 'a mount sends no inotify event: not followed yet');
+      keeper.recheck();
+      assert.ok(watched(now) && !watched(old));
+      assert.equal(keeper.reresolved.periodic, periodic + 1);
+      await readIsReported(path.join(mnt, 'conf'));
+    } finally {
+      await run('umount', [mnt]);
+      keeper.remove(k);
+    }
+  });
+
   test('removing a key releases its inodes and its directory watches', async () => {
     const own = path.join(dir, 'own');
     fs.mkdirSync(own);

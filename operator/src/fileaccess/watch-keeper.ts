@@ -65,6 +65,11 @@ interface Entry {
 
 const fileId = (f: InRootFile) => `${f.dev}:${f.ino}`;
 
+/** Same root, paths and limits: only the owner's details (meta, access) may differ. */
+function sameWatch(a: WatchTarget, b: WatchTarget): boolean {
+  return a.root === b.root && a.maxMatches === b.maxMatches && a.patterns.length === b.patterns.length && a.patterns.every((p, i) => p === b.patterns[i]);
+}
+
 export class WatchKeeper {
   readonly registry: WatchRegistry;
   private readonly entries = new Map<string, Entry>();
@@ -88,8 +93,14 @@ export class WatchKeeper {
   /** Watches what `target` names now and keeps following it; replaces what `key` had. */
   set(key: string, target: WatchTarget): PatternStatus[] {
     const before = this.entries.get(key);
+    if (before && sameWatch(before.target, target)) {
+      // the same paths in the same root (an agent's periodic reconcile): check them, nothing to rebuild
+      before.target = target;
+      for (const w of before.watches) this.reresolve(w, 'periodic');
+      this.apply(key);
+      return this.status(key);
+    }
     const restart = before !== undefined && before.target.root !== target.root;
-    if (before) for (const w of before.watches) this.unlisten(w);
     const entry: Entry = { target, watches: [] };
     this.entries.set(key, entry);
     for (const pattern of target.patterns) {
@@ -101,6 +112,8 @@ export class WatchKeeper {
         if (old && this.differs(old.res, w.res)) this.logChange(key, old.res, w.res, 'restart');
       }
     }
+    // the new directories are listened to before the old ones are let go: shared ones stay watched
+    if (before) for (const w of before.watches) this.unlisten(w);
     this.apply(key);
     return this.status(key);
   }

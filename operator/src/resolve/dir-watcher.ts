@@ -68,6 +68,8 @@ export class DirWatcher {
     return this.dirs.size;
   }
 
+  /** Listens to `dir` (once however many ask); a directory already listened to is
+   * checked to still be the one the watch is on (replaced by a rename: watched anew). */
   listen(root: string, dir: string): void {
     const k = dirKey(root, dir);
     let d = this.dirs.get(k);
@@ -75,7 +77,7 @@ export class DirWatcher {
       d = { root, dir, refs: 0, names: new Set(), lastFire: 0 };
       this.dirs.set(k, d);
       this.place(d);
-    }
+    } else this.check(d);
     d.refs++;
   }
 
@@ -89,12 +91,14 @@ export class DirWatcher {
 
   /** Re-places watches on directories that were replaced or could not be watched. */
   refresh(): void {
-    for (const d of this.dirs.values()) {
-      const st = this.statHost(d);
-      if (!d.watcher || !st || st.ino !== d.ino || st.dev !== d.dev) {
-        this.drop(d);
-        this.place(d);
-      }
+    for (const d of this.dirs.values()) this.check(d);
+  }
+
+  private check(d: Dir): void {
+    const st = this.statHost(d);
+    if (!d.watcher || !st || st.ino !== d.ino || st.dev !== d.dev) {
+      this.drop(d);
+      this.place(d);
     }
   }
 
