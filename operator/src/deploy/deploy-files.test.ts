@@ -11,17 +11,17 @@ import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { validate } from 'dockerfile-utils';
 import { renderAgentLine } from '../cli/render-log';
+import { commandSkip } from '../testing/require';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SCRIPTS = ['registry-cluster.sh', 'delete-cluster.sh', 'docker-build.sh'];
-const hasShellcheck = spawnSync('shellcheck', ['--version']).status === 0;
 
 function allScripts(): string[] {
   const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.sh'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
   return out;
 }
 
-test('shellcheck passes on every shell script of the repository', { skip: hasShellcheck ? false : 'needs shellcheck (make deps)' }, () => {
+test('shellcheck passes on every shell script of the repository', { skip: commandSkip(['shellcheck'], 'make deps') }, () => {
   const scripts = allScripts();
   for (const s of SCRIPTS) assert.ok(scripts.includes(s), `${s} is tracked`);
   const r = spawnSync('shellcheck', ['--severity=style', ...scripts], { cwd: ROOT, encoding: 'utf8' });

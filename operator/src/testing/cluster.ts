@@ -8,12 +8,14 @@ import https from 'node:https';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { parse } from 'yaml';
+import { skipReason, unitOnly } from './require';
 
 const CLUSTER_DIR = path.resolve(__dirname, '../../../test/cluster');
 
-/** Why the real API server cannot run here, or false. */
+/** Why the real API server cannot run here, or false (see require.ts). */
 export function clusterSkip(): string | false {
-  if (process.env.HIVE_TEST_UNIT_ONLY) return 'HIVE_TEST_UNIT_ONLY is set (make test-unit)';
+  const unit = unitOnly();
+  if (unit) return unit;
   for (const go of ['go', '/usr/local/go/bin/go']) {
     try {
       execFileSync(go, ['version'], { stdio: 'ignore' });
@@ -22,7 +24,7 @@ export function clusterSkip(): string | false {
       // try the next
     }
   }
-  return 'needs Go to build the test kube-apiserver (test/cluster)';
+  return skipReason('needs Go to build the test kube-apiserver (test/cluster)');
 }
 
 /** A free TCP port on 127.0.0.1 (for servers that must keep their port across restarts). */

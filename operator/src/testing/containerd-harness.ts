@@ -10,24 +10,20 @@ import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { CriClient } from '../runtime/cri';
+import { commandSkip, rootSkip, skipReason, unitOnly } from './require';
 import type { PodSandboxConfig } from '../generated/proto/runtime/v1/PodSandboxConfig';
 
 export const IMAGE = 'hive.test/busybox:1';
 export const PAUSE_IMAGE = 'hive.test/pause:1';
 
-/** Why the containerd suite cannot run here, or false. */
+/** Why the containerd suite cannot run here, or false (see require.ts). */
 export function containerdSkip(): string | false {
-  if (process.env.HIVE_TEST_UNIT_ONLY) return 'HIVE_TEST_UNIT_ONLY is set (make test-unit)';
-  if (process.getuid?.() !== 0) return 'needs root to run containerd and runc';
-  for (const bin of ['containerd', 'runc', 'ctr', 'tar']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
-    } catch {
-      return `needs ${bin} (make deps installs containerd and runc)`;
-    }
-  }
-  if (!fs.existsSync('/bin/busybox')) return 'needs /bin/busybox (Debian busybox-static)';
-  return false;
+  return (
+    unitOnly() ||
+    rootSkip('to run containerd and runc') ||
+    commandSkip(['containerd', 'runc', 'ctr', 'tar'], 'make deps installs containerd and runc') ||
+    (fs.existsSync('/bin/busybox') ? false : skipReason('needs /bin/busybox (Debian busybox-static)'))
+  );
 }
 
 function sha256(b: Buffer): string {

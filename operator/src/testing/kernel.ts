@@ -5,13 +5,15 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ModeOption, parseMode } from '../fileaccess/modes';
 import { kernelDevFromStat } from '../sys/devnum';
+import { rootSkip, skipReason, unitOnly } from './require';
 
-/** Why a kernel test cannot run here, or false when it can. */
+/** Why a kernel test cannot run here, or false when it can (see require.ts). */
 export function kernelSkip(): string | false {
-  if (process.env.HIVE_TEST_UNIT_ONLY) return 'HIVE_TEST_UNIT_ONLY is set (make test-unit)';
-  if (process.getuid?.() !== 0) return 'needs root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load BPF programs';
-  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return 'needs kernel BTF (/sys/kernel/btf/vmlinux)';
-  return false;
+  return (
+    unitOnly() ||
+    rootSkip('(CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load BPF programs') ||
+    (fs.existsSync('/sys/kernel/btf/vmlinux') ? false : skipReason('needs kernel BTF (/sys/kernel/btf/vmlinux)'))
+  );
 }
 
 /** The attach modes under test: HIVE_TEST_MODES (comma-separated; the qemu

@@ -6,6 +6,7 @@
 // namespaces. destroy() removes every namespace and veth it made.
 import { execFileSync, spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { rootSkip, skipReason, unitOnly } from './require';
 
 export interface Host {
   /** Namespace name, and the host-side veth (same name). */
@@ -27,13 +28,14 @@ export function ifindexOf(name: string): number {
   return Number(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
 }
 
-/** Why the netns suite cannot run here, or false. */
+/** Why the netns suite cannot run here, or false (see require.ts). */
 export function netnsSkip(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root to create network namespaces';
+  const missing = unitOnly() || rootSkip('to create network namespaces');
+  if (missing) return missing;
   try {
     ip('netns', 'list');
   } catch {
-    return 'needs iproute2 (ip netns)';
+    return skipReason('needs iproute2 (ip netns)');
   }
   return false;
 }
