@@ -196,9 +196,9 @@ async function main() {
   const loads: Row[] = [];
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
-  // env HIVE_BENCH_ONLY=ingest: just the two ingest tables
-  if (process.env.HIVE_BENCH_ONLY === 'ingest') return;
   table('Hook overhead: open()+close() of unwatched files', [await hookOverhead()]);
+  // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
+  if (process.env.HIVE_BENCH_ONLY === 'file') return;
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
   table(WATCH_TITLE, await watchChurn(quiet));
