@@ -8,6 +8,9 @@ NODE      ?= node
 NODEDIR    = $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
 BUILD     := build
 BPF_OBJS  := $(BUILD)/bpf/fileaccess.bpf.o $(BUILD)/bpf/netmon.bpf.o
+# The benchmarks' programs (load generator, empty tracepoint floor): built for
+# `make bench` and the tests, never by `make build`, so the image lacks them.
+BENCH_OBJ := $(BUILD)/bpf/bench.bpf.o
 ADDON     := operator/native/build/Release/hive_native.node
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CLANG     ?= clang
@@ -97,7 +100,7 @@ run: build
 test: test-host test-kernels test-kernels-selfcheck
 
 # Every test file on this machine's kernel (units and real-kernel tests).
-test-host: deps build
+test-host: deps build $(BENCH_OBJ)
 	$(NODE) --test --test-concurrency=1 $(TEST_FILES)
 
 # Debian kernels under qemu: the kernel-side tests in kprobe, fentry, lsm and
@@ -122,18 +125,18 @@ test-kernels-selfcheck: deps build
 	fi
 
 # Pure units only: no root, no kernel.
-test-unit: deps build
+test-unit: deps build $(BENCH_OBJ)
 	HIVE_TEST_UNIT_ONLY=1 $(NODE) --test $(TEST_FILES)
 
 # The real-kernel tests on this machine (root).
-test-bpf: deps build
+test-bpf: deps build $(BENCH_OBJ)
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.kernel.test.js' | sort)
 
 # The network monitor on this kernel, between network namespaces made by the tests.
 test-netns: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.netns.test.js' | sort)
 
-bench: deps build $(BUILD)/openloop
+bench: deps build $(BENCH_OBJ) $(BUILD)/openloop
 	$(NODE) operator/dist/bench/main.js
 
 $(BUILD)/openloop: test/bench/openloop.c

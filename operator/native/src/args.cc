@@ -66,6 +66,11 @@ Napi::Array Args::Array(size_t i, const char* what) const {
   return info_[i].As<Napi::Array>();
 }
 
+Napi::Object Args::Instance(size_t i, const char* what, const Napi::Function& ctor, const char* want) const {
+  if (i >= info_.Length() || !info_[i].IsObject() || !info_[i].As<Napi::Object>().InstanceOf(ctor)) WrongType(i, what, want);
+  return info_[i].As<Napi::Object>();
+}
+
 int64_t Args::Integer(size_t i, const char* what, int64_t min, int64_t max) const {
   if (i >= info_.Length() || !info_[i].IsNumber()) WrongType(i, what, "a number");
   double d = info_[i].As<Napi::Number>().DoubleValue();

@@ -28,6 +28,8 @@ class Args {
   bool Bool(size_t i, const char* what) const;
   Napi::Function Function(size_t i, const char* what) const;
   Napi::Array Array(size_t i, const char* what) const;
+  // An instance of class `ctor` (`want` names it: "a BpfObject").
+  Napi::Object Instance(size_t i, const char* what, const Napi::Function& ctor, const char* want) const;
   // An integer in [min, max].
   int64_t Integer(size_t i, const char* what, int64_t min, int64_t max) const;
   // A finite number in [min, max].

@@ -27,6 +27,7 @@ using LiveSet = std::set<BpfObject*>;
 // the set too, so the order in which they go at exit does not matter.
 struct AddonState {
   std::shared_ptr<LiveSet> live = std::make_shared<LiveSet>();
+  Napi::FunctionReference ctor;  // tells a BpfObject argument from any other object
 };
 
 // Stop() waits up to one poll timeout; an infinite one could never stop.
@@ -74,6 +75,7 @@ void BpfObject::Init(Napi::Env env, Napi::Object exports) {
           InstanceMethod("setAutoload", &BpfObject::SetAutoload),
           InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
           InstanceMethod("setRodata", &BpfObject::SetRodata),
+          InstanceMethod("reuseMap", &BpfObject::ReuseMap),
           InstanceMethod("load", &BpfObject::Load),
           InstanceMethod("attach", &BpfObject::Attach),
           InstanceMethod("tcAttach", &BpfObject::TcAttach),
@@ -94,6 +96,7 @@ void BpfObject::Init(Napi::Env env, Napi::Object exports) {
       });
   exports.Set("BpfObject", ctor);
   auto* state = new AddonState();
+  state->ctor = Napi::Persistent(ctor);
   env.SetInstanceData<AddonState>(state);  // deleted with the environment
   std::shared_ptr<LiveSet> live = state->live;
   env.AddCleanupHook([live] {
@@ -219,6 +222,36 @@ Napi::Value BpfObject::SetRodata(const Napi::CallbackInfo& info) {
     return a.Env().Undefined();
   }
   a.Fail("no such read-only variable", ENOENT);
+}
+
+// reuseMap(map, other, otherMap): this object's map becomes the loaded
+// object other's map otherMap (libbpf's bpf_map__reuse_fd, which holds its
+// own copy of the descriptor): programs of this object then read and write
+// the other's map, and closing either object leaves the map to the other.
+// Both must agree in type and key and value size; the size (max entries) is
+// the other's.
+Napi::Value BpfObject::ReuseMap(const Napi::CallbackInfo& info) {
+  Args a = Enter(info, "reuseMap", Phase::kConfiguring);
+  struct bpf_map* m = MapArg(a, 0);
+  Napi::Object o = a.Instance(1, "other object", info.Env().GetInstanceData<AddonState>()->ctor.Value(), "a BpfObject");
+  std::string other_name = a.String(2, "other map name");
+  BpfObject* other = Napi::ObjectWrap<BpfObject>::Unwrap(o);
+  if (other == this) a.Fail("an object cannot reuse its own map", EINVAL);
+  if (!other->obj_) a.Fail("the other object is closed", EBADF);
+  if (!other->loaded_) a.Fail("the other object is not loaded: its maps exist from load() on", EINVAL);
+  struct bpf_map* om = bpf_object__find_map_by_name(other->obj_, other_name.c_str());
+  if (!om) a.Fail("no map named " + other_name + " in " + other->path_, ENOENT);
+  auto shape = [](struct bpf_map* x) {
+    const char* t = libbpf_bpf_map_type_str(bpf_map__type(x));
+    return std::string(t ? t : "unknown") + " map, key " + Bytes(bpf_map__key_size(x)) + ", value " +
+           Bytes(bpf_map__value_size(x));
+  };
+  if (bpf_map__type(m) != bpf_map__type(om) || bpf_map__key_size(m) != bpf_map__key_size(om) ||
+      bpf_map__value_size(m) != bpf_map__value_size(om))
+    a.Fail("this one is a " + shape(m) + ", " + other_name + " a " + shape(om), EINVAL);
+  int err = bpf_map__reuse_fd(m, bpf_map__fd(om));
+  if (err) ThrowErrno(a.Env(), a.Op(), err);
+  return a.Env().Undefined();
 }
 
 Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {

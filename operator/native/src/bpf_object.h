@@ -1,6 +1,6 @@
 // BpfObject wraps one libbpf bpf_object through its life, in libbpf-bootstrap's
 // phases: open (constructor) -> configure (setAutoload, setMaxEntries,
-// setRodata; only before load) -> load -> attach. close() undoes only what was
+// setRodata, reuseMap; only before load) -> load -> attach. close() undoes only what was
 // created, in reverse order (poller, TC filters, links, object); it also runs
 // when the object is collected and when its Node environment exits.
 //
@@ -42,6 +42,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value SetAutoload(const Napi::CallbackInfo& info);
   Napi::Value SetMaxEntries(const Napi::CallbackInfo& info);
   Napi::Value SetRodata(const Napi::CallbackInfo& info);
+  Napi::Value ReuseMap(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   // attach
   Napi::Value Attach(const Napi::CallbackInfo& info);

@@ -10,7 +10,8 @@ import { FileAccessMonitor, DEFAULT_RING_BYTES } from '../fileaccess/monitor';
 import { ACCESS_ALL } from '../fileaccess/layout';
 import { kernelDevFromStat } from '../sys/devnum';
 import { log } from '../util/log';
-import { NativeBpfObject, bpfObjectPath, native } from '../bpf/native';
+import type { NativeBpfObject } from '../bpf/native';
+import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput } from './network';
 import { watchChurn } from './watch-churn';
 
@@ -33,11 +34,12 @@ function table(title: string, rows: Row[]) {
 /** Decode rate with the ring pre-filled: the consumer alone, no generator running. */
 async function drainRate(total: number): Promise<Row> {
   const ring = 1 << 27; // 128 MiB holds 1.5M 88-byte records
-  const { monitor } = FileAccessMonitor.open({ mode: 'auto', benchGenerator: true, ringBufferBytes: ring, log: quiet });
+  const { monitor } = FileAccessMonitor.open({ mode: 'auto', ringBufferBytes: ring, log: quiet });
+  const gen = BenchGenerator.open(monitor);
   try {
     const perCall = 10_000;
     // synchronous runs: nothing consumes yet
-    for (let done = 0; done < total; done += perCall) monitor.generate(perCall);
+    for (let done = 0; done < total; done += perCall) gen.generate(perCall);
     let got = 0;
     let batches = 0;
     const t0 = process.hrtime.bigint();
@@ -59,18 +61,20 @@ async function drainRate(total: number): Promise<Row> {
       dropped: c.dropped,
     };
   } finally {
+    gen.close();
     monitor.close();
   }
 }
 
 /** A fixed offered load for `seconds`, generator and consumer running together. */
 async function offeredLoad(rate: number, seconds: number): Promise<Row> {
-  const { monitor } = FileAccessMonitor.open({ mode: 'auto', benchGenerator: true, ringBufferBytes: DEFAULT_RING_BYTES, log: quiet });
+  const { monitor } = FileAccessMonitor.open({ mode: 'auto', ringBufferBytes: DEFAULT_RING_BYTES, log: quiet });
+  const gen = BenchGenerator.open(monitor);
   try {
     let got = 0;
     monitor.onEvents((evs) => (got += evs.length), 10);
     const perCall = 1000;
-    const run = await monitor.runGenerator(perCall, rate / perCall, seconds * 1000);
+    const run = await gen.run(perCall, rate / perCall, seconds * 1000);
     const offered = run.calls * perCall;
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline) {
@@ -88,6 +92,7 @@ async function offeredLoad(rate: number, seconds: number): Promise<Row> {
       'loss %': +((100 * c.dropped) / offered).toFixed(3),
     };
   } finally {
+    gen.close();
     monitor.close();
   }
 }
@@ -103,9 +108,9 @@ function openLoop(bin: string, iterations: number, files: string[], attached?: N
   }
 }
 
-/** The floor: an empty program on sys_exit_openat, nothing else. */
+/** The floor: an empty program on sys_exit_openat, nothing else (bench.bpf.o). */
 function emptyTracepoint(): NativeBpfObject {
-  const obj = new (native().BpfObject)(bpfObjectPath('fileaccess'));
+  const obj = openBenchObject();
   obj.setAutoload('hive_bench_empty_exit', true);
   obj.load();
   obj.attach('hive_bench_empty_exit');
@@ -192,6 +197,8 @@ async function main() {
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table('Hook overhead: open()+close() of unwatched files', [await hookOverhead()]);
+  // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
+  if (process.env.HIVE_BENCH_ONLY === 'file') return;
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
   table(WATCH_TITLE, await watchChurn(quiet));

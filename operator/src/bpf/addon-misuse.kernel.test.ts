@@ -1,7 +1,8 @@
 // The addon's promise: a bug in the caller is a JS error naming the
 // operation, never a crash and never a kernel read past a Buffer. Real BPF
 // objects in the running kernel: wrong buffer lengths and argument types, a
-// closed object, double close and stop, a poller that fails for real (its
+// closed object, double close and stop, a map reused from an object that
+// cannot give it, a poller that fails for real (its
 // epoll descriptor closed under it), signals at the poll thread, libbpf lines
 // that must not outlive their operation, and two Node environments (worker
 // threads) that must not touch each other's objects.
@@ -12,34 +13,40 @@ import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
-import { NativeBpfObject, NativeError, POLL_RESTART_MS, addonPath, bpfObjectPath, native } from './native';
+import { NativeBpfObject, NativeError, POLL_RESTART_MS, addonPath, bpfObjectPath, native, readCounters } from './native';
 import { FileAccessMonitor } from '../fileaccess/monitor';
+import { BenchGenerator, GENERATOR_PROGRAM, encodeBenchArgs } from '../bench/generator';
 import { kernelSkip, sleep, testMode, waitFor } from '../testing/kernel';
 
 const skip = kernelSkip();
 const EINVAL = 22;
 const EBADF = 9;
 const EEXIST = 17;
+const ENOENT = 2;
 
-/** The file-access object with only its event generator loaded: events on demand, nothing attached. */
+/** The benchmarks' object with its event generator loaded, on its own maps: events on demand, nothing attached. */
 function generatorObject(): NativeBpfObject {
+  const o = new (native().BpfObject)(bpfObjectPath('bench'));
+  o.setAutoload(GENERATOR_PROGRAM, true);
+  o.setMaxEntries('events', 1 << 16);
+  o.load();
+  return o;
+}
+
+/** The file-access object loaded with no program: its maps, nothing attached. */
+function mapsObject(): NativeBpfObject {
   const o = new (native().BpfObject)(bpfObjectPath('fileaccess'));
-  o.setAutoload('hive_bench_generate', true);
   o.setMaxEntries('watched', 64);
   o.setMaxEntries('events', 1 << 16);
   o.load();
   return o;
 }
 
-function generatorArgs(n: number): Buffer {
-  const args = Buffer.alloc(8);
-  args.writeUInt32LE(n);
-  return args;
-}
+const generatorArgs = encodeBenchArgs;
 
 /** Writes n events into the object's ring buffer, synchronously. */
 function generate(o: NativeBpfObject, n: number): void {
-  o.testRun('hive_bench_generate', generatorArgs(n));
+  o.testRun(GENERATOR_PROGRAM, generatorArgs(n));
 }
 
 /** Asserts fn throws an addon error naming `op`, with message "<op>: <message>" (or matching it). */
@@ -110,7 +117,7 @@ function pollThreads(): number[] {
 
 describe('the addon under misuse', { skip, concurrency: 1 }, () => {
   test('wrong buffer lengths are JS errors naming the operation and map; nothing reaches the map', () => {
-    const o = generatorObject();
+    const o = mapsObject();
     try {
       const ks = o.structLayout('hive_inode_key')!.size;
       const vs = o.structLayout('hive_watch')!.size;
@@ -131,7 +138,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
       throwsOp(() => o.mapUpdateBatch('watched', Buffer.alloc(0), Buffer.alloc(0), 1.5), batch, 'argument 4 (count) must be an integer from 0 to 4294967295, got 1.5');
       throwsOp(() => o.mapUpdate('watched', 'key' as unknown as Buffer, Buffer.alloc(vs), 0), 'mapUpdate(watched)', 'argument 2 (key) must be a Buffer, got a string');
       throwsOp(() => o.mapLookup('nope', Buffer.alloc(4)), 'mapLookup(nope)', /^mapLookup\(nope\): no map named nope in .*fileaccess\.bpf\.o$/);
-      throwsOp(() => o.tcAttach('hive_bench_generate', -1, true), 'tcAttach(hive_bench_generate)', 'argument 2 (ifindex) must be an integer from 1 to 2147483647, got -1');
+      throwsOp(() => o.tcAttach('hive_tp_exit_openat', -1, true), 'tcAttach(hive_tp_exit_openat)', 'argument 2 (ifindex) must be an integer from 1 to 2147483647, got -1');
       throwsOp(() => new (native().BpfObject)(42 as unknown as string), 'new BpfObject', 'argument 1 (object path) must be a string, got a number');
       // no misuse wrote anything, and the object still works
       assert.equal(o.mapCount('watched'), 0);
@@ -157,6 +164,46 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
     }
   });
 
+  test("a map reused from another object: only a loaded BpfObject's map of the same type and sizes; then both objects use one map", async () => {
+    const fa = mapsObject();
+    const unloaded = new (native().BpfObject)(bpfObjectPath('fileaccess'));
+    const closed = mapsObject();
+    closed.close();
+    const gen = new (native().BpfObject)(bpfObjectPath('bench'));
+    try {
+      gen.setAutoload(GENERATOR_PROGRAM, true);
+      const op = 'reuseMap(events)';
+      throwsOp(() => gen.reuseMap('events', {} as NativeBpfObject, 'events'), op, 'argument 2 (other object) must be a BpfObject, got an object', EINVAL);
+      throwsOp(() => gen.reuseMap('events', undefined as unknown as NativeBpfObject, 'events'), op, 'argument 2 (other object) must be a BpfObject, got undefined');
+      throwsOp(() => gen.reuseMap('events', fa, 7 as unknown as string), op, 'argument 3 (other map name) must be a string, got a number');
+      throwsOp(() => gen.reuseMap('events', gen, 'events'), op, 'an object cannot reuse its own map', EINVAL);
+      throwsOp(() => gen.reuseMap('events', closed, 'events'), op, 'the other object is closed', EBADF);
+      throwsOp(() => gen.reuseMap('events', unloaded, 'events'), op, 'the other object is not loaded: its maps exist from load() on', EINVAL);
+      throwsOp(() => gen.reuseMap('events', fa, 'nope'), op, /^reuseMap\(events\): no map named nope in .*fileaccess\.bpf\.o$/, ENOENT);
+      throwsOp(() => gen.reuseMap('nope', fa, 'events'), 'reuseMap(nope)', /^reuseMap\(nope\): no map named nope in .*bench\.bpf\.o$/, ENOENT);
+      throwsOp(() => gen.reuseMap('events', fa, 'counters'), op, 'this one is a ringbuf map, key 0 bytes, value 0 bytes, counters a percpu_array map, key 4 bytes, value 8 bytes', EINVAL);
+      throwsOp(() => gen.reuseMap('counters', fa, 'watched'), 'reuseMap(counters)', 'this one is a percpu_array map, key 4 bytes, value 8 bytes, watched a hash map, key 16 bytes, value 8 bytes');
+      gen.reuseMap('events', fa, 'events');
+      gen.reuseMap('counters', fa, 'counters');
+      gen.load();
+      throwsOp(() => gen.reuseMap('events', fa, 'events'), 'reuseMap', 'not allowed after load()', EINVAL);
+      // the generator's events reach the other object's ring, its counts the other's counters
+      let got = 0;
+      fa.startRingbuf('events', (_b, n) => (got += n), noPollError, 5);
+      generate(gen, 6);
+      await waitFor(() => got === 6, 3000, '6 events in the other object\'s ring');
+      assert.equal(readCounters(fa, 'counters', { emitted: 2 }).emitted, 6);
+      // the map outlives the object it came from
+      fa.close();
+      generate(gen, 2);
+      assert.equal(readCounters(gen, 'counters', { emitted: 2 }).emitted, 8);
+    } finally {
+      gen.close();
+      unloaded.close();
+      fa.close();
+    }
+  });
+
   test('every method of a closed object throws "BpfObject is closed"; close and stopRingbuf again are no-ops', () => {
     const o = generatorObject();
     o.startRingbuf('events', () => {}, noPollError, 5);
@@ -167,24 +214,25 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
     const b = Buffer.alloc(16);
     // Typed as every method but the two release ones: a new method fails to compile until listed.
     const calls: Record<Exclude<keyof NativeBpfObject, 'close' | 'stopRingbuf'>, () => unknown> = {
-      setAutoload: () => o.setAutoload('hive_bench_generate', true),
-      setMaxEntries: () => o.setMaxEntries('watched', 8),
+      setAutoload: () => o.setAutoload(GENERATOR_PROGRAM, true),
+      setMaxEntries: () => o.setMaxEntries('events', 1 << 16),
       setRodata: () => o.setRodata('inode_arg', Buffer.alloc(4)),
+      reuseMap: () => o.reuseMap('events', o, 'events'),
       load: () => o.load(),
-      attach: () => o.attach('hive_bench_generate'),
-      mapUpdate: () => o.mapUpdate('watched', b, Buffer.alloc(8), 0),
-      mapLookup: () => o.mapLookup('watched', b),
-      mapDelete: () => o.mapDelete('watched', b),
-      mapUpdateBatch: () => o.mapUpdateBatch('watched', b, Buffer.alloc(8), 1),
-      mapCount: () => o.mapCount('watched'),
-      mapEntries: () => o.mapEntries('watched', 10),
-      tcAttach: () => o.tcAttach('hive_bench_generate', 1, true),
+      attach: () => o.attach(GENERATOR_PROGRAM),
+      mapUpdate: () => o.mapUpdate('counters', b, Buffer.alloc(8), 0),
+      mapLookup: () => o.mapLookup('counters', b),
+      mapDelete: () => o.mapDelete('counters', b),
+      mapUpdateBatch: () => o.mapUpdateBatch('counters', b, Buffer.alloc(8), 1),
+      mapCount: () => o.mapCount('counters'),
+      mapEntries: () => o.mapEntries('counters', 10),
+      tcAttach: () => o.tcAttach(GENERATOR_PROGRAM, 1, true),
       tcDetach: () => o.tcDetach(1),
-      testRunPacket: () => o.testRunPacket('hive_bench_generate', b, 1),
-      testRun: () => o.testRun('hive_bench_generate', generatorArgs(1)),
-      runLoad: () => o.runLoad('hive_bench_generate', generatorArgs(1), 0, 10),
+      testRunPacket: () => o.testRunPacket(GENERATOR_PROGRAM, b, 1),
+      testRun: () => o.testRun(GENERATOR_PROGRAM, generatorArgs(1)),
+      runLoad: () => o.runLoad(GENERATOR_PROGRAM, generatorArgs(1), 0, 10),
       startRingbuf: () => o.startRingbuf('events', () => {}, noPollError),
-      structLayout: () => o.structLayout('hive_watch'),
+      structLayout: () => o.structLayout('hive_bench_args'),
     };
     // ... and the addon has no method the list misses
     const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(o)).filter((m) => !['constructor', 'close', 'stopRingbuf'].includes(m));
@@ -197,7 +245,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
     let batches = 0;
     o.startRingbuf('events', () => batches++, noPollError, 5);
     // the generator runs on a worker thread meanwhile, with its own copy of the program's descriptor
-    const load = o.runLoad('hive_bench_generate', generatorArgs(50), 1000, 600);
+    const load = o.runLoad(GENERATOR_PROGRAM, generatorArgs(50), 1000, 600);
     await waitFor(() => batches > 0, 3000, 'a first batch');
     o.close();
     const seen = batches;
@@ -236,7 +284,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
       o.startRingbuf('events', count, noPollError, 5);
       generate(o, 7);
       await waitFor(() => got === 7, 3000, '7 events');
-      throwsOp(() => o.startRingbuf('watched', count, noPollError, 5), 'startRingbuf(watched)', 'not a ring buffer map');
+      throwsOp(() => o.startRingbuf('counters', count, noPollError, 5), 'startRingbuf(counters)', 'not a ring buffer map');
       throwsOp(() => o.startRingbuf('events', count, noPollError, 0), 'startRingbuf(events)', 'argument 4 (poll timeout (ms)) must be an integer from 1 to 10000, got 0');
       throwsOp(() => o.startRingbuf('events', count, undefined as unknown as () => void), 'startRingbuf(events)', 'argument 3 (error callback) must be a function, got undefined');
     } finally {
@@ -272,7 +320,8 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
   test('the file-access monitor logs a poll failure at error level, counts it in pollErrors and polls again', async () => {
     const lines: { level: number; msg: string; err?: string; map?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    const { monitor } = FileAccessMonitor.open({ mode: testMode(), benchGenerator: true, ringBufferBytes: 1 << 16, log: logger });
+    const { monitor } = FileAccessMonitor.open({ mode: testMode(), ringBufferBytes: 1 << 16, log: logger });
+    const gen = BenchGenerator.open(monitor);
     try {
       let got = 0;
       startAndBreak(() => monitor.onEvents((evs) => (got += evs.length), 5));
@@ -282,10 +331,11 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
       assert.equal(logged.level, 50, 'at error level');
       assert.equal(logged.map, 'events');
       assert.match(logged.err ?? '', /^startRingbuf\(events\): poll: Invalid argument/);
-      monitor.generate(4); // waits in the ring until polling starts again
+      gen.generate(4); // waits in the ring until polling starts again
       await waitFor(() => got === 4, POLL_RESTART_MS + 3000, 'events after the restart');
       assert.equal(monitor.counters().pollErrors, 1);
     } finally {
+      gen.close();
       monitor.close();
     }
   });
@@ -361,12 +411,12 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
       `const { parentPort, workerData } = require('node:worker_threads');
        const addon = require(workerData.addon);
        const o = new addon.BpfObject(workerData.object);
-       o.setAutoload('hive_bench_generate', true);
+       o.setAutoload(workerData.program, true);
        o.setMaxEntries('events', 1 << 16);
        o.load();
        o.startRingbuf('events', () => {}, () => {}, 5);
        parentPort.postMessage('ready');`,
-      { eval: true, workerData: { addon: addonPath(), object: bpfObjectPath('fileaccess') } },
+      { eval: true, workerData: { addon: addonPath(), object: bpfObjectPath('bench'), program: GENERATOR_PROGRAM } },
     );
     try {
       await once(worker, 'message');
@@ -381,7 +431,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
         mine.startRingbuf('events', (_b, n) => (got += n), noPollError, 5);
         await worker.terminate();
         assert.equal(fdsOf(isBpf).size, withMine - (withWorker - base), "the worker's descriptors are gone, ours are not");
-        assert.equal(mine.mapCount('watched'), 0);
+        assert.equal(mine.mapCount('counters'), 4, 'our maps are still there');
         generate(mine, 3);
         await waitFor(() => got === 3, 3000, 'our events after the worker left');
       } finally {

@@ -111,7 +111,7 @@ test('the Dockerfile lints clean and is the image the issue asks for', () => {
   for (const p of ['node_modules', 'build', 'operator/dist']) assert.match(ignore, new RegExp(`^${p}$`, 'm'), `.dockerignore keeps host builds out: ${p}`);
 });
 
-test("the image ships no tests: the build stage deletes test files, testing/ and bench/ from what the runtime copies", () => {
+test("the image ships no tests: the build stage deletes test files, testing/ and bench/ from what the runtime copies, and no bench.bpf.o", () => {
   const [build, runtime] = stages(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
   const runs = build.lines.filter((l) => l.startsWith('RUN ')).map((l) => l.slice(4));
   const prune = runs.findIndex((r) => r.includes('operator/dist') && r.includes('.test.js'));
@@ -145,6 +145,17 @@ test("the image ships no tests: the build stage deletes test files, testing/ and
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+  // nor the benchmarks' BPF object: make build does not build it, and the runtime copies
+  // the agent's objects by name (never build/ or build/bpf/ whole)
+  const mk = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
+  const objs = /^BPF_OBJS\s*:=(.*)$/m.exec(mk)?.[1].trim().split(/\s+/);
+  assert.deepEqual(objs, ['$(BUILD)/bpf/fileaccess.bpf.o', '$(BUILD)/bpf/netmon.bpf.o'], 'make build builds these BPF objects');
+  assert.doesNotMatch(/^build:.*$/m.exec(mk)?.[0] ?? '', /bench|BENCH/, 'make build leaves the bench object out');
+  const fromBuild = runtime.lines
+    .filter((l) => l.startsWith('COPY --from=build'))
+    .flatMap((l) => l.split(/\s+/).slice(2, -1))
+    .filter((p) => p.startsWith('/src/build'));
+  assert.deepEqual(fromBuild, ['/src/build/bpf/fileaccess.bpf.o', '/src/build/bpf/netmon.bpf.o'], 'the image has the agent\'s BPF objects only');
 });
 
 // Lines of the agent e2e test's output (its stdout events; the first line a log of its

@@ -58,12 +58,6 @@ export const WATCH = {
   fields: { watch_id: { offset: 0, size: 4 }, access_mask: { offset: 4, size: 4 } },
 } as const;
 
-/** struct hive_bench_args */
-export const BENCH_ARGS = {
-  size: 8,
-  fields: { count: { offset: 0, size: 4 }, pad: { offset: 4, size: 4 } },
-} as const;
-
 /** struct hive_file_event */
 export const FILE_EVENT = {
   size: 80,
@@ -91,7 +85,6 @@ export const FILE_EVENT = {
 export const STRUCTS: Record<string, { size: number; fields: Record<string, FieldLayout> }> = {
   hive_inode_key: INODE_KEY,
   hive_watch: WATCH,
-  hive_bench_args: BENCH_ARGS,
   hive_file_event: FILE_EVENT,
 };
 
@@ -106,12 +99,6 @@ export function encodeWatch(watchId: number, accessMask: number, out = Buffer.al
   out.writeUInt32LE(watchId >>> 0, at + WATCH.fields.watch_id.offset);
   out.writeUInt32LE(accessMask >>> 0, at + WATCH.fields.access_mask.offset);
   return out;
-}
-
-export function encodeBenchArgs(count: number): Buffer {
-  const b = Buffer.alloc(BENCH_ARGS.size);
-  b.writeUInt32LE(count >>> 0, BENCH_ARGS.fields.count.offset);
-  return b;
 }
 
 /** A decoded struct hive_file_event. */

@@ -31,8 +31,6 @@ export interface FileAccessOptions {
   maxWatches?: number;
   /** Ring-buffer size in bytes: a power of two, at least one page. */
   ringBufferBytes?: number;
-  /** Also load the in-kernel event generator (benchmarks). */
-  benchGenerator?: boolean;
   objectPath?: string;
   log?: Logger;
 }
@@ -65,7 +63,7 @@ function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions,
   if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
     throw new HiveError(`ring buffer size must be a power of two from 4096 to 1 GiB, got ${ring}`);
   }
-  return { mode: o.mode ?? 'auto', maxWatches, ringBufferBytes: ring, benchGenerator: o.benchGenerator ?? false };
+  return { mode: o.mode ?? 'auto', maxWatches, ringBufferBytes: ring };
 }
 
 /** Position of `struct inode *` in inode_permission, from the kernel's BTF. */
@@ -149,7 +147,6 @@ export class FileAccessMonitor {
     try {
       // configure: read-only settings, only before load
       for (const p of [...progs.required, ...progs.optional]) obj.setAutoload(p, true);
-      if (o.benchGenerator) obj.setAutoload('hive_bench_generate', true);
       obj.setMaxEntries('watched', o.maxWatches);
       obj.setMaxEntries('events', o.ringBufferBytes);
       if (inodeArg !== null) {
@@ -280,18 +277,13 @@ export class FileAccessMonitor {
     this.poll = new RingPoll(obj, 'events', onBatch, this.log, pollTimeoutMs);
   }
 
-  /** Runs the in-kernel generator once, synchronously: writes `count` events (benchmarks). */
-  generate(count: number): void {
-    const args = Buffer.alloc(8);
-    args.writeUInt32LE(count);
-    this.live('generate').testRun('hive_bench_generate', args);
-  }
-
-  /** Runs the in-kernel generator (benchmarks): `perCall` events per run at callsPerSec. */
-  runGenerator(perCall: number, callsPerSec: number, durationMs: number): Promise<{ calls: number; elapsedNs: number }> {
-    const args = Buffer.alloc(8);
-    args.writeUInt32LE(perCall);
-    return this.live('runGenerator').runLoad('hive_bench_generate', args, callsPerSec, durationMs);
+  /**
+   * Makes `into` (opened, not loaded) use this monitor's own map `name`: how
+   * the benchmarks' generator (bench/generator.ts) writes into the hook's
+   * ring buffer and counters, so that what they measure is this consumer.
+   */
+  shareMap(name: 'events' | 'counters', into: NativeBpfObject): void {
+    into.reuseMap(name, this.live('shareMap'), name);
   }
 
   close(): void {

@@ -20,6 +20,12 @@ export interface NativeBpfObject {
   setAutoload(prog: string, on: boolean): void;
   setMaxEntries(map: string, n: number): void;
   setRodata(variable: string, value: Buffer): void;
+  /**
+   * This object's map becomes `other`'s map `otherMap` (other loaded, this
+   * one not yet): same type and key/value sizes, the other's size. The map
+   * lives on while either object holds it.
+   */
+  reuseMap(map: string, other: NativeBpfObject, otherMap: string): void;
   load(): void;
   /** The link lasts until close(). */
   attach(prog: string): void;
