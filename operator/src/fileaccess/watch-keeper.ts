@@ -152,7 +152,14 @@ export class WatchKeeper {
   /** Resolves every pattern again (the safety net; also callable on demand). */
   recheck(cause: ReresolveCause = 'periodic'): void {
     this.dirs.refresh();
-    for (const entry of this.entries.values()) for (const w of entry.watches) this.reresolve(w, cause);
+    for (const [key, entry] of this.entries) {
+      for (const w of entry.watches) this.reresolve(w, cause);
+      try {
+        this.apply(key); // retries what the kernel refused before (a full map), a no-op otherwise
+      } catch (e) {
+        this.log.error({ key, err: (e as Error).message }, 'cannot watch every path');
+      }
+    }
   }
 
   close(): void {
@@ -208,7 +215,12 @@ export class WatchKeeper {
     this.listen(w, entry.target.root);
     const filesChanged = this.differs(old, next);
     if (filesChanged) {
-      this.apply(w.key);
+      try {
+        this.apply(w.key);
+      } catch (e) {
+        // e.g. the kernel map is full: say so and keep following (the next re-check tries again)
+        this.log.error({ key: w.key, path: old.pattern, err: (e as Error).message }, 'cannot watch the re-resolved path');
+      }
       this.logChange(w.key, old, next, cause);
     }
     // what a status reports (state, reason, how many files) changed; a swap of one inode for another does not

@@ -65,3 +65,24 @@ test('two paths of one key on the same inode are one owner with an alias', () =>
   assert.equal(owners[0].path, '/etc/secret');
   assert.deepEqual(owners[0].aliases, ['/etc/secret-hardlink']);
 });
+
+test('a refused watch (map full) is retried by the next set; stale entries still go', () => {
+  const m = new FakeMap();
+  let room = 1;
+  const watch = m.watch.bind(m);
+  m.watch = (es: WatchEntry[]) => {
+    if (m.entries.size + es.length > room) throw new Error('map full');
+    watch(es);
+  };
+  const r = new WatchRegistry(m);
+  const a = { ino: 1n, dev: 9 };
+  const b = { ino: 2n, dev: 9 };
+  r.set('k', [{ ...a, ...owner('t', 1) }]);
+  assert.equal(m.entries.size, 1);
+  // a swap a -> b with no room for both: b refused, a (no longer wanted) still removed
+  assert.throws(() => r.set('k', [{ ...b, ...owner('t', 1) }]), /map full/);
+  assert.equal(m.entries.size, 0);
+  room = 2;
+  r.set('k', [{ ...b, ...owner('t', 1) }]);
+  assert.deepEqual([...m.entries.keys()], ['9:2']);
+});

@@ -82,8 +82,22 @@ export class WatchRegistry {
       slot.mask = mask;
     }
     // new inodes first: a file swapped for another is never unwatched in between
-    if (add.length) this.map.watch(add);
+    let failed: unknown;
+    if (add.length) {
+      try {
+        this.map.watch(add);
+      } catch (e) {
+        // not in the kernel (e.g. the map is full): a later set() of this key tries them again
+        for (const a of add) {
+          const slot = this.byId.get(a.watchId);
+          if (slot) slot.mask = 0;
+        }
+        failed = e;
+      }
+    }
+    // what no owner wants goes whatever happened above: the kernel keeps no stale entry
     if (remove.length) this.map.unwatch(remove);
+    if (failed) throw failed;
   }
 
   remove(key: string): void {
