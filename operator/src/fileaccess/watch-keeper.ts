@@ -29,7 +29,6 @@ export interface WatchTarget {
 
 /** What made the keeper resolve a pattern again. */
 export type ReresolveCause = 'notify' | 'periodic' | 'restart';
-export const CAUSES: ReresolveCause[] = ['notify', 'periodic', 'restart'];
 
 export interface PatternStatus {
   pattern: string;
@@ -124,10 +123,6 @@ export class WatchKeeper {
     for (const w of entry.watches) this.unlisten(w);
     this.entries.delete(key);
     this.registry.remove(key);
-  }
-
-  keys(): string[] {
-    return [...this.entries.keys()];
   }
 
   status(key: string): PatternStatus[] {

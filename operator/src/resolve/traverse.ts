@@ -22,8 +22,6 @@ export interface Traversal {
   missing?: { dir: string; name: string };
   /** Why the walk stopped otherwise (a component not a directory, a loop, no permission). */
   error?: string;
-  /** The final component is a directory. */
-  isDirectory?: boolean;
 }
 
 const MAX_HOPS = 40; // the kernel's limit of symlinks in one resolution
@@ -76,8 +74,8 @@ export function traverse(root: string, p: string, deps: Dependencies = new Map()
     }
     if (stack.length > 0 && !st.isDirectory()) return { deps, error: `${next} is not a directory` };
     cur = next;
-    if (stack.length === 0) return { deps, final: cur, isDirectory: st.isDirectory() };
+    if (stack.length === 0) return { deps, final: cur };
   }
   // the path was "/" (or resolved to it)
-  return { deps, final: cur, isDirectory: true };
+  return { deps, final: cur };
 }

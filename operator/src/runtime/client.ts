@@ -15,11 +15,10 @@ import type { EventsClient } from '../generated/proto/containerd/services/events
 import type { Container__Output } from '../generated/proto/containerd/services/containers/v1/Container';
 import type { Envelope__Output } from '../generated/proto/containerd/services/events/v1/Envelope';
 import type { GetContainerResponse__Output } from '../generated/proto/containerd/services/containers/v1/GetContainerResponse';
-import type { ListContainersResponse__Output } from '../generated/proto/containerd/services/containers/v1/ListContainersResponse';
 import type { GetResponse__Output } from '../generated/proto/containerd/services/tasks/v1/GetResponse';
 import type { ListPidsResponse__Output } from '../generated/proto/containerd/services/tasks/v1/ListPidsResponse';
 
-import { DEFAULT_CONTAINERD_SOCKET, K8S_NAMESPACE, LABEL_CONTAINER_NAME, LABEL_POD_UID } from './constants';
+import { DEFAULT_CONTAINERD_SOCKET, K8S_NAMESPACE, LABEL_CONTAINER_NAME } from './constants';
 export * from './constants';
 
 export interface ContainerInfo {
@@ -110,13 +109,6 @@ export class ContainerdClient {
     return this.info(res.container);
   }
 
-  async listContainers(filters: string[] = []): Promise<ContainerInfo[]> {
-    const res = await this.unary<ListContainersResponse__Output>('list containers', (md, o, cb) =>
-      this.containers.List({ filters }, md, o, cb),
-    );
-    return res.containers.map((c) => this.info(c));
-  }
-
   /** The pid of the container's init process, or null when no task runs. */
   async taskPid(containerId: string): Promise<number | null> {
     try {
@@ -136,19 +128,6 @@ export class ContainerdClient {
       this.tasks.ListPids({ container_id: containerId }, md, o, cb),
     );
     return res.processes.map((p) => p.pid);
-  }
-
-  /** The running container of a pod by the kubelet's labels; null when none runs. */
-  async findPodContainer(podUid: string, containerName: string): Promise<{ container: ContainerInfo; pid: number } | null> {
-    const q = (s: string) => JSON.stringify(s);
-    const list = await this.listContainers([
-      `labels.${q(LABEL_POD_UID)}==${podUid},labels.${q(LABEL_CONTAINER_NAME)}==${containerName}`,
-    ]);
-    for (const c of list) {
-      const pid = await this.taskPid(c.id);
-      if (pid) return { container: c, pid };
-    }
-    return null;
   }
 
   /**

@@ -36,17 +36,14 @@ describe('real containerd', { skip }, () => {
     await h?.stop();
   });
 
-  test('pid by pod uid + container name and by container id; ListPids; CRI agrees', async () => {
+  test("container by id (the kubelet's name label), pid by container id; ListPids; CRI agrees", async () => {
     const app = podA.containers[0];
-    const found = await client.findPodContainer(podA.uid, 'app');
-    assert.ok(found, 'found by pod uid and container name');
-    assert.equal(found.container.id, app.id);
-    assert.equal(found.container.name, 'app');
-    assert.equal(found.pid, app.pid);
+    const info = await client.getContainer(app.id);
+    assert.equal(info.id, app.id);
+    assert.equal(info.name, 'app');
     assert.equal(await client.taskPid(app.id), app.pid);
     assert.equal(await h.cri.containerPid(app.id), app.pid);
     assert.ok((await client.listPids(app.id)).includes(app.pid));
-    assert.equal(await client.findPodContainer(podA.uid, 'nope'), null);
     assert.equal(await client.taskPid('no-such-container'), null);
   });
 
