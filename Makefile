@@ -30,7 +30,7 @@ TEST_FILES = $(shell find operator/dist -name '*.test.js' | sort)
 
 .PHONY: deps deps-build deps-apt deps-apt-build deps-npm deps-go build bpf addon ts proto-types run test test-host test-unit test-bpf bench clean \
         test-containerd containerd-up containerd-down manifests test-cluster test-netns \
-        test-kernels test-kernels-selfcheck cluster-up cluster-down manifests deploy undeploy docker-build deploy-overlay
+        test-kernels test-kernels-selfcheck cluster-up cluster-down node-up node-down test-node manifests deploy undeploy docker-build deploy-overlay
 
 deps: deps-apt deps-npm deps-go
 # What `make build` needs, and no more (the image's build stage runs it).
@@ -177,6 +177,24 @@ cluster-up: deps-go
 
 cluster-down:
 	@HIVE_CLUSTER_DIR=$(CLUSTER_DIR) bash test/cluster/down.sh
+
+# One real node on this machine (testing/node.ts): the API server with
+# --node, kube-controller-manager, kube-scheduler, a kubelet on containerd at
+# /run/containerd/containerd.sock, CNI bridge cni0 with pods in 10.244.0.0/16.
+# The components are built once (test/cluster/build.sh --node) and cached next
+# to the API server. node-up is idempotent; its last line is `export
+# KUBECONFIG=...`. node-down stops the node (the API server stays: cluster-down).
+NODE_DIR ?= /tmp/hive-node
+node-up: deps build
+	@HIVE_CLUSTER_DIR=$(CLUSTER_DIR) HIVE_NODE_DIR=$(NODE_DIR) $(NODE) operator/dist/testing/node-ctl.js up | tail -n1
+
+node-down:
+	@test ! -f operator/dist/testing/node-ctl.js || HIVE_CLUSTER_DIR=$(CLUSTER_DIR) HIVE_NODE_DIR=$(NODE_DIR) $(NODE) operator/dist/testing/node-ctl.js down
+
+# The deployed system on the real node: the image from the Dockerfile, make
+# deploy, the demo's events through hive logs, the fault cases.
+test-node: deps build
+	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.node.test.js' | sort)
 
 # config/ and the agent against the real API server (the agent test also needs containerd).
 test-cluster: deps build

@@ -26,8 +26,12 @@ import (
 const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 
 // apiserverArgs returns the kube-apiserver command line for this test cluster.
-func apiserverArgs(st *state, etcdURL string, port int) []string {
-	return []string{
+// With node, a kube-controller-manager and a kubelet run beside it (test/node):
+// the ServiceAccount admission plugin stays on (the controller-manager creates
+// the "default" ServiceAccounts it waits for) and the server reaches the
+// kubelet (logs, exec) at the node's InternalIP with a client certificate.
+func apiserverArgs(st *state, etcdURL string, port int, node bool) []string {
+	args := []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
@@ -48,11 +52,18 @@ func apiserverArgs(st *state, etcdURL string, port int) []string {
 		"--service-account-signing-key-file=" + st.saPrivateKey,
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
-		// No kube-controller-manager runs, so nothing would create the
-		// "default" ServiceAccount that this plugin waits for.
-		"--disable-admission-plugins=ServiceAccount",
+		"--kubelet-client-certificate=" + st.kubeletClientCert,
+		"--kubelet-client-key=" + st.kubeletClientKey,
+		// The node's name need not resolve; its InternalIP is what it reports.
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		"--profiling=false",
 	}
+	if !node {
+		// No kube-controller-manager runs, so nothing would create the
+		// "default" ServiceAccount that this plugin waits for.
+		args = append(args, "--disable-admission-plugins=ServiceAccount")
+	}
+	return args
 }
 
 // runAPIServer parses args as kube-apiserver flags and runs the server on ln

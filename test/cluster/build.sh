@@ -9,14 +9,20 @@
 # path go to stderr (with --quiet, nothing when both are cached); the path of
 # hive-test-apiserver is the last line on stdout, so
 # `bin=$(test/cluster/build.sh)`; kubectl is "$(dirname "$bin")/kubectl".
+# With --node, also the node's components next to them (test/node):
+# kubelet, kube-controller-manager and kube-scheduler, the upstream commands
+# of k8s.io/kubernetes built in one `go build` so shared packages compile once.
 set -euo pipefail
 
 quiet=false
-case "${1:-}" in
-  -q|--quiet) quiet=true ;;
-  "") ;;
-  *) echo "usage: build.sh [--quiet]" >&2; exit 2 ;;
-esac
+node=false
+for arg in "$@"; do
+  case "$arg" in
+    -q|--quiet) quiet=true ;;
+    --node) node=true ;;
+    *) echo "usage: build.sh [--quiet] [--node]" >&2; exit 2 ;;
+  esac
+done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
@@ -56,7 +62,7 @@ for p in $pkgs; do
 done
 
 tmps=()
-trap 'rm -f ${tmps[@]+"${tmps[@]}"}' EXIT
+trap 'rm -rf ${tmps[@]+"${tmps[@]}"}' EXIT
 
 # build OUT PACKAGE WHAT NOTE: go build PACKAGE into OUT unless OUT exists.
 build() {
@@ -78,5 +84,26 @@ build() {
 
 build "$bin" . kube-apiserver "the first build takes about 8-25 min on 2 cores"
 build "$kubectl" ./cmd/kubectl kubectl "the first build takes about 2-5 min on 2 cores"
+
+node_cmds=(kubelet kube-controller-manager kube-scheduler)
+if $node; then
+  missing=()
+  for c in "${node_cmds[@]}"; do [[ -x "$outdir/$c" ]] || missing+=("$c"); done
+  if (( ${#missing[@]} == 0 )); then
+    $quiet || echo "build.sh: cached ${node_cmds[*]} in $outdir" >&2
+  else
+    echo "build.sh: building ${missing[*]} $version; about 3 min on 2 cores after the API server's build, 10-20 min cold" >&2
+    start=$(date +%s)
+    tmpdir="$outdir/.node.$$"
+    tmps+=("$tmpdir")
+    mkdir -p "$tmpdir"
+    pkgs=()
+    for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    "$go" build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$tmpdir/" "${pkgs[@]}"
+    for c in "${missing[@]}"; do mv -f "$tmpdir/$c" "$outdir/$c"; done
+    rm -rf "$tmpdir"
+    echo "build.sh: built ${missing[*]} in $(( $(date +%s) - start )) s" >&2
+  fi
+fi
 $quiet || echo "build.sh: kubectl is $kubectl" >&2
 echo "$bin"

@@ -27,14 +27,16 @@ func run() int {
 		port         int
 		readyTimeout time.Duration
 		stopTimeout  time.Duration
+		node         bool
 	)
 	flag.StringVar(&dir, "dir", "", "state directory: etcd data, certificates, keys, token file, kubeconfig (required)")
 	flag.IntVar(&port, "port", 0, "secure port on 127.0.0.1; 0 lets the kernel pick a free one")
 	flag.DurationVar(&readyTimeout, "ready-timeout", 3*time.Minute, "give up if /readyz is not ok after this long")
 	flag.DurationVar(&stopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for the API server to stop")
+	flag.BoolVar(&node, "node", false, "a controller-manager and kubelet run beside it (test/node): keep the ServiceAccount admission plugin on")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(),
-			"usage: %s --dir DIR [--port N] [-- extra kube-apiserver flags...]\n", os.Args[0])
+			"usage: %s --dir DIR [--port N] [--node] [-- extra kube-apiserver flags...]\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -91,7 +93,7 @@ func run() int {
 	port = ln.Addr().(*net.TCPAddr).Port
 	server := "https://127.0.0.1:" + strconv.Itoa(port)
 
-	args := apiserverArgs(st, etcd.clientURL, port)
+	args := apiserverArgs(st, etcd.clientURL, port, node)
 	args = append(args, flag.Args()...) // later flags win
 
 	apiCtx, cancelAPI := context.WithCancel(context.Background())

@@ -36,6 +36,8 @@ type state struct {
 	servingCert, servingKey string
 	saPublicKey             string
 	saPrivateKey            string
+	kubeletClientCert       string
+	kubeletClientKey        string
 	tokenFile               string
 	adminTokenFile          string
 
@@ -53,15 +55,17 @@ func prepareState(dir string) (*state, error) {
 		return nil, err
 	}
 	st := &state{
-		dir:            dir,
-		caCert:         filepath.Join(pki, "ca.crt"),
-		caKey:          filepath.Join(pki, "ca.key"),
-		servingCert:    filepath.Join(pki, "apiserver.crt"),
-		servingKey:     filepath.Join(pki, "apiserver.key"),
-		saPublicKey:    filepath.Join(pki, "sa.pub"),
-		saPrivateKey:   filepath.Join(pki, "sa.key"),
-		tokenFile:      filepath.Join(dir, "tokens.csv"),
-		adminTokenFile: filepath.Join(dir, "admin.token"),
+		dir:               dir,
+		caCert:            filepath.Join(pki, "ca.crt"),
+		caKey:             filepath.Join(pki, "ca.key"),
+		servingCert:       filepath.Join(pki, "apiserver.crt"),
+		servingKey:        filepath.Join(pki, "apiserver.key"),
+		saPublicKey:       filepath.Join(pki, "sa.pub"),
+		saPrivateKey:      filepath.Join(pki, "sa.key"),
+		kubeletClientCert: filepath.Join(pki, "apiserver-kubelet-client.crt"),
+		kubeletClientKey:  filepath.Join(pki, "apiserver-kubelet-client.key"),
+		tokenFile:         filepath.Join(dir, "tokens.csv"),
+		adminTokenFile:    filepath.Join(dir, "admin.token"),
 	}
 
 	newCA := false
@@ -80,6 +84,12 @@ func prepareState(dir string) (*state, error) {
 	if newCA || !exists(st.servingCert) || !exists(st.servingKey) {
 		if err := st.generateServing(); err != nil {
 			return nil, fmt.Errorf("serving certificate: %w", err)
+		}
+	}
+
+	if newCA || !exists(st.kubeletClientCert) || !exists(st.kubeletClientKey) {
+		if err := st.generateKubeletClient(); err != nil {
+			return nil, fmt.Errorf("kubelet client certificate: %w", err)
 		}
 	}
 
@@ -177,6 +187,37 @@ func (st *state) generateServing() error {
 		return err
 	}
 	return writePEM(st.servingCert, "CERTIFICATE", der, 0o644)
+}
+
+// generateKubeletClient makes the certificate the API server shows a kubelet
+// (logs, exec): a client of the CA in system:masters, which the kubelet's
+// webhook authorizer (a SubjectAccessReview to this server) allows.
+func (st *state) generateKubeletClient() error {
+	caKey, err := readKey(st.caKey)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{adminGroup}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, st.ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	if err := writeKey(st.kubeletClientKey, key); err != nil {
+		return err
+	}
+	return writePEM(st.kubeletClientCert, "CERTIFICATE", der, 0o644)
 }
 
 // writeKubeconfig writes an admin kubeconfig for server (atomically).

@@ -53,17 +53,25 @@ export class TestCluster {
   ) {}
 
   /** Starts the API server; with `port`, on that port (a restart keeps it, so kubeconfigs stay valid). */
-  static start(port?: number): TestCluster {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-cluster-'));
+  static start(port?: number, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-cluster-')), extra: string[] = []): TestCluster {
     let out: string;
     try {
-      out = TestCluster.up(dir, port);
+      out = TestCluster.up(dir, port, extra);
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw e;
     }
     const kubeconfig = /export KUBECONFIG=(\S+)\s*$/.exec(out)?.[1];
     if (!kubeconfig) throw new Error(`up.sh printed no KUBECONFIG: ${out}`);
+    return TestCluster.open(dir, kubeconfig);
+  }
+
+  /** The API server already running with its state in `dir` (started by up.sh). */
+  static attach(dir: string): TestCluster {
+    return TestCluster.open(dir, path.join(dir, 'kubeconfig'));
+  }
+
+  private static open(dir: string, kubeconfig: string): TestCluster {
     const kc = parse(fs.readFileSync(kubeconfig, 'utf8')) as {
       clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
       users: { user: { token: string } }[];
@@ -72,8 +80,8 @@ export class TestCluster {
     return new TestCluster(dir, kubeconfig, new URL(c.server), Buffer.from(c['certificate-authority-data'], 'base64'), kc.users[0].user.token);
   }
 
-  private static up(dir: string, port?: number): string {
-    const args = [path.join(CLUSTER_DIR, 'up.sh'), ...(port ? ['--port', String(port)] : [])];
+  private static up(dir: string, port?: number, extra: string[] = []): string {
+    const args = [path.join(CLUSTER_DIR, 'up.sh'), ...(port ? ['--port', String(port)] : []), ...extra];
     return execFileSync('bash', args, {
       env: { ...process.env, HIVE_CLUSTER_DIR: dir },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -98,6 +106,11 @@ export class TestCluster {
     if (alive()) process.kill(pid, 'SIGKILL');
     fs.rmSync(path.join(this.dir, 'apiserver.pid'), { force: true });
     TestCluster.up(this.dir, Number(this.server.port));
+  }
+
+  /** host:port of the API server. */
+  get address(): string {
+    return this.server.host;
   }
 
   /** A kubeconfig for the same server that authenticates with `token`. */

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import zlib from 'node:zlib';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { CriClient } from '../runtime/cri';
+import { busyboxImageArchive } from './oci-image';
 import { commandSkip, rootSkip, skipReason, unitOnly } from './require';
 import type { PodSandboxConfig } from '../generated/proto/runtime/v1/PodSandboxConfig';
 
@@ -24,10 +24,6 @@ export function containerdSkip(): string | false {
     commandSkip(['containerd', 'runc', 'ctr', 'tar'], 'make deps installs containerd and runc') ||
     (fs.existsSync('/bin/busybox') ? false : skipReason('needs /bin/busybox (Debian busybox-static)'))
   );
-}
-
-function sha256(b: Buffer): string {
-  return crypto.createHash('sha256').update(b).digest('hex');
 }
 
 export interface PodContainer {
@@ -150,63 +146,20 @@ state = "${d}/state"
     return execFileSync('ctr', ['-a', this.socket, '-n', 'k8s.io', ...args], { stdio: 'pipe' }).toString();
   }
 
-  /** Builds the OCI layout tarball and imports it as IMAGE and PAUSE_IMAGE. */
+  /** Builds the image (busybox and the fixtures) and imports it as IMAGE and PAUSE_IMAGE. */
   private importImage(): void {
-    const img = path.join(this.dir, 'image');
-    const rootfs = path.join(img, 'rootfs');
-    fs.mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
-    fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
-    for (const d of ['proc', 'sys', 'dev', 'tmp', 'root']) fs.mkdirSync(path.join(rootfs, d));
-    fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
-    fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
-    for (const t of ['sh', 'cat', 'sleep', 'ls', 'echo', 'true']) fs.symlinkSync('busybox', path.join(rootfs, 'bin', t));
-    fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-    fs.writeFileSync(path.join(rootfs, 'etc/secret'), 'container secret\n');
-    fs.linkSync(path.join(rootfs, 'etc/secret'), path.join(rootfs, 'etc/secret-hardlink'));
-    // Points outside the root when resolved on the host: must resolve inside.
-    fs.symlinkSync('/../../../../../../../etc/shadow', path.join(rootfs, 'etc/shadow-escape'));
-    fs.symlinkSync('/etc/shadow', path.join(rootfs, 'etc/shadow-abs'));
-
-    const layerTar = path.join(img, 'layer.tar');
-    execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', rootfs, '-cf', layerTar, '.']);
-    const layer = fs.readFileSync(layerTar);
-    const gz = zlib.gzipSync(layer);
-    const blobs = path.join(img, 'oci/blobs/sha256');
-    fs.mkdirSync(blobs, { recursive: true });
-    const put = (b: Buffer) => {
-      const d = sha256(b);
-      fs.writeFileSync(path.join(blobs, d), b);
-      return { digest: `sha256:${d}`, size: b.length };
-    };
-    const layerDesc = put(gz);
-    const config = Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Env: ['PATH=/bin'], Cmd: ['/bin/sleep', '1000000'], WorkingDir: '/' },
-        rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] },
-      }),
-    );
-    const configDesc = put(config);
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configDesc },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layerDesc }],
-      }),
-    );
-    const manifestDesc = put(manifest);
-    const entry = (name: string) => ({
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      ...manifestDesc,
-      platform: { architecture: 'amd64', os: 'linux' },
-      annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.split(':')[1] },
+    const archive = busyboxImageArchive(path.join(this.dir, 'image'), {
+      names: [IMAGE, PAUSE_IMAGE],
+      applets: ['sh', 'cat', 'sleep', 'ls', 'echo', 'true'],
+      cmd: ['/bin/sleep', '1000000'],
+      fixtures: (rootfs) => {
+        fs.writeFileSync(path.join(rootfs, 'etc/secret'), 'container secret\n');
+        fs.linkSync(path.join(rootfs, 'etc/secret'), path.join(rootfs, 'etc/secret-hardlink'));
+        // Points outside the root when resolved on the host: must resolve inside.
+        fs.symlinkSync('/../../../../../../../etc/shadow', path.join(rootfs, 'etc/shadow-escape'));
+        fs.symlinkSync('/etc/shadow', path.join(rootfs, 'etc/shadow-abs'));
+      },
     });
-    fs.writeFileSync(path.join(img, 'oci/oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    fs.writeFileSync(path.join(img, 'oci/index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry(IMAGE), entry(PAUSE_IMAGE)] }));
-    const archive = path.join(img, 'image.tar');
-    execFileSync('tar', ['-C', path.join(img, 'oci'), '-cf', archive, '.']);
     this.ctr('images', 'import', archive);
   }
 
