@@ -19,8 +19,11 @@ BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf/
 # Debian packages: the build's (also what the image's build stage installs),
 # and what the tests need on top (make deps installs the missing ones).
 APT_BUILD_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
+# The agent image without Docker or a registry (make image): podman builds the
+# Dockerfile over base images mmdebstrap makes from Debian packages.
+APT_IMAGE_PKGS := podman mmdebstrap
 APT_PKGS  := $(APT_BUILD_PKGS) iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils \
-             containerd runc iperf3 shellcheck
+             containerd runc iperf3 shellcheck $(APT_IMAGE_PKGS)
 # The qemu kernel matrix: Debian kernel packages, or the aliases 5.10 / 6.1 /
 # 6.12 (the newest generic amd64 image of that series; 5.10 is Debian 11's, the
 # pre-5.12 inode_permission prototype). Add more with KERNELS="...".
@@ -210,6 +213,15 @@ UNDEPLOY_WAIT ?= true
 
 docker-build:
 	./docker-build.sh
+
+# The same Dockerfile with podman, no Docker and no registry: local stand-ins
+# for its base images (test/node/base-images.sh), then localhost/hive-agent:<commit>
+# in build/image-ref; IMPORT_TO=<containerd socket> imports it there (k8s.io).
+.PHONY: image
+image:
+	@$(call apt_install,$(APT_IMAGE_PKGS))
+	bash test/node/base-images.sh
+	./docker-build.sh --builder podman $(if $(IMPORT_TO),--import-to $(IMPORT_TO))
 
 deploy-overlay:
 	@test -n "$(IMAGE)" || { echo "make deploy: no image: run 'make docker-build' first, or give IMAGE=registry/name:tag" >&2; exit 2; }

@@ -92,6 +92,14 @@ export class CriClient {
     }
   }
 
+  /** The exit code once the container has exited; null before. */
+  async containerExitCode(id: string): Promise<number | null> {
+    const r = await this.call<ContainerStatusResponse__Output>('container status ' + id, (md, o, cb) =>
+      this.rt.ContainerStatus({ container_id: id, verbose: false }, md, o, cb),
+    );
+    return r.status?.state === 'CONTAINER_EXITED' ? r.status.exit_code : null;
+  }
+
   async containerPid(id: string): Promise<number | null> {
     return (await this.containerStatus(id)).pid;
   }
