@@ -70,9 +70,23 @@ int hive_bench_generate(struct hive_bench_args *args)
 	return 0;
 }
 
-/* What the kernel's syscall-tracepoint plumbing costs before any work of ours. */
+/* What the kernel's syscall-exit plumbing costs before any work of ours, on
+ * the tracepoint the hook uses (tp_btf/sys_exit) and on its alternatives. */
+SEC("?tp_btf/sys_exit")
+int hive_bench_empty_sys_exit(void *ctx)
+{
+	return 0;
+}
+
+SEC("?raw_tp/sys_exit")
+int hive_bench_empty_raw_sys_exit(void *ctx)
+{
+	return 0;
+}
+
+/* The floor of the hook before 2026-12 (per-syscall perf tracepoint). */
 SEC("?tracepoint/syscalls/sys_exit_openat")
-int hive_bench_empty_exit(void *ctx)
+int hive_bench_empty_exit_openat(void *ctx)
 {
 	return 0;
 }

@@ -5,8 +5,9 @@
  *   kprobe      kprobe/inode_permission
  *   fentry      fentry/inode_permission
  *   lsm         lsm/inode_permission
- *   tracepoint  exits of the open-family syscalls + sched_process_exec, for
- *               kernels where none of the above can attach.
+ *   tracepoint  tp_btf/sys_exit filtered to the open family +
+ *               tp_btf/sched_process_exec, for kernels where none of the
+ *               above can attach.
  * Every mode looks the inode up in `watched` and only matches reach the ring
  * buffer, so unwatched files cost one hash lookup.
  */
@@ -211,10 +212,123 @@ int BPF_PROG(hive_lsm_inode_permission, struct inode *inode, int mask, int ret)
 
 /* ---- tracepoint fallback ---- */
 
-/* The file behind fd in the current task's table (NULL if none). The walk to
- * the fd array uses direct BTF loads (cheap, fault-safe) from the trusted
- * current task; indexing the array needs one probe read. */
-static __always_inline struct file *current_fd_file(long fd)
+/*
+ * One BTF raw tracepoint on the exit of every syscall (tp_btf/sys_exit) that
+ * keeps the open family by number, and sched_process_exec. A raw tracepoint
+ * runs the program straight from the tracepoint with its arguments (regs,
+ * ret); the per-syscall events (syscalls/sys_exit_openat) are a perf probe on
+ * the same tracepoint that builds a perf record for each call first, which
+ * cost about 10 % of an open+close here on its own.
+ */
+
+/* Syscall numbers of the open family (arch/x86/entry/syscalls/syscall_{64,32}.tbl,
+ * include/uapi/asm-generic/unistd.h, arch/arm64/tools/syscall_32.tbl). */
+#if defined(__TARGET_ARCH_x86)
+#define NR_OPEN 2
+#define NR_CREAT 85
+#define NR_OPENAT 257
+#define NR_OPEN_BY_HANDLE_AT 304
+#define NR_OPENAT2 437
+/* ia32 (int 0x80, sysenter, 32-bit syscall) on a 64-bit kernel */
+#define NR32_OPEN 5
+#define NR32_CREAT 8
+#define NR32_OPENAT 295
+#define NR32_OPEN_BY_HANDLE_AT 342
+#define NR32_OPENAT2 437
+#define X32_SYSCALL_BIT 0x40000000 /* x32 calls: the x86-64 number with this bit */
+#define TS_COMPAT 0x0002           /* thread_info.status: in an ia32 syscall */
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64 has no open(2) or creat(2) */
+#define NR_OPEN -1
+#define NR_CREAT -1
+#define NR_OPENAT 56
+#define NR_OPEN_BY_HANDLE_AT 265
+#define NR_OPENAT2 437
+/* AArch32 tasks on an arm64 kernel */
+#define NR32_OPEN 5
+#define NR32_CREAT 8
+#define NR32_OPENAT 322
+#define NR32_OPEN_BY_HANDLE_AT 371
+#define NR32_OPENAT2 437
+#define TIF_32BIT 22 /* thread_info.flags: an AArch32 task */
+#else
+#error "tracepoint mode: syscall numbers for this architecture are not defined"
+#endif
+
+/* Arch-specific fields under their own names (CO-RE flavours), so that the
+ * object builds whatever architecture vmlinux.h was dumped on. */
+struct pt_regs___hive_x86 {
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+struct pt_regs___hive_arm64 {
+	int syscallno;
+} __attribute__((preserve_access_index));
+struct thread_info___hive_x86 {
+	u32 status;
+} __attribute__((preserve_access_index));
+struct thread_info___hive_arm64 {
+	unsigned long flags;
+} __attribute__((preserve_access_index));
+struct task_struct___ti {
+	struct thread_info thread_info;
+} __attribute__((preserve_access_index));
+
+/* Whether the current syscall is a 32-bit (compat) one. */
+static __always_inline bool compat_syscall(struct task_struct *task)
+{
+	void *ti = &((struct task_struct___ti *)task)->thread_info;
+#if defined(__TARGET_ARCH_x86)
+	return ((struct thread_info___hive_x86 *)ti)->status & TS_COMPAT;
+#else
+	return (((struct thread_info___hive_arm64 *)ti)->flags >> TIF_32BIT) & 1;
+#endif
+}
+
+/* The syscall number in the regs of a tp_btf program (direct load). */
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return ((struct pt_regs___hive_x86 *)regs)->orig_ax & ~(unsigned long)X32_SYSCALL_BIT;
+#else
+	return ((struct pt_regs___hive_arm64 *)regs)->syscallno;
+#endif
+}
+
+/* Whether syscall nr of the current task is one that returns a new fd on a file. */
+static __always_inline bool open_family(long nr)
+{
+	bool compat;
+
+	/* Most syscalls leave here: one compare against each table's numbers. */
+	if (nr != NR_OPENAT && nr != NR_OPEN && nr != NR_OPENAT2 && nr != NR_CREAT && nr != NR_OPEN_BY_HANDLE_AT &&
+	    nr != NR32_OPENAT && nr != NR32_OPEN && nr != NR32_CREAT && nr != NR32_OPEN_BY_HANDLE_AT)
+		return false;
+	/* The same number means another call in the other table (ia32 5 is
+	 * x86-64 fstat, ia32 2 is fork whose return is a pid): ask which one. */
+	compat = compat_syscall(bpf_get_current_task_btf());
+	if (nr == NR_OPENAT2) /* 437 in every table */
+		return true;
+	if (compat)
+		return nr == NR32_OPENAT || nr == NR32_OPEN || nr == NR32_CREAT || nr == NR32_OPEN_BY_HANDLE_AT;
+	return nr == NR_OPENAT || nr == NR_OPEN || nr == NR_CREAT || nr == NR_OPEN_BY_HANDLE_AT;
+}
+
+/* bpf_rdonly_cast (6.2+) turns an address into a typed, untrusted pointer
+ * whose fields are plain loads the JIT guards against faults: no helper call
+ * per field. Weak, so the object still loads where it is missing (6.1); the
+ * program that calls it is then not loaded (user space picks the other). */
+extern void *bpf_rdonly_cast(const void *obj__ign, u32 btf_id__k) __ksym __weak;
+
+/*
+ * The file behind fd in the current task's table (NULL if none). The walk to
+ * the fd array is direct BTF loads from the trusted current task; the slot
+ * fds[fd] is at a variable offset, which a BTF load cannot take, so it is
+ * read either with bpf_probe_read_kernel or, with cast, as the first field of
+ * a kernel struct that starts with a struct file * (struct kiocb, ki_filp;
+ * CO-RE gives its offset): then the file, its inode and superblock are
+ * plain loads too.
+ */
+static __always_inline struct file *current_fd_file(long fd, bool cast)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct files_struct *files = task->files;
@@ -228,11 +342,16 @@ static __always_inline struct file *current_fd_file(long fd)
 	if (!fdt || (u64)fd >= fdt->max_fds)
 		return NULL;
 	fds = fdt->fd;
+	if (cast) {
+		struct kiocb *slot = bpf_rdonly_cast((void *)&fds[fd] - bpf_core_field_offset(struct kiocb, ki_filp),
+						     bpf_core_type_id_kernel(struct kiocb));
+		return slot->ki_filp;
+	}
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
 
-static __always_inline int on_open_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline void on_open(long fd, bool cast)
 {
 	struct hive_inode_key key;
 	struct hive_watch *w;
@@ -240,43 +359,125 @@ static __always_inline int on_open_exit(struct trace_event_raw_sys_exit *ctx)
 	struct file *f;
 	u32 fmode;
 
-	if (ctx->ret < 0)
-		return 0;
-	f = current_fd_file(ctx->ret);
+	f = current_fd_file(fd, cast);
 	if (!f)
-		return 0;
-	inode = BPF_CORE_READ(f, f_inode);
-	w = lookup_inode(inode, &key);
+		return;
+	if (cast) {
+		inode = f->f_inode;
+		if (!inode)
+			return;
+		key.ino = inode->i_ino;
+		key.dev = inode->i_sb->s_dev;
+		key.pad = 0;
+		w = bpf_map_lookup_elem(&watched, &key);
+	} else {
+		inode = BPF_CORE_READ(f, f_inode);
+		w = lookup_inode(inode, &key);
+	}
 	if (!w)
-		return 0;
+		return;
 	fmode = BPF_CORE_READ(f, f_mode);
 	if (access_from_fmode(fmode)) /* not an O_PATH open */
 		emit(inode, &key, w, access_from_fmode(fmode), fmode, HIVE_SRC_TP_OPEN);
+}
+
+/* Kernels with bpf_rdonly_cast (6.2+). */
+SEC("?tp_btf/sys_exit")
+int BPF_PROG(hive_tp_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret >= 0 && open_family(syscall_nr(regs)))
+		on_open(ret, true);
 	return 0;
 }
 
-SEC("?tracepoint/syscalls/sys_exit_openat")
-int hive_tp_exit_openat(struct trace_event_raw_sys_exit *ctx) { return on_open_exit(ctx); }
-
-SEC("?tracepoint/syscalls/sys_exit_open")
-int hive_tp_exit_open(struct trace_event_raw_sys_exit *ctx) { return on_open_exit(ctx); }
-
-SEC("?tracepoint/syscalls/sys_exit_openat2")
-int hive_tp_exit_openat2(struct trace_event_raw_sys_exit *ctx) { return on_open_exit(ctx); }
-
-SEC("?tracepoint/syscalls/sys_exit_creat")
-int hive_tp_exit_creat(struct trace_event_raw_sys_exit *ctx) { return on_open_exit(ctx); }
-
-SEC("?tracepoint/syscalls/sys_exit_open_by_handle_at")
-int hive_tp_exit_open_by_handle_at(struct trace_event_raw_sys_exit *ctx) { return on_open_exit(ctx); }
-
-/* After a successful exec the new image is current->mm->exe_file. */
-SEC("?tracepoint/sched/sched_process_exec")
-int hive_tp_sched_process_exec(void *ctx)
+/* Kernels without it: the same through probe reads. */
+SEC("?tp_btf/sys_exit")
+int BPF_PROG(hive_tp_sys_exit_probe_read, struct pt_regs *regs, long ret)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (ret >= 0 && open_family(syscall_nr(regs)))
+		on_open(ret, false);
+	return 0;
+}
 
-	report(inode, HIVE_ACCESS_EXEC, FMODE_EXEC, HIVE_SRC_TP_EXEC);
+/* ---- exec ---- */
+
+/* __FMODE_EXEC in f_flags: the kernel opened the file to execute it
+ * (do_open_execat); open(2) strips the bit from user flags. */
+#define FLAGS_FMODE_EXEC 0x20
+/* Scripts nested deeper than this are not looked for (the kernel allows 5
+ * levels of interpreters; the list also holds files closed on exec). */
+#define TASK_WORK_SCAN 32
+
+/* ____fput, the deferred final fput (/proc/kallsyms); 0 when the kernel
+ * hides its addresses, which turns the script search off. */
+extern const void ____fput __ksym __weak;
+
+/* The callback_head of a struct file's deferred fput: f_task_work since 6.7,
+ * f_rcuhead 6.0-6.6, f_u.fu_rcuhead before. */
+struct file___rcuhead {
+	struct callback_head f_rcuhead;
+} __attribute__((preserve_access_index));
+struct file___fu {
+	union {
+		struct callback_head fu_rcuhead;
+	} f_u;
+} __attribute__((preserve_access_index));
+
+static __always_inline long fput_work_offset(void)
+{
+	if (bpf_core_field_exists(struct file, f_task_work))
+		return bpf_core_field_offset(struct file, f_task_work);
+	if (bpf_core_field_exists(struct file___rcuhead, f_rcuhead))
+		return bpf_core_field_offset(struct file___rcuhead, f_rcuhead);
+	if (bpf_core_field_exists(struct file___fu, f_u))
+		return bpf_core_field_offset(struct file___fu, f_u);
+	return -1;
+}
+
+/*
+ * A script (#!) exec runs the interpreter: by sched_process_exec bprm->file
+ * and mm->exe_file are the interpreter's, and the script's own file is not
+ * kept in the bprm (bprm->executable is set only for binfmt_misc's 'O'
+ * flag). exec_binprm() dropped its last reference to the script's file
+ * with fput(), which defers the release to the task's return to user space
+ * by queueing the file's callback_head on current->task_works with
+ * ____fput. So the script's file is still there: the queued works whose
+ * function is ____fput and whose file the kernel opened for exec are the
+ * scripts (and binfmt_misc images) this exec went through. Files closed on
+ * exec are in the same list but were not opened for exec.
+ */
+static __always_inline void report_scripts(struct task_struct *task)
+{
+	u64 fput_fn = (u64)&____fput;
+	long off = fput_work_offset();
+	u64 cb = 0;
+
+	if (!fput_fn || off < 0)
+		return;
+	/* Plain addresses and probe reads: the list is walked (and the file
+	 * found from its callback_head) by arithmetic the verifier does not
+	 * allow on BTF pointers before 6.18. */
+	bpf_probe_read_kernel(&cb, sizeof(cb), &task->task_works);
+	for (int i = 0; i < TASK_WORK_SCAN && cb; i++) {
+		struct callback_head head;
+
+		if (bpf_probe_read_kernel(&head, sizeof(head), (void *)cb))
+			break;
+		if ((u64)head.func == fput_fn) {
+			struct file *f = (struct file *)(cb - off);
+			if (BPF_CORE_READ(f, f_flags) & FLAGS_FMODE_EXEC)
+				report(BPF_CORE_READ(f, f_inode), HIVE_ACCESS_EXEC, BPF_CORE_READ(f, f_mode), HIVE_SRC_TP_EXEC);
+		}
+		cb = (u64)head.next;
+	}
+}
+
+/* After a successful exec: bprm->file is the new image (the interpreter,
+ * for a script, which report_scripts() finds). */
+SEC("?tp_btf/sched_process_exec")
+int BPF_PROG(hive_tp_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	report(BPF_CORE_READ(bprm, file, f_inode), HIVE_ACCESS_EXEC, FMODE_EXEC, HIVE_SRC_TP_EXEC);
+	report_scripts(bpf_get_current_task_btf());
 	return 0;
 }

@@ -138,7 +138,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
       throwsOp(() => o.mapUpdateBatch('watched', Buffer.alloc(0), Buffer.alloc(0), 1.5), batch, 'argument 4 (count) must be an integer from 0 to 4294967295, got 1.5');
       throwsOp(() => o.mapUpdate('watched', 'key' as unknown as Buffer, Buffer.alloc(vs), 0), 'mapUpdate(watched)', 'argument 2 (key) must be a Buffer, got a string');
       throwsOp(() => o.mapLookup('nope', Buffer.alloc(4)), 'mapLookup(nope)', /^mapLookup\(nope\): no map named nope in .*fileaccess\.bpf\.o$/);
-      throwsOp(() => o.tcAttach('hive_tp_exit_openat', -1, true), 'tcAttach(hive_tp_exit_openat)', 'argument 2 (ifindex) must be an integer from 1 to 2147483647, got -1');
+      throwsOp(() => o.tcAttach('hive_tp_sys_exit', -1, true), 'tcAttach(hive_tp_sys_exit)', 'argument 2 (ifindex) must be an integer from 1 to 2147483647, got -1');
       throwsOp(() => new (native().BpfObject)(42 as unknown as string), 'new BpfObject', 'argument 1 (object path) must be a string, got a number');
       // no misuse wrote anything, and the object still works
       assert.equal(o.mapCount('watched'), 0);

@@ -20,16 +20,25 @@ export const MODE_PROGRAMS: Record<Mode, ModePrograms> = {
   // inode_permission(inode, mask): see programsFor().
   fentry: { required: ['hive_fentry_inode_permission'], optional: [] },
   lsm: { required: ['hive_lsm_inode_permission'], optional: [] },
-  tracepoint: {
-    required: ['hive_tp_exit_openat', 'hive_tp_sched_process_exec'],
-    // open(2) and creat(2) do not exist on arm64; openat2 and open_by_handle_at are newer.
-    optional: ['hive_tp_exit_open', 'hive_tp_exit_openat2', 'hive_tp_exit_creat', 'hive_tp_exit_open_by_handle_at'],
-  },
+  // One program on every syscall's exit that keeps the open family by number
+  // (the numbers this architecture lacks never match), and the exec tracepoint.
+  // hive_tp_sys_exit_probe_read replaces the first where the kernel lacks
+  // bpf_rdonly_cast: see programsFor().
+  tracepoint: { required: ['hive_tp_sys_exit', 'hive_tp_sched_process_exec'], optional: [] },
 };
 
-/** The programs of a mode on a kernel whose inode_permission takes its inode at inodeArg. */
-export function programsFor(mode: Mode, inodeArg: number | null): ModePrograms {
-  if (mode === 'fentry' && inodeArg === 0) return { required: ['hive_fentry_inode_permission_pre512'], optional: [] };
+/** What the kernel's BTF says that changes which programs a mode loads. */
+export interface KernelShape {
+  /** Position of `struct inode *` in inode_permission's arguments (null: not found). */
+  inodeArg: number | null;
+  /** The bpf_rdonly_cast kfunc exists (6.2+). */
+  rdonlyCast: boolean;
+}
+
+/** The programs of a mode on a kernel of this shape. */
+export function programsFor(mode: Mode, kernel: KernelShape): ModePrograms {
+  if (mode === 'fentry' && kernel.inodeArg === 0) return { required: ['hive_fentry_inode_permission_pre512'], optional: [] };
+  if (mode === 'tracepoint' && !kernel.rdonlyCast) return { required: ['hive_tp_sys_exit_probe_read', 'hive_tp_sched_process_exec'], optional: [] };
   return MODE_PROGRAMS[mode];
 }
 

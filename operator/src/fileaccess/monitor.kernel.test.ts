@@ -116,6 +116,39 @@ function suite(mode: ModeOption) {
     assert.equal(execs[0].watchId, w.watchId);
   });
 
+  test('an exec of a watched script gives an exec event of the script, and its interpreter\'s read', async () => {
+    const f = path.join(dir, 'script.sh');
+    fs.writeFileSync(f, '#!/bin/sh\nexit 0\n');
+    fs.chmodSync(f, 0o755);
+    const w = watch(f);
+    const r = await run(f, []);
+    assert.equal(r.code, 0);
+    const got = await eventsOf(r.pid, 2);
+    const show = got.map((e) => `${accessNames(e.access).join('+')}(${e.comm})`).join(', ');
+    assert.ok(got.every((e) => e.watchId === w.watchId), show);
+    const execs = got.filter((e) => e.access & ACCESS.exec);
+    assert.equal(execs.length, 1, `exec events: ${show}`);
+    // the kernel names the process after the script (bprm->filename) before sched_process_exec
+    const parentComm = fs.readFileSync('/proc/self/comm', 'utf8').trim();
+    assert.equal(execs[0].comm, monitor.mode === 'tracepoint' ? 'script.sh' : parentComm);
+    assert.ok(got.some((e) => accessNames(e.access).includes('read') && e.comm === 'script.sh'), `the interpreter's read: ${show}`);
+  });
+
+  test('a watched file closed on exec is not reported as executed', async () => {
+    const f = path.join(dir, 'cloexec-data');
+    fs.writeFileSync(f, 'x');
+    const w = watch(f);
+    // python's os.open sets O_CLOEXEC: the exec closes the file, whose last
+    // fput is queued on the task like a script's (the exec path must tell them apart)
+    const r = await run('python3', ['-c', `import os; os.open(${JSON.stringify(f)}, os.O_RDONLY); os.execv('/bin/true', ['true'])`]);
+    assert.equal(r.code, 0);
+    const got = await eventsOf(r.pid, 1);
+    assert.deepEqual(
+      got.map((e) => [e.watchId, accessNames(e.access)]),
+      [[w.watchId, ['read']]],
+    );
+  });
+
   test('an unwatched file in the same directory gives no event', async () => {
     const watched = path.join(dir, 'watched');
     const sibling = path.join(dir, 'sibling');

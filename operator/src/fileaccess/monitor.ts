@@ -4,7 +4,7 @@
 // reverse order and is idempotent.
 import os from 'node:os';
 import { Logger, log as rootLog } from '../util/log';
-import { EnvironmentError, HiveError, MapFullError, errorMessage } from '../util/errors';
+import { EnvironmentError, HiveError, MapFullError } from '../util/errors';
 import { checkInt } from '../util/int';
 import { NativeBpfObject, NativeError, RingPoll, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import {
@@ -19,7 +19,7 @@ import {
   encodeWatch,
 } from './layout';
 import { AUTO_ORDER, Mode, ModeOption, programsFor } from './modes';
-import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
+import { checkCapabilities, checkKernelBtf, customBtfPath } from '../bpf/environment';
 
 export const DEFAULT_MAX_WATCHES = 65536;
 export const MAX_MAX_WATCHES = 1 << 22;
@@ -85,7 +85,7 @@ export class FileAccessMonitor {
     obj: NativeBpfObject,
     readonly mode: Mode,
     readonly maxWatches: number,
-    /** Optional programs the kernel could not attach (e.g. sys_exit_open on arm64). */
+    /** Optional programs the kernel could not attach. */
     readonly skipped: string[],
     log: Logger,
   ) {
@@ -128,14 +128,8 @@ export class FileAccessMonitor {
       inodeArg = inodeArgPosition();
       if (inodeArg === null) throw new AttachError(mode, 'inode_permission has no struct inode * argument in the kernel BTF');
     }
-    const progs = programsFor(mode, inodeArg);
-    if (mode === 'tracepoint') {
-      try {
-        ensureTracefs();
-      } catch (e) {
-        throw new AttachError(mode, errorMessage(e));
-      }
-    }
+    const rdonlyCast = mode === 'tracepoint' && native().kernelFuncParams('bpf_rdonly_cast', customBtfPath()) !== null;
+    const progs = programsFor(mode, { inodeArg, rdonlyCast });
     // open
     let obj: NativeBpfObject;
     try {
@@ -180,7 +174,7 @@ export class FileAccessMonitor {
       obj.close(); // undo only what was created: the object owns its links
       throw e;
     }
-    log.debug({ mode, inodeArg, skipped }, 'attached');
+    log.debug({ mode, inodeArg, programs: progs.required, skipped }, 'attached');
     return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, log);
   }
 
