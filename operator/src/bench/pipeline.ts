@@ -104,33 +104,22 @@ async function child(events: number, rateLimit: number | undefined): Promise<voi
 function round(sink: Sink, rateLimit: number | undefined, events = EVENTS): Promise<ChildResult & { counted?: number }> {
   const cpus = os.cpus().length;
   const last = String(cpus - 1);
+  const child = ['taskset', '-c', last, process.execPath, __filename, '--child', String(events), String(rateLimit ?? 0)].map((a) => `'${a}'`).join(' ');
+  // the reader on another CPU when there is one, so it does not take the measured core
+  const reader = `taskset -c ${cpus > 1 ? '0' : last} wc -l`;
+  const script = sink === 'pipe' ? `${child} | ${reader}` : `${child} > /dev/null`;
   return new Promise((resolve, reject) => {
-    const args = ['-c', last, process.execPath, __filename, '--child', String(events), String(rateLimit ?? 0)];
-    let counter: ReturnType<typeof spawn> | undefined;
-    let out: 'ignore' | NodeJS.WritableStream | number;
-    let devnull: number | undefined;
-    if (sink === 'pipe') {
-      // the reader on another CPU when there is one, so it does not take the measured core
-      counter = spawn('taskset', ['-c', cpus > 1 ? '0' : last, 'wc', '-l'], { stdio: ['pipe', 'pipe', 'inherit'] });
-      out = counter.stdin!;
-    } else {
-      devnull = fs.openSync('/dev/null', 'w');
-      out = devnull;
-    }
-    const p = spawn('taskset', args, { stdio: ['ignore', out as never, 'inherit', 'pipe'] });
-    if (devnull !== undefined) fs.closeSync(devnull);
-    counter?.stdin?.end(); // the child holds its own copy of the write end
+    // fd 3 of the shell (and so of the pipeline process) carries the child's figures back
+    const p = spawn('bash', ['-c', `set -o pipefail; ${script}`], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
     let result = '';
-    p.stdio[3]!.on('data', (d: Buffer) => (result += d.toString()));
     let counted = '';
-    counter?.stdout?.on('data', (d: Buffer) => (counted += d.toString()));
-    const counterDone = counter ? new Promise<void>((r) => counter!.on('close', () => r())) : Promise.resolve();
+    p.stdio[3]!.on('data', (d: Buffer) => (result += d.toString()));
+    p.stdout!.on('data', (d: Buffer) => (counted += d.toString()));
     p.on('error', reject);
-    p.on('close', async (code) => {
-      await counterDone;
+    p.on('close', (code) => {
       if (code !== 0 || !result) return reject(new Error(`pipeline bench child exited with ${code}`));
       const r = JSON.parse(result) as ChildResult;
-      resolve(counter ? { ...r, counted: Number(counted.trim()) } : r);
+      resolve(sink === 'pipe' ? { ...r, counted: Number(counted.trim()) } : r);
     });
   });
 }
