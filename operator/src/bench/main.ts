@@ -14,6 +14,7 @@ import type { NativeBpfObject } from '../bpf/native';
 import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput } from './network';
 import { watchChurn } from './watch-churn';
+import { pipelineThroughput } from './pipeline';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -230,6 +231,11 @@ async function main() {
     table(WATCH_TITLE, await watchChurn(quiet));
     return;
   }
+  const PIPELINE_TITLE = 'Pipeline: ring buffer -> decode -> enrich -> rate limit -> JSON line on stdout, one pinned CPU (ring pre-filled, rotating arms)';
+  if (process.env.HIVE_BENCH_ONLY === 'pipeline') {
+    table(PIPELINE_TITLE, await pipelineThroughput(quiet));
+    return;
+  }
   if (process.getuid?.() !== 0) {
     console.error('make bench: needs root (CAP_BPF, CAP_PERFMON) to load BPF programs');
     process.exit(2);
@@ -242,6 +248,7 @@ async function main() {
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table(HOOK_TITLE, await hookOverhead());
+  table(PIPELINE_TITLE, await pipelineThroughput(quiet));
   // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
   if (process.env.HIVE_BENCH_ONLY === 'file') return;
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));

@@ -4,7 +4,20 @@
 export class Clock {
   private readonly wallMs = Date.now();
   private readonly monoNs = Number(process.hrtime.bigint());
+  // the ISO text up to the seconds' dot, for the last second seen: at node
+  // rates a Date and its toISOString per event were 7 % of the pipeline
+  private second = NaN;
+  private prefix = '';
+
   toIso(monoNs: number): string {
-    return new Date(this.wallMs + (monoNs - this.monoNs) / 1e6).toISOString();
+    const ms = Math.floor(this.wallMs + (monoNs - this.monoNs) / 1e6);
+    const s = Math.floor(ms / 1000);
+    if (s !== this.second) {
+      const iso = new Date(s * 1000).toISOString();
+      this.prefix = iso.slice(0, iso.length - 4); // "...T08:05:16." of "...T08:05:16.000Z"
+      this.second = s;
+    }
+    const r = ms - s * 1000;
+    return `${this.prefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
   }
 }

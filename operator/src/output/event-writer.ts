@@ -1,31 +1,149 @@
-// Events go to stdout, one JSON object per line, through pino's asynchronous
-// buffered destination (sonic-boom); with a renderer (--pretty) the readable
-// form instead. The records are the whole line: no pino level or pid is added,
-// so the fields are exactly DESIGN.md's. Logs never go here.
-import pino from 'pino';
+// Events go to stdout, one JSON object per line; with a renderer (--pretty)
+// the readable form instead. The records are the whole line: no pino level or
+// pid is added, so the fields are exactly DESIGN.md's. Logs never go here.
+//
+// Lines are encoded into a buffer of our own and written to fd 1 in chunks,
+// at 64 KiB or at the end of the current turn of the event loop, by
+// fs.writeSync on the (non-blocking, once Node has touched stdout) pipe: each
+// chunk goes as soon as it is made, while the reader drains the pipe on its
+// CPU. What the pipe cannot take yet waits in a queue retried every
+// millisecond. Not pino's destination: in string mode it measured the byte
+// length of its pending text on every line (more than making the line cost),
+// and it retried an EAGAIN after 100 ms, which held a pipe to ~50,000 lines/s;
+// nor process.stdout: it writes only between event-loop turns, one pipe's
+// worth (64 KiB) per turn while a ring-buffer batch takes tens of ms. A reader
+// that stops reading cannot make the agent hold unbounded memory: past
+// MAX_PENDING queued bytes lines are dropped, counted (`dropped`) and warned of.
+// A kind may have its own serializer (setLineFormat: file events have one that
+// gives JSON.stringify's text in a fraction of its time).
+import fs from 'node:fs';
+import { log } from '../util/log';
 
 /** Every event record (file, network, alert) has a kind; the rest is the record's. */
 export interface EventRecord {
   kind: string;
 }
 
+const CHUNK = 64 * 1024;
+
+const formats = new Map<string, (rec: EventRecord) => string>();
+
+/** The JSON line of every record of `kind`, in place of JSON.stringify (which it must equal). */
+export function setLineFormat(kind: string, line: (rec: EventRecord) => string): void {
+  formats.set(kind, line);
+}
+export const MAX_PENDING = 64 << 20;
+
 export class EventWriter<R extends EventRecord = EventRecord> {
-  private readonly dest = pino.destination({ fd: 1, sync: false });
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+  private lines = 0;
+  private scheduled = false;
+  /** Chunks the pipe has not taken yet, oldest first (the first maybe in part), and their line counts. */
+  private readonly queue: { buf: Buffer; lines: number }[] = [];
+  private queued = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+  private warned = 0;
+  private readonly drains: (() => void)[] = [];
   written = 0;
+  /** Lines not written: the reader of stdout fell MAX_PENDING bytes behind, or closed it. */
+  dropped = 0;
 
   /** `render` turns a record into its one-line human form (--pretty); without it, JSON. */
-  constructor(private readonly render?: (rec: R) => string) {}
+  constructor(
+    private readonly render?: (rec: R) => string,
+    private readonly fd = 1,
+  ) {}
 
   write(rec: R): void {
-    this.dest.write(`${this.render ? this.render(rec) : JSON.stringify(rec)}\n`);
-    this.written++;
+    const line = this.render ? this.render(rec) : (formats.get(rec.kind) ?? JSON.stringify)(rec);
+    // UTF-8 needs at most 3 bytes per UTF-16 unit
+    const most = 3 * line.length + 1;
+    if (this.used + most > this.chunk.length) {
+      this.hand();
+      if (most > this.chunk.length) this.chunk = Buffer.allocUnsafe(most);
+    }
+    this.used += this.chunk.write(line, this.used);
+    this.chunk[this.used++] = 0x0a;
+    this.lines++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.hand();
+      });
+    }
   }
 
-  flush(): void {
-    try {
-      this.dest.flushSync();
-    } catch {
-      // stdout already closed (e.g. piped into head): nothing left to save
+  /** The gathered chunk to the queue, then as much of the queue as the pipe takes. */
+  private hand(): void {
+    if (this.used) {
+      if (this.closed || this.queued + this.used > MAX_PENDING) this.drop(this.lines);
+      else {
+        this.queue.push({ buf: this.chunk.subarray(0, this.used), lines: this.lines });
+        this.queued += this.used;
+        this.chunk = Buffer.allocUnsafe(CHUNK);
+      }
+      this.used = 0;
+      this.lines = 0;
     }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      const head = this.queue[0];
+      let n: number;
+      try {
+        n = fs.writeSync(this.fd, head.buf);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') break;
+        // EPIPE and the like: stdout is gone (e.g. piped into head), nothing left to save
+        this.closed = true;
+        for (const c of this.queue) this.drop(c.lines);
+        this.queue.length = 0;
+        this.queued = 0;
+        break;
+      }
+      this.queued -= n;
+      if (n < head.buf.length) {
+        head.buf = head.buf.subarray(n);
+        break;
+      }
+      this.queue.shift();
+      this.written += head.lines;
+    }
+    if (this.queue.length) {
+      // the pipe is full: try again shortly (the pending timer keeps the process alive until it is out)
+      this.retry ??= setTimeout(() => {
+        this.retry = undefined;
+        this.pump();
+      }, 1);
+    } else {
+      for (const d of this.drains.splice(0)) d();
+    }
+  }
+
+  private drop(lines: number): void {
+    this.dropped += lines;
+    const now = Date.now();
+    if (!this.closed && now - this.warned > 5000) {
+      this.warned = now;
+      log.warn({ module: 'event-writer', dropped: this.dropped, queuedBytes: this.queued }, 'stdout is not read fast enough: events dropped');
+    }
+  }
+
+  /** Writes what is gathered; what the pipe cannot take yet follows before the process exits. */
+  flush(): void {
+    this.hand();
+  }
+
+  /** Resolves once every line is in the kernel (benchmarks). */
+  drained(): Promise<void> {
+    this.hand();
+    if (!this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.drains.push(resolve));
   }
 }

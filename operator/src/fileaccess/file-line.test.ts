@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileEventLine, FILE_EVENT_KEYS, toRecord } from './file-event';
+import { Clock } from '../output/clock';
+import { RawFileEvent } from './layout';
+
+const raw: RawFileEvent = {
+  tsNs: Number(process.hrtime.bigint()), ino: 817n, cgroupId: 1n, dev: (254 << 20) | 3, watchId: 1, pid: 11, tgid: 10,
+  ppid: 1, uid: 0, gid: 42, access: 5, rawMask: 5, fileMode: 0o100640, source: 4, comm: 'cat',
+};
+const owner = {
+  path: '/etc/shadow', aliases: ['/etc/sh"adow.link'], trace: { namespace: 'ns', name: 't' },
+  pod: { namespace: 'ns', name: 'web', uid: 'u-1' }, container: { name: 'app', id: 'c0ffee' },
+};
+
+test('a file event line is exactly JSON.stringify of its record', () => {
+  const clock = new Clock();
+  const cases = [
+    toRecord(raw, owner, clock, 'node-a'),
+    toRecord(raw, undefined, clock, 'node-a'),
+    toRecord({ ...raw, ino: 2n ** 60n + 1n, comm: 'we"ird\\\n\u0001' }, { path: '/tmp/é ü \ud83d\ude00 "q"' }, clock, 'n'),
+    toRecord({ ...raw, comm: 'lone\ud800' }, { path: '/x\u001f' }, clock, 'n'),
+    { ...toRecord(raw, owner, clock, 'node-a'), count: 41 },
+  ];
+  for (const r of cases) assert.equal(fileEventLine(r), JSON.stringify(r));
+  // the same shared objects again (cached) and a different owner after it
+  assert.equal(fileEventLine(cases[0]), JSON.stringify(cases[0]));
+  const other = toRecord(raw, { ...owner, trace: { namespace: 'ns', name: 'u' } }, clock, 'node-a');
+  assert.equal(fileEventLine(other), JSON.stringify(other));
+});
+
+test('every key toRecord writes is one fileEventLine knows, in its order', () => {
+  const r = { ...toRecord(raw, owner, new Clock(), 'node-a'), count: 2 };
+  const keys = Object.keys(r);
+  assert.deepEqual(keys, FILE_EVENT_KEYS.filter((k) => keys.includes(k)));
+  assert.equal(keys.length, FILE_EVENT_KEYS.length);
+});
