@@ -156,43 +156,31 @@ func (st *state) generateCA() error {
 }
 
 func (st *state) generateServing() error {
-	caKey, err := readKey(st.caKey)
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	return st.issue(st.servingCert, st.servingKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{
 			"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local",
 		},
 		// 10.96.0.1 is the "kubernetes" Service's ClusterIP (first of the range).
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback, net.ParseIP("10.96.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, st.ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	if err := writeKey(st.servingKey, key); err != nil {
-		return err
-	}
-	return writePEM(st.servingCert, "CERTIFICATE", der, 0o644)
+	})
 }
 
 // generateKubeletClient makes the certificate the API server shows a kubelet
 // (logs, exec): a client of the CA in system:masters, which the kubelet's
 // webhook authorizer (a SubjectAccessReview to this server) allows.
 func (st *state) generateKubeletClient() error {
+	return st.issue(st.kubeletClientCert, st.kubeletClientKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{adminGroup}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+}
+
+// issue signs tmpl (subject, usages, names) with the CA for a year, with a
+// new P-256 key, and writes the certificate and key to certPath and keyPath.
+func (st *state) issue(certPath, keyPath string, tmpl *x509.Certificate) error {
 	caKey, err := readKey(st.caKey)
 	if err != nil {
 		return err
@@ -202,22 +190,18 @@ func (st *state) generateKubeletClient() error {
 		return err
 	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{adminGroup}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore = now.Add(-time.Hour)
+	tmpl.NotAfter = now.Add(365 * 24 * time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, st.ca, &key.PublicKey, caKey)
 	if err != nil {
 		return err
 	}
-	if err := writeKey(st.kubeletClientKey, key); err != nil {
+	if err := writeKey(keyPath, key); err != nil {
 		return err
 	}
-	return writePEM(st.kubeletClientCert, "CERTIFICATE", der, 0o644)
+	return writePEM(certPath, "CERTIFICATE", der, 0o644)
 }
 
 // writeKubeconfig writes an admin kubeconfig for server (atomically).

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { CriClient } from '../runtime/cri';
 import { busyboxImageArchive } from './oci-image';
+import { containerdConfig } from './containerd-config';
 import { commandSkip, rootSkip, skipReason, unitOnly } from './require';
 import type { PodSandboxConfig } from '../generated/proto/runtime/v1/PodSandboxConfig';
 
@@ -73,25 +74,7 @@ export class ContainerdHarness {
     fs.mkdirSync(path.join(d, 'cni'), { recursive: true });
     fs.writeFileSync(
       path.join(d, 'config.toml'),
-      `version = 2
-root = "${d}/root"
-state = "${d}/state"
-[grpc]
-  address = "${this.socket}"
-[ttrpc]
-  address = "${this.socket}.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "${d}/cni"
-`,
+      containerdConfig({ root: `${d}/root`, state: `${d}/state`, socket: this.socket, sandboxImage: PAUSE_IMAGE, cniConfDir: `${d}/cni` }),
     );
   }
 

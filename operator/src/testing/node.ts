@@ -17,6 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { CriClient } from '../runtime/cri';
 import { TestCluster, clusterSkip } from './cluster';
 import { busyboxImageArchive } from './oci-image';
+import { CNI_BIN, containerdConfig } from './containerd-config';
 import { commandSkip, rootSkip, skipReason } from './require';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -26,7 +27,6 @@ export const DEMO_IMAGE = 'docker.io/library/busybox:1.36';
 /** The cluster's pod range; the controller-manager gives each node a /24 of it. */
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/16';
-const CNI_BIN = '/usr/lib/cni';
 const BRIDGE = 'cni0';
 const DAEMONS = ['containerd', 'kube-controller-manager', 'kube-scheduler', 'kubelet'] as const;
 type Daemon = (typeof DAEMONS)[number];
@@ -201,7 +201,17 @@ export class RealNode {
       const config = path.join(this.dir, 'containerd.toml');
       fs.mkdirSync(path.join(this.dir, 'cni'), { recursive: true });
       fs.writeFileSync(path.join(this.dir, 'cni-template.json'), cniTemplate());
-      fs.writeFileSync(config, containerdConfig(this.dir));
+      fs.writeFileSync(
+        config,
+        containerdConfig({
+          root: '/var/lib/containerd',
+          state: '/run/containerd',
+          socket: CONTAINERD_SOCKET,
+          sandboxImage: PAUSE_IMAGE,
+          cniConfDir: path.join(this.dir, 'cni'),
+          cniTemplate: path.join(this.dir, 'cni-template.json'),
+        }),
+      );
       this.spawnDaemon('containerd', 'containerd', ['--config', config]);
     }
     await until(
@@ -391,28 +401,6 @@ function alive(pid: number, program: string): boolean {
   }
   const argv0 = cmdline(pid).split(' ')[0] ?? '';
   return path.basename(argv0) === program;
-}
-
-function containerdConfig(dir: string): string {
-  return `version = 2
-root = "/var/lib/containerd"
-state = "/run/containerd"
-[grpc]
-  address = "${CONTAINERD_SOCKET}"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
-  # root here lacks CAP_SYS_RESOURCE (a VM's container): containerd must not raise oom_score_adj
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${CNI_BIN}"
-    conf_dir = "${dir}/cni"
-    conf_template = "${dir}/cni-template.json"
-`;
 }
 
 /** containerd fills in the node's podCIDR (from the kubelet, from the controller-manager's IPAM). */
