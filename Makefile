@@ -203,6 +203,10 @@ test-node: deps build
 test-cluster: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.cluster.test.js' -o -name '*.e2e.test.js' | sort)
 
+# API_SERVER=host:port makes the agents reach the API server there instead of
+# through the `kubernetes` Service (KUBERNETES_SERVICE_HOST/PORT, as Cilium's
+# k8sServiceHost does): for clusters without kube-proxy, like the real node of
+# make node-up, whose API server listens on 127.0.0.1 of the (host-network) node.
 # The deploy path (README: "Deploy to a cluster"). docker-build.sh writes the
 # pushed image reference to build/image-ref; deploy applies config/ through a
 # kustomize overlay that sets that image, then waits for the DaemonSet.
@@ -232,6 +236,13 @@ deploy-overlay:
 	  'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
 	  'resources:' '  - ../../config' 'images:' '  - name: hive-agent' \
 	  "    newName: $$name" "    newTag: \"$$tag\"" > $(BUILD)/deploy/kustomization.yaml
+	@api='$(API_SERVER)'; if [ -n "$$api" ]; then \
+	  case "$$api" in *:*) ;; *) echo "make deploy: API_SERVER '$$api' is not host:port" >&2; exit 2;; esac; \
+	  host=$${api%:*}; port=$${api##*:}; \
+	  printf '%s\n' 'patches:' '  - target: {kind: DaemonSet, name: hive-agent}' '    patch: |-' \
+	    '      - {op: add, path: /spec/template/spec/containers/0/env/-, value: {name: KUBERNETES_SERVICE_HOST, value: "'"$$host"'"}}' \
+	    '      - {op: add, path: /spec/template/spec/containers/0/env/-, value: {name: KUBERNETES_SERVICE_PORT, value: "'"$$port"'"}}' \
+	    >> $(BUILD)/deploy/kustomization.yaml; fi
 
 deploy: deploy-overlay
 	$(KUBECTL) apply --server-side --field-manager=hive-deploy -k $(BUILD)/deploy
