@@ -67,7 +67,7 @@ export class Agent {
   private resyncTicker: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions) {
-    this.runtime = opts.criSocket ? new CriRuntime(opts.criSocket) : new ContainerdRuntime(opts.containerdSocket, log);
+    this.runtime = opts.criSocket ? new CriRuntime(opts.criSocket) : new ContainerdRuntime(opts.containerdSocket, rootLog);
   }
 
   /** Starts everything; on failure, releases what was started and rethrows. */

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { HiveError } from '../util/errors';
 import { Logger } from '../util/log';
 import { ContainerdClient, K8S_NAMESPACE } from '../runtime/client';
+import { LABEL_CONTAINER_NAME, LABEL_KIND, LABEL_POD_UID } from '../runtime/constants';
 import { CriClient } from '../runtime/cri';
 import { isNotFound } from '../runtime/grpc-call';
 
@@ -18,6 +19,12 @@ export interface ContainerRuntime {
   checkSocket(): void;
   /** The init pid of a running container; null when it does not run or is unknown. */
   pid(containerId: string): Promise<number | null>;
+  /**
+   * The pod (uid) and container name a container id belongs to, from the
+   * runtime's own labels: a started task is known before the kubelet's next
+   * status report names it. null when the runtime cannot tell.
+   */
+  identify(containerId: string): Promise<{ podUid: string; container: string } | null>;
   /** Calls onStart for each task start, onGap after events may have been missed. */
   follow(onStart: (containerId: string) => void, onGap: () => void): void;
   close(): void;
@@ -37,6 +44,19 @@ export class ContainerdRuntime implements ContainerRuntime {
 
   pid(containerId: string): Promise<number | null> {
     return this.client.taskPid(containerId);
+  }
+
+  async identify(containerId: string): Promise<{ podUid: string; container: string } | null> {
+    try {
+      const c = await this.client.getContainer(containerId);
+      const podUid = c.labels[LABEL_POD_UID];
+      const container = c.labels[LABEL_CONTAINER_NAME];
+      // a pod's sandbox (pause) container carries the pod's uid but is no container of its spec
+      return podUid && container && c.labels[LABEL_KIND] !== 'sandbox' ? { podUid, container } : null;
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
   }
 
   follow(onStart: (containerId: string) => void, onGap: () => void): void {
@@ -69,6 +89,10 @@ export class CriRuntime implements ContainerRuntime {
       if (isNotFound(e)) return null;
       throw e;
     }
+  }
+
+  async identify(): Promise<null> {
+    return null; // no task events to identify over CRI
   }
 
   follow(): void {

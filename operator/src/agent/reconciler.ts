@@ -78,6 +78,10 @@ export class Reconciler {
   private readonly queue: WorkQueue<TraceKey, Cause>;
   /** What each trace put in the registry: a deleted trace or a gone pod is cleaned up from it. */
   private readonly owned = new Map<string, Map<string, OwnerKey>>();
+  /** Containers whose task started before the pod's status named them: "podUid|name" → id. */
+  private readonly started = new Map<string, string>();
+  /** The container id each owner watches now (a new id is logged once). */
+  private readonly watchedIds = new Map<string, string>();
   /** The pods (uids) each trace selected at its last reconcile: a change to one is a cause. */
   private readonly selected = new Map<string, { key: TraceKey; pods: Set<string> }>();
   /** Change detection only (the objects are in the informers' caches): */
@@ -131,14 +135,33 @@ export class Reconciler {
 
   podDeleted(p: k8s.V1Pod): void {
     this.podSignatures.delete(p.metadata?.uid ?? '');
+    for (const k of this.started.keys()) if (k.startsWith(`${p.metadata?.uid ?? ''}|`)) this.started.delete(k);
     this.enqueueFor(p, 'pod');
   }
 
-  /** A task started: the traces of the pod whose status names the container. */
+  /**
+   * A task started: the traces of its pod. A restarted container's new id is
+   * in the pod's status only after the kubelet's next relist (up to a second
+   * or more), so the runtime's labels name the pod and container at once and
+   * the new id is watched without waiting for the status (see containerTarget).
+   */
   taskStarted(containerId: string): void {
-    for (const p of this.o.pods.list()) {
-      if ((p.status?.containerStatuses ?? []).some((s) => s.containerID?.endsWith(`://${containerId}`) || s.containerID === containerId)) this.enqueueFor(p, 'task');
+    const named = (p: k8s.V1Pod) => (p.status?.containerStatuses ?? []).some((s) => s.containerID?.endsWith(`://${containerId}`) || s.containerID === containerId);
+    const known = this.o.pods.list().filter(named);
+    if (known.length > 0) {
+      for (const p of known) this.enqueueFor(p, 'task');
+      return;
     }
+    this.o.runtime.identify(containerId).then(
+      (who) => {
+        if (!who) return;
+        const pod = this.o.pods.list().find((p) => p.metadata?.uid === who.podUid);
+        if (!pod) return;
+        this.started.set(`${who.podUid}|${who.container}`, containerId);
+        this.enqueueFor(pod, 'task');
+      },
+      (e) => this.log.debug({ containerId, err: errorMessage(e) }, 'started task not identified; the pod status will name it'),
+    );
   }
 
   /** Every trace: the periodic resync, or after the runtime's events had a gap. */
@@ -232,16 +255,29 @@ export class Reconciler {
     if (failures.length) throw new Error(`container runtime: ${failures.join('; ')}`);
   }
 
-  /** The container's id (from the pod's status, as the kubelet reports it) and its pid (from the runtime). */
+  /**
+   * The container's id and its pid (from the runtime): the id a task start
+   * named (taskStarted) while it runs and the status does not name it yet,
+   * else the one in the pod's status, as the kubelet reports it.
+   */
   private async containerTarget(pod: k8s.V1Pod, name: string): Promise<Target> {
     const st = pod.status?.containerStatuses?.find((s) => s.name === name);
-    if (!st?.containerID) return { reason: 'container not running' };
-    let id: string;
-    try {
-      id = parseContainerId(st.containerID, this.o.runtime.runtimeName);
-    } catch (e) {
-      return { reason: errorMessage(e) };
+    const startedKey = `${pod.metadata?.uid ?? ''}|${name}`;
+    const started = this.started.get(startedKey);
+    let id: string | undefined;
+    if (st?.containerID) {
+      try {
+        id = parseContainerId(st.containerID, this.o.runtime.runtimeName);
+      } catch (e) {
+        if (!started) return { reason: errorMessage(e) };
+      }
     }
+    if (started && started !== id) {
+      const pid = await this.o.runtime.pid(started);
+      if (pid) return { id: started, pid };
+    }
+    this.started.delete(startedKey); // the status caught up, or that task is gone
+    if (!id) return { reason: 'container not running' };
     const pid = await this.o.runtime.pid(id);
     return pid ? { id, pid } : { reason: 'container not running' };
   }
@@ -253,6 +289,12 @@ export class Reconciler {
    */
   async watchContainer(owner: OwnerKey, root: string, patterns: string[], access: number, meta: WatchMeta): Promise<Unresolved[]> {
     this.own(owner);
+    // once per container (a restart brings a new id): when a new container became watched
+    const oid = ownerId(owner);
+    if (this.watchedIds.get(oid) !== meta.container.id) {
+      this.watchedIds.set(oid, meta.container.id);
+      this.log.info({ trace: traceId(owner.trace), pod: `${meta.pod.namespace}/${meta.pod.name}`, container: meta.container.name, containerId: meta.container.id }, 'watching container');
+    }
     const unresolved: Unresolved[] = [];
     for (const p of this.o.keeper.set(ownerId(owner), { root, patterns, access, maxMatches: this.o.maxMatches, meta })) {
       const at = { pod: meta.pod.name, container: meta.container.name, path: p.pattern };
@@ -283,6 +325,7 @@ export class Reconciler {
   /** Stops watching everything `owner` watched. */
   unwatchContainer(owner: OwnerKey): void {
     this.o.keeper.remove(ownerId(owner));
+    this.watchedIds.delete(ownerId(owner));
     const id = traceId(owner.trace);
     const mine = this.owned.get(id);
     mine?.delete(ownerId(owner));

@@ -77,16 +77,18 @@ export class CriClient {
   }
 
   /** The container's name and, while it runs, its init pid (ContainerStatus verbose: info.info is JSON). */
-  async containerStatus(id: string): Promise<{ name: string; pid: number | null }> {
+  /** startedAtMs: when the runtime started it (ms since the epoch; CRI gives ns), null before. */
+  async containerStatus(id: string): Promise<{ name: string; pid: number | null; startedAtMs: number | null }> {
     const r = await this.call<ContainerStatusResponse__Output>('container status ' + id, (md, o, cb) =>
       this.rt.ContainerStatus({ container_id: id, verbose: true }, md, o, cb),
     );
     const name = r.status?.metadata?.name ?? id;
+    const startedAtMs = r.status?.started_at ? r.status.started_at / 1e6 : null;
     const info = r.info?.info;
-    if (!info || r.status?.state !== 'CONTAINER_RUNNING') return { name, pid: null };
+    if (!info || r.status?.state !== 'CONTAINER_RUNNING') return { name, pid: null, startedAtMs };
     try {
       const pid = Number((JSON.parse(info) as { pid?: number }).pid);
-      return { name, pid: pid > 0 ? pid : null };
+      return { name, pid: pid > 0 ? pid : null, startedAtMs };
     } catch {
       throw new HiveError(`CRI container status ${id}: info is not JSON`);
     }
