@@ -46,19 +46,21 @@ describe('the deploy path on a real API server', { skip: clusterSkip() }, () => 
     assert.equal(c.name, 'agent');
     assert.equal(c.securityContext.privileged, true);
     assert.deepEqual(c.args, ['agent']);
+    const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     const hostPaths = Object.fromEntries(pod.volumes.map((v: Obj) => [v.name, v.hostPath.path]));
     const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.name, { at: m.mountPath, ro: m.readOnly === true }]));
     assert.deepEqual(hostPaths, {
       'host-proc': '/proc',
-      'containerd-socket': '/run/containerd/containerd.sock',
+      'containerd-run': '/run/containerd',
       bpffs: '/sys/fs/bpf',
       btf: '/sys/kernel/btf',
       tracefs: '/sys/kernel/tracing',
     });
     assert.deepEqual(mounts['host-proc'], { at: '/host/proc', ro: true });
     assert.deepEqual(mounts.btf, { at: '/sys/kernel/btf', ro: true });
-    assert.equal(mounts['containerd-socket'].at, '/run/containerd/containerd.sock');
-    const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
+    // the socket's directory: a restarted containerd's new socket shows through it
+    assert.deepEqual(mounts['containerd-run'], { at: '/run/containerd', ro: true });
+    assert.equal(env.CONTAINERD_ADDRESS, '/run/containerd/containerd.sock');
     assert.equal(env.NODE_NAME, 'spec.nodeName');
     assert.equal(ds.metadata.labels['app.kubernetes.io/name'], 'hive', 'kubectl logs -l app.kubernetes.io/name=hive finds it');
   });
@@ -82,6 +84,17 @@ describe('the deploy path on a real API server', { skip: clusterSkip() }, () => 
     const noTag = spawnSync('make', ['-s', 'deploy-overlay', 'IMAGE=localhost:5001/hive-agent'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(noTag.status, 2);
     assert.match(noTag.stderr, /make deploy: IMAGE 'localhost:5001\/hive-agent' has no tag; give name:tag/);
+    // API_SERVER: the agents reach the API server there, not through the kubernetes Service
+    const api = make('deploy-overlay', `IMAGE=${IMAGE}`, 'API_SERVER=10.0.0.5:6443');
+    assert.equal(api.status, 0, api.stderr);
+    const apiDs = docs(kubectl('kustomize', 'build/deploy').stdout).find((x) => x.kind === 'DaemonSet')!;
+    const apiEnv = Object.fromEntries(apiDs.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
+    assert.equal(apiEnv.KUBERNETES_SERVICE_HOST, '10.0.0.5');
+    assert.equal(apiEnv.KUBERNETES_SERVICE_PORT, '6443');
+    const badApi = spawnSync('make', ['-s', 'deploy-overlay', `IMAGE=${IMAGE}`, 'API_SERVER=10.0.0.5'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(badApi.status, 2);
+    assert.match(badApi.stderr, /make deploy: API_SERVER '10\.0\.0\.5' is not host:port/);
+    assert.equal(make('deploy-overlay', `IMAGE=${IMAGE}`).status, 0, 'and without it, no patch');
   });
 
   test('make deploy applies config/ with that image; make undeploy removes it', () => {

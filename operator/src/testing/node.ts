@@ -427,8 +427,9 @@ function cniTemplate(): string {
 }
 
 /**
- * cgroupfs (no systemd), cgroup v1 allowed, no per-QoS cgroups and no node
- * allocatable enforcement (see README "A real node"); x509 client certs of
+ * cgroupfs (no systemd), cgroup v1 allowed (kubepods/{burstable,besteffort}
+ * per-QoS cgroups and pods' allocatable enforced, as on a kubeadm node; see
+ * README "Try it on one Linux host"); x509 client certs of
  * the cluster CA and webhook authorization, so the API server's kubelet
  * client (system:masters) may read logs and exec.
  */
@@ -438,8 +439,8 @@ kind: KubeletConfiguration
 cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
-cgroupsPerQOS: false
-enforceNodeAllocatable: []
+cgroupsPerQOS: true
+enforceNodeAllocatable: [pods]
 containerRuntimeEndpoint: unix://${CONTAINERD_SOCKET}
 authentication:
   anonymous:
