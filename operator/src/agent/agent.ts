@@ -39,6 +39,14 @@ export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
  */
 export const AGENT_FILE_RING_BYTES = 4 << 20;
 export const AGENT_NET_RING_BYTES = 2 << 20;
+/**
+ * The watch keeper's own full re-resolution (its safety net for what inotify
+ * missed). The reconciler's resync already re-resolves every path each
+ * resync interval, so the keeper's default 10 s made four full passes per
+ * 30 s; at 65,536 watched files one pass is seconds of the one JS thread,
+ * during which the ring buffer fills (BENCHMARKS.md, agent memory).
+ */
+export const AGENT_KEEPER_RESCAN_MS = 60_000;
 
 export interface AgentOptions {
   nodeName: string;
@@ -99,6 +107,7 @@ export class Agent {
     let reconciler: Reconciler | undefined;
     const keeper = new WatchKeeper(monitor, {
       log,
+      rescanMs: AGENT_KEEPER_RESCAN_MS,
       onChange: (owner) => reconciler?.pathsChanged(owner),
       onReresolved: (cause) => this.metrics.watchReresolved.inc({ cause }),
     });

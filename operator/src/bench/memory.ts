@@ -132,7 +132,7 @@ class Agent {
   static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string): Promise<Agent> {
     const probeFile = path.join(dir, `probe-${Date.now()}.json`);
     const devnull = fs.openSync('/dev/null', 'w');
-    const snap = process.env.HIVE_BENCH_HEAPSNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : [];
+    const snap = process.env.HIVE_BENCH_HEAPSNAPSHOT || process.env.HIVE_BENCH_HEAPSNAPSHOT_LOAD ? ['--heapsnapshot-signal=SIGUSR2'] : [];
     const child = spawn(process.execPath, [...nodeFlags, ...snap, '--require', PROBE, MAIN, 'agent', '--metrics-port', '0'], {
       env: { ...process.env, ...env, HIVE_MEMORY_PROBE: probeFile, HIVE_MEMORY_PROBE_PROFILE: env.HIVE_BENCH_CPUPROF ?? '' },
       stdio: ['ignore', devnull, 'pipe'],
@@ -366,9 +366,15 @@ async function scale(s: Setup, o: ScaleOptions, log: Logger): Promise<{ rows: Ro
       const done = new Promise<number>((r) => reader.once('exit', (code) => r(code ?? 1)));
       let finished = false;
       void done.then(() => (finished = true));
+      let snapped = false;
       while (!finished) {
         peak = Math.max(peak, statusKb(a.pid, 'VmRSS'));
         await sleep(200);
+        // HIVE_BENCH_HEAPSNAPSHOT_LOAD=FILE: what the heap holds 5 s into the load (first arm)
+        if (k === 0 && !snapped && process.env.HIVE_BENCH_HEAPSNAPSHOT_LOAD && Date.now() - l0 > 5000) {
+          snapped = true;
+          await a.heapSnapshot(process.env.HIVE_BENCH_HEAPSNAPSHOT_LOAD);
+        }
       }
       if ((await done) !== 0) throw new Error('openloop failed');
       if (loadProfile) a.child.kill('SIGUSR2');
@@ -381,6 +387,8 @@ async function scale(s: Setup, o: ScaleOptions, log: Logger): Promise<{ rows: Ro
       rows.push({
         ...base,
         phase: 'under load',
+        'reader seconds': +secs.toFixed(1),
+        'events/s offered (emitted + lost)': Math.round((emitted + dropped) / secs),
         'events/s (kernel emitted)': Math.round(emitted / secs),
         'events lost (ring full)': dropped,
         'agent CPU % of one core': +((100 * cpu) / secs).toFixed(1),
