@@ -115,7 +115,7 @@ interface Probe {
 }
 
 /** A `hive agent` child: stdout (the events) to /dev/null, so the bench's own parsing costs nothing; logs read for the ready line. */
-class Agent {
+class AgentChild {
   readonly started = Date.now();
   readyAt = 0;
   metricsPort = 0;
@@ -129,7 +129,7 @@ class Agent {
     this.probeFile = probeFile;
   }
 
-  static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string): Promise<Agent> {
+  static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string): Promise<AgentChild> {
     const probeFile = path.join(dir, `probe-${Date.now()}.json`);
     const devnull = fs.openSync('/dev/null', 'w');
     const snap = process.env.HIVE_BENCH_HEAPSNAPSHOT || process.env.HIVE_BENCH_HEAPSNAPSHOT_LOAD ? ['--heapsnapshot-signal=SIGUSR2'] : [];
@@ -138,7 +138,7 @@ class Agent {
       stdio: ['ignore', devnull, 'pipe'],
     });
     fs.closeSync(devnull);
-    const a = new Agent(child, probeFile);
+    const a = new AgentChild(child, probeFile);
     readline.createInterface({ input: child.stderr! }).on('line', (l) => {
       a.logs.push(l);
       if (a.logs.length > 200) a.logs.shift();
@@ -272,7 +272,7 @@ async function idle(s: Setup, log: Logger): Promise<Row[]> {
   for (const t of ['t1', 't2', 't3']) await createTrace(s, 'mem-idle', t, { paths: ['/etc/secret', '/etc/*'], selector: { matchLabels: { app: 'nothing-runs-this' } } });
   const rows: Row[] = [];
   for (const arm of FLAG_ARMS) {
-    const a = await Agent.start(arm.flags, s.env, s.dir);
+    const a = await AgentChild.start(arm.flags, s.env, s.dir);
     try {
       await sleep(10_000);
       rows.push({ arm: arm.name, 'ready after ms': a.readyAt - a.started, ...a.snapshot(), 'load average': load1() });
@@ -331,7 +331,7 @@ async function scale(s: Setup, o: ScaleOptions, log: Logger): Promise<{ rows: Ro
     // HIVE_BENCH_CPUPROF_LOAD=FILE: the first arm's load phase is profiled instead
     const profile = k === 0 && process.env.HIVE_BENCH_CPUPROF;
     const loadProfile = k === 0 && process.env.HIVE_BENCH_CPUPROF_LOAD;
-    const a = await Agent.start(arm.flags, profile || loadProfile ? { ...s.env, HIVE_BENCH_CPUPROF: profile || loadProfile || '' } : s.env, s.dir);
+    const a = await AgentChild.start(arm.flags, profile || loadProfile ? { ...s.env, HIVE_BENCH_CPUPROF: profile || loadProfile || '' } : s.env, s.dir);
     if (profile) a.child.kill('SIGUSR2');
     try {
       // (re)start until every inode is in the kernel map and every trace reconciled once
