@@ -29,6 +29,24 @@ const log = rootLog.child({ module: 'agent' });
 
 export const DEFAULT_STATUS_INTERVAL_MS = 60_000;
 export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
+/**
+ * The agent's ring buffers. Their data pages are mapped twice (so records
+ * never wrap) and populated at mmap, so each counts twice its size in RSS
+ * from the start: the 8 + 4 MiB of the monitors' defaults cost 24 MiB.
+ * 4 MiB holds ~47,000 file records (88 bytes), 240 ms at 200,000 events/s;
+ * 2 MiB ~12,000 network records (176 bytes, one per flow start or end).
+ * A full ring is counted (hive_events_dropped), never silent.
+ */
+export const AGENT_FILE_RING_BYTES = 4 << 20;
+export const AGENT_NET_RING_BYTES = 2 << 20;
+/**
+ * The watch keeper's own full re-resolution (its safety net for what inotify
+ * missed). The reconciler's resync already re-resolves every path each
+ * resync interval, so the keeper's default 10 s made four full passes per
+ * 30 s; at 65,536 watched files one pass is seconds of the one JS thread,
+ * during which the ring buffer fills (BENCHMARKS.md, agent memory).
+ */
+export const AGENT_KEEPER_RESCAN_MS = 60_000;
 
 export interface AgentOptions {
   nodeName: string;
@@ -83,12 +101,13 @@ export class Agent {
   private async startAll(): Promise<void> {
     const o = this.opts;
     this.runtime.checkSocket();
-    const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, log });
+    const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, log });
     this.monitor = monitor;
     // paths follow their files; a path that changes state makes its trace report again
     let reconciler: Reconciler | undefined;
     const keeper = new WatchKeeper(monitor, {
       log,
+      rescanMs: AGENT_KEEPER_RESCAN_MS,
       onChange: (owner) => reconciler?.pathsChanged(owner),
       onReresolved: (cause) => this.metrics.watchReresolved.inc({ cause }),
     });
@@ -98,7 +117,7 @@ export class Agent {
     const files = new FilePipeline(registry, this.writer, this.clock, o.nodeName, this.metrics, (t) => traces?.get(t.name, t.namespace)?.spec.rateLimit);
     this.files = files;
     monitor.onEvents((events) => files.handle(events));
-    const net = NetworkPipeline.open(this.writer, this.clock, o.nodeName, this.metrics, o.clusterCidrs ?? [], log);
+    const net = NetworkPipeline.open(this.writer, this.clock, o.nodeName, this.metrics, o.clusterCidrs ?? [], log, AGENT_NET_RING_BYTES);
     this.net = net;
     this.metrics.collectFrom(() => {
       const c = monitor.counters();

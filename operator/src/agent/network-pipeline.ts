@@ -34,10 +34,10 @@ export class NetworkPipeline {
   }
 
   /** Loads the network monitor; undefined (and a warning) where it cannot load, e.g. without TC support. */
-  static open(writer: EventWriter, clock: Clock, nodeName: string, metrics: AgentMetrics, clusterCidrs: Cidr[], log: Logger): NetworkPipeline | undefined {
+  static open(writer: EventWriter, clock: Clock, nodeName: string, metrics: AgentMetrics, clusterCidrs: Cidr[], log: Logger, ringBufferBytes?: number): NetworkPipeline | undefined {
     let monitor: NetMonitor;
     try {
-      monitor = NetMonitor.open({ log });
+      monitor = NetMonitor.open({ log, ringBufferBytes });
     } catch (e) {
       log.warn({ err: errorMessage(e) }, 'network monitoring unavailable; file auditing continues');
       return undefined;

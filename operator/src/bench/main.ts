@@ -15,6 +15,7 @@ import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput } from './network';
 import { watchChurn } from './watch-churn';
 import { pipelineThroughput } from './pipeline';
+import { memoryBench } from './memory';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -231,6 +232,11 @@ async function main() {
     table(WATCH_TITLE, await watchChurn(quiet));
     return;
   }
+  const MEMORY_TITLE = 'Agent memory and scale (a real hive agent, test API server, private containerd)';
+  if (process.env.HIVE_BENCH_ONLY === 'memory') {
+    await memoryTables(MEMORY_TITLE);
+    return writeResults();
+  }
   const PIPELINE_TITLE = 'Pipeline: ring buffer -> decode -> enrich -> rate limit -> JSON line on stdout, one pinned CPU (ring pre-filled, rotating arms)';
   if (process.env.HIVE_BENCH_ONLY === 'pipeline') {
     table(PIPELINE_TITLE, await pipelineThroughput(quiet));
@@ -254,8 +260,37 @@ async function main() {
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
   table(WATCH_TITLE, await watchChurn(quiet));
+  try {
+    await memoryTables(MEMORY_TITLE);
+  } catch (e) {
+    // it needs the test API server (Go) and containerd: the figures above are kept either way
+    console.error(`memory bench failed: ${e instanceof Error ? e.message : String(e)}`);
+    results[MEMORY_TITLE] = [{ error: e instanceof Error ? e.message : String(e) }];
+  }
+  writeResults();
+}
+
+/** The memory benchmark's tables; HIVE_BENCH_PODS=N runs the scale part with fewer pods (the inodes stay 65,536). */
+async function memoryTables(title: string): Promise<void> {
+  const pods = process.env.HIVE_BENCH_PODS ? Number(process.env.HIVE_BENCH_PODS) : undefined;
+  const progress = log.child({ module: 'bench-memory' });
+  const t = await memoryBench(progress, pods ? { pods } : {});
+  table(`${title}: idle, 3 HiveTraces, no matching pod, per Node flag arm (target RSS <= 100 MiB)`, t.idle);
+  table(`${title}: the scale set-up`, t.setup);
+  table(`${title}: at scale, idle and under a reader's load, per Node flag arm (targets RSS <= 100 MiB idle, <= 150 MiB at 200k events/s, every watch in <= 5 s)`, t.scale);
+  table(`${title}: kernel maps of the agent at scale (memlock from fdinfo, names from bpftool)`, t.kernel);
+}
+
+/** build/bench-results.json: this run's tables, over those of earlier runs (a partial run keeps the rest). */
+function writeResults(): void {
   const out = path.join(repoRoot, 'build/bench-results.json');
-  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results }, null, 2));
+  let old: Record<string, Row[]> = {};
+  try {
+    old = (JSON.parse(fs.readFileSync(out, 'utf8')) as { results: Record<string, Row[]> }).results ?? {};
+  } catch {
+    // first run
+  }
+  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), loadAverage: os.loadavg(), results: { ...old, ...results } }, null, 2));
   console.log(`\nresults: ${out}`);
 }
 
