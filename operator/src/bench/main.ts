@@ -15,6 +15,7 @@ import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput } from './network';
 import { watchChurn } from './watch-churn';
 import { pipelineThroughput } from './pipeline';
+import { peersOverhead } from './peers';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -123,6 +124,7 @@ function median(xs: number[]): number {
 const ROUNDS = 21;
 const HOOK_TITLE = 'Hook overhead: open()+close() of unwatched files';
 const HOOK_ITERATIONS = 100_000;
+const PEERS_TITLE = 'Peers on the hook-overhead loop: no hook, hive, bpftrace one-liner, auditd watches (rotating rounds)';
 
 /** One arm of the hook-overhead rounds: sets up, runs the loop, tears down. */
 interface Arm {
@@ -243,17 +245,27 @@ async function main() {
   console.log(`# hive bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}`);
   // env HIVE_BENCH_ONLY=hook: just the hook's overhead
   if (process.env.HIVE_BENCH_ONLY === 'hook') return table(HOOK_TITLE, await hookOverhead());
+  // env HIVE_BENCH_ONLY=peers: just the peers on the hook's loop
+  if (process.env.HIVE_BENCH_ONLY === 'peers') {
+    table(PEERS_TITLE, await peersOverhead(quiet));
+    return saveResults();
+  }
   table('Ingest: decode rate (ring pre-filled with 1,000,000 events, consumer alone)', [await drainRate(1_000_000)]);
   const loads: Row[] = [];
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table(HOOK_TITLE, await hookOverhead());
+  table(PEERS_TITLE, await peersOverhead(quiet));
   table(PIPELINE_TITLE, await pipelineThroughput(quiet));
   // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
   if (process.env.HIVE_BENCH_ONLY === 'file') return;
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
   table(WATCH_TITLE, await watchChurn(quiet));
+  saveResults();
+}
+
+function saveResults() {
   const out = path.join(repoRoot, 'build/bench-results.json');
   fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results }, null, 2));
   console.log(`\nresults: ${out}`);
