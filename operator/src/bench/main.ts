@@ -12,7 +12,7 @@ import { kernelDevFromStat } from '../sys/devnum';
 import { log } from '../util/log';
 import type { NativeBpfObject } from '../bpf/native';
 import { BenchGenerator, openBenchObject } from './generator';
-import { tcPacketCost, tcpThroughput } from './network';
+import { tcPacketCost, tcpThroughput, variantsFromEnv } from './network';
 import { watchChurn } from './watch-churn';
 import { pipelineThroughput } from './pipeline';
 import { peersOverhead } from './peers';
@@ -224,9 +224,9 @@ async function hookOverhead(): Promise<Row[]> {
 async function main() {
   // make bench NETWORK_ONLY=1 (env HIVE_BENCH_ONLY=network): just the network part
   if (process.env.HIVE_BENCH_ONLY === 'network') {
-    table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
-    table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
-    return;
+    table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet, variantsFromEnv()));
+    table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet, netRounds(), 3, variantsFromEnv())]);
+    return saveResults();
   }
   const WATCH_TITLE = 'Watches that follow their paths: re-resolution latency and keeper CPU under churn';
   if (process.env.HIVE_BENCH_ONLY === 'watch') {
@@ -255,14 +255,26 @@ async function main() {
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table(HOOK_TITLE, await hookOverhead());
-  table(PEERS_TITLE, await peersOverhead(quiet));
   table(PIPELINE_TITLE, await pipelineThroughput(quiet));
   // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
   if (process.env.HIVE_BENCH_ONLY === 'file') return;
-  table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
-  table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
+  table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet, variantsFromEnv()));
+  table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet, netRounds(), 3, variantsFromEnv())]);
   table(WATCH_TITLE, await watchChurn(quiet));
+  // Last: once auditd has enabled audit, every task forked afterwards carries
+  // audit's syscall work until reboot (audit_ever_enabled), which would slow
+  // whatever runs after it.
+  table(PEERS_TITLE, await peersOverhead(quiet));
   saveResults();
+}
+
+/** env HIVE_BENCH_NET_ROUNDS: rounds of the TCP throughput arms (default 6). */
+function netRounds(): number {
+  const v = process.env.HIVE_BENCH_NET_ROUNDS;
+  if (v === undefined) return 6;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`HIVE_BENCH_NET_ROUNDS must be an integer from 1 to 100, got "${v}"`);
+  return n;
 }
 
 function saveResults() {
