@@ -158,16 +158,16 @@ interface AuditStatus {
   pid: number;
 }
 
-function auditStatus(): AuditStatus {
-  const out = execFileSync('auditctl', ['-s'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const field = (k: string) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(out)?.[1]);
-  return { enabled: field('enabled'), pid: field('pid') };
-}
-
 function auditctl(...args: string[]) {
   const r = spawnSync('auditctl', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`auditctl ${args.join(' ')}: ${firstLine(r.stderr) || `exit ${r.status}`}`);
   return r.stdout;
+}
+
+function auditStatus(): AuditStatus {
+  const out = auditctl('-s');
+  const field = (k: string) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(out)?.[1]);
+  return { enabled: field('enabled'), pid: field('pid') };
 }
 
 /**
@@ -232,7 +232,7 @@ class Audit {
     fs.writeFileSync(rules, this.watched.slice(0, n).map((w) => `-w ${w.path} -p rwxa -k ${AUDIT_KEY}\n`).join(''));
     auditctl('-R', rules);
     auditctl('-e', '1');
-    const listed = execFileSync('auditctl', ['-l', '-k', AUDIT_KEY], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('-w ')).length;
+    const listed = auditctl('-l', '-k', AUDIT_KEY).split('\n').filter((l) => l.startsWith('-w ')).length;
     if (listed !== n) throw new Error(`auditctl lists ${listed} of our ${n} watch rules`);
   }
 
