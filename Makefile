@@ -22,8 +22,10 @@ APT_BUILD_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 # The agent image without Docker or a registry (make image): podman builds the
 # Dockerfile over base images mmdebstrap makes from Debian packages.
 APT_IMAGE_PKGS := podman mmdebstrap
+# The peers make bench compares hive with (bench/peers.ts): bpftrace and auditd.
+APT_PEER_PKGS := bpftrace auditd
 APT_PKGS  := $(APT_BUILD_PKGS) iproute2 util-linux qemu-system-x86 busybox-static cpio xz-utils \
-             containerd runc iperf3 shellcheck $(APT_IMAGE_PKGS)
+             containerd runc iperf3 shellcheck $(APT_IMAGE_PKGS) $(APT_PEER_PKGS)
 # The qemu kernel matrix: Debian kernel packages, or the aliases 5.10 / 6.1 /
 # 6.12 (the newest generic amd64 image of that series; 5.10 is Debian 11's, the
 # pre-5.12 inode_permission prototype). Add more with KERNELS="...".

@@ -12,10 +12,11 @@ import { kernelDevFromStat } from '../sys/devnum';
 import { log } from '../util/log';
 import type { NativeBpfObject } from '../bpf/native';
 import { BenchGenerator, openBenchObject } from './generator';
-import { tcPacketCost, tcpThroughput } from './network';
+import { tcPacketCost, tcpThroughput, variantsFromEnv } from './network';
 import { watchChurn } from './watch-churn';
 import { pipelineThroughput } from './pipeline';
 import { memoryBench } from './memory';
+import { peersOverhead } from './peers';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -124,6 +125,7 @@ function median(xs: number[]): number {
 const ROUNDS = 21;
 const HOOK_TITLE = 'Hook overhead: open()+close() of unwatched files';
 const HOOK_ITERATIONS = 100_000;
+const PEERS_TITLE = 'Peers on the hook-overhead loop: no hook, hive, bpftrace one-liner, auditd watches (rotating rounds)';
 
 /** One arm of the hook-overhead rounds: sets up, runs the loop, tears down. */
 interface Arm {
@@ -223,9 +225,9 @@ async function hookOverhead(): Promise<Row[]> {
 async function main() {
   // make bench NETWORK_ONLY=1 (env HIVE_BENCH_ONLY=network): just the network part
   if (process.env.HIVE_BENCH_ONLY === 'network') {
-    table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
-    table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
-    return;
+    table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet, variantsFromEnv()));
+    table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet, netRounds(), 3, variantsFromEnv())]);
+    return saveResults();
   }
   const WATCH_TITLE = 'Watches that follow their paths: re-resolution latency and keeper CPU under churn';
   if (process.env.HIVE_BENCH_ONLY === 'watch') {
@@ -235,7 +237,7 @@ async function main() {
   const MEMORY_TITLE = 'Agent memory and scale (a real hive agent, test API server, private containerd)';
   if (process.env.HIVE_BENCH_ONLY === 'memory') {
     await memoryTables(MEMORY_TITLE);
-    return writeResults();
+    return saveResults();
   }
   const PIPELINE_TITLE = 'Pipeline: ring buffer -> decode -> enrich -> rate limit -> JSON line on stdout, one pinned CPU (ring pre-filled, rotating arms)';
   if (process.env.HIVE_BENCH_ONLY === 'pipeline') {
@@ -249,6 +251,11 @@ async function main() {
   console.log(`# hive bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}`);
   // env HIVE_BENCH_ONLY=hook: just the hook's overhead
   if (process.env.HIVE_BENCH_ONLY === 'hook') return table(HOOK_TITLE, await hookOverhead());
+  // env HIVE_BENCH_ONLY=peers: just the peers on the hook's loop
+  if (process.env.HIVE_BENCH_ONLY === 'peers') {
+    table(PEERS_TITLE, await peersOverhead(quiet));
+    return saveResults();
+  }
   table('Ingest: decode rate (ring pre-filled with 1,000,000 events, consumer alone)', [await drainRate(1_000_000)]);
   const loads: Row[] = [];
   for (const rate of [100_000, 200_000, 1_000_000]) loads.push(await offeredLoad(rate, 10));
@@ -257,8 +264,8 @@ async function main() {
   table(PIPELINE_TITLE, await pipelineThroughput(quiet));
   // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
   if (process.env.HIVE_BENCH_ONLY === 'file') return;
-  table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
-  table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
+  table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet, variantsFromEnv()));
+  table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet, netRounds(), 3, variantsFromEnv())]);
   table(WATCH_TITLE, await watchChurn(quiet));
   try {
     await memoryTables(MEMORY_TITLE);
@@ -267,7 +274,11 @@ async function main() {
     console.error(`memory bench failed: ${e instanceof Error ? e.message : String(e)}`);
     results[MEMORY_TITLE] = [{ error: e instanceof Error ? e.message : String(e) }];
   }
-  writeResults();
+  // Last: once auditd has enabled audit, every task forked afterwards carries
+  // audit's syscall work until reboot (audit_ever_enabled), which would slow
+  // whatever runs after it.
+  table(PEERS_TITLE, await peersOverhead(quiet));
+  saveResults();
 }
 
 /** The memory benchmark's tables; HIVE_BENCH_PODS=N runs the scale part with fewer pods (the inodes stay 65,536). */
@@ -281,8 +292,17 @@ async function memoryTables(title: string): Promise<void> {
   table(`${title}: kernel maps of the agent at scale (memlock from fdinfo, names from bpftool)`, t.kernel);
 }
 
+/** env HIVE_BENCH_NET_ROUNDS: rounds of the TCP throughput arms (default 6). */
+function netRounds(): number {
+  const v = process.env.HIVE_BENCH_NET_ROUNDS;
+  if (v === undefined) return 6;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`HIVE_BENCH_NET_ROUNDS must be an integer from 1 to 100, got "${v}"`);
+  return n;
+}
+
 /** build/bench-results.json: this run's tables, over those of earlier runs (a partial run keeps the rest). */
-function writeResults(): void {
+function saveResults(): void {
   const out = path.join(repoRoot, 'build/bench-results.json');
   let old: Record<string, Row[]> = {};
   try {
