@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { RealNode, nodeSkip, until } from '../testing/node';
+import { commandSkip } from '../testing/require';
 import { Topology, TCP_SERVER, tc } from '../testing/netns';
 import { hive } from '../testing/cli';
 
@@ -40,6 +41,17 @@ function tcFilters(dev: string): number {
     }
   }
   return n;
+}
+
+/**
+ * The network monitor's `pods` maps (bpftool), with their entry counts: of the
+ * processes `pids` when bpftool can tell who holds a map, else every one.
+ */
+function podsMaps(pids: number[]): { id: number; entries: number }[] {
+  const maps = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show']).toString() || '[]') as { id: number; name?: string; pids?: { pid: number }[] }[];
+  return maps
+    .filter((m) => m.name === 'pods' && (!m.pids || m.pids.some((p) => pids.includes(p.pid))))
+    .map((m) => ({ id: m.id, entries: (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', String(m.id)]).toString() || '[]') as unknown[]).length }));
 }
 
 function bridgePorts(): string[] {
@@ -77,7 +89,7 @@ function bpffsEntries(): string[] {
   return out.sort();
 }
 
-describe('make deploy on the real node: the image, the DaemonSet, the demo, the faults', { skip: nodeSkip() }, () => {
+describe('make deploy on the real node: the image, the DaemonSet, the demo, the faults', { skip: nodeSkip() || commandSkip(['bpftool'], 'apt-get install bpftool (make deps)') }, () => {
   let node: RealNode;
   let startedHere = false;
   let image = '';
@@ -258,6 +270,9 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     const filters = tcFilters(demoVeth);
     assert.ok(filters > 0, `the network monitor has filters on ${demoVeth}`);
     const oldPids = agentProcesses();
+    const mapsBefore = podsMaps(oldPids);
+    assert.equal(mapsBefore.length, 1, `one pods map: ${JSON.stringify(mapsBefore)}`);
+    assert.equal(mapsBefore[0].entries, 1, 'the demo pod’s address');
     const del = kubectl('delete', 'pod', '-n', 'hive-system', old.metadata.name, '--wait=true', '--timeout=90s');
     assert.equal(del.status, 0, del.stderr);
     await until(() => oldPids.every((p) => !agentProcesses().includes(p)), 30000, 'the old agent process gone');
@@ -265,6 +280,11 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     assert.notEqual(fresh.metadata.name, old.metadata.name);
     await until(() => tcFilters(demoVeth) === filters, 60000, `${filters} filters on ${demoVeth} again (now ${tcFilters(demoVeth)})`);
     assert.equal(agentProcesses().length, 1, 'one agent process');
+    // the old agent's maps went with it; the new one holds the same entries, not more
+    const mapsAfter = podsMaps(agentProcesses());
+    assert.equal(mapsAfter.length, 1, `one pods map: ${JSON.stringify(mapsAfter)}`);
+    assert.notEqual(mapsAfter[0].id, mapsBefore[0].id, 'a new map, the old one freed');
+    assert.equal(mapsAfter[0].entries, mapsBefore[0].entries);
     // and the new agent watches: a read now is reported by it
     const t0 = Date.now();
     assert.equal(execDemo('cat /etc/db/password >/dev/null').status, 0);
