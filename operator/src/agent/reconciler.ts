@@ -14,6 +14,9 @@
 // from the runtime -> paths resolved inside /proc/<pid>/root -> the
 // WatchRegistry) and selected pod addresses (NetworkRegistry), removes what the
 // trace no longer owns, and reports to the StatusWriter.
+// A dry run (spec.dryRun) resolves the same containers' paths but watches
+// nothing: no registry owner (so no kernel map entry), no network selection
+// (so no TC filter); its explanation (dry-run.ts) goes to the status instead.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
@@ -29,6 +32,7 @@ import { NodeReport, StatusWriter } from './status-writer';
 import { AgentMetrics } from './metrics';
 import { ContainerRuntime } from './container-runtime';
 import { podSignature } from './pod-signature';
+import { Explanation } from './dry-run';
 import { WorkQueue } from './work-queue';
 import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
 
@@ -201,6 +205,7 @@ export class Reconciler {
     const pods = new Set<string>();
     const net: NetSelection[] = [];
     let podsMatched = 0;
+    const dry = trace?.spec.dryRun === true ? new Explanation({ hostProc: this.o.hostProc, maxMatches: this.o.maxMatches }) : undefined;
     if (trace) {
       const access = accessMask(trace.spec.access as AccessName[] | undefined);
       const netMode = trace.spec.network?.mode ?? 'off';
@@ -222,11 +227,15 @@ export class Reconciler {
             // the runtime did not answer: keep what the container had, retry the trace
             failures.push(`${podRef.name}/${c.name}: ${errorMessage(e)}`);
             unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: errorMessage(e) });
-            if (this.owned.get(id)?.has(ownerId(owner))) desired.add(ownerId(owner));
+            if (!dry && this.owned.get(id)?.has(ownerId(owner))) desired.add(ownerId(owner));
             continue;
           }
           if ('reason' in target) {
             unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: target.reason });
+            continue;
+          }
+          if (dry) {
+            unresolved.push(...dry.container(podRef.name, c.name, target.pid, trace.spec.paths));
             continue;
           }
           desired.add(ownerId(owner));
@@ -236,6 +245,7 @@ export class Reconciler {
       }
     }
     for (const [oid, owner] of this.owned.get(id) ?? []) if (!desired.has(oid)) this.unwatchContainer(owner);
+    dry?.network(net.splice(0)); // a dry run selects no address: its filters stay off
     this.o.network?.set(id, net);
     if (trace && (trace.spec.network?.mode ?? 'off') !== 'off' && !this.o.network) {
       unresolved.push({ pod: '*', container: '*', path: 'network', reason: 'network monitoring unavailable on this node (see the agent log)' });
@@ -243,10 +253,11 @@ export class Reconciler {
     unresolved.sort((a, b) => cmp(a.pod, b.pod) || cmp(a.container, b.container) || cmp(a.path, b.path) || cmp(a.reason, b.reason));
     const filesWatched = this.o.keeper.registry.countByTrace().get(id) ?? 0;
     const podAddressesMonitored = this.o.network?.countByTrace().get(id) ?? 0;
-    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved }, 'reconciled');
+    const explain = dry?.report();
+    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(explain ? { dryRun: { files: explain.files, podAddresses: explain.podAddresses } } : {}) }, 'reconciled');
     if (trace) {
       this.selected.set(id, { key, pods });
-      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved });
+      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(explain ? { dryRun: true as const, explain } : {}) });
     } else {
       this.selected.delete(id);
       this.o.status.forget(key);

@@ -5,7 +5,7 @@
 // input is one line on stderr and exit 2, the other paths explained all the same.
 import { ExplainOptions } from './args';
 import type { ContainerTarget } from './container-target';
-import { ExplainedFile, Hop, PathExplanation, explainPatterns, hopText, mountText } from '../resolve/explain';
+import { ExplainedFile, Hop, PathExplanation, explainPatterns, hopText, hostRootOf, mountText } from '../resolve/explain';
 
 interface Where {
   root: string;
@@ -21,7 +21,7 @@ async function where(opts: ExplainOptions): Promise<Where> {
   const { containerTarget } = await import('./container-target.js');
   const t: ContainerTarget = await containerTarget(opts, 'explain');
   t.client?.close();
-  return { root: t.root, procDir: `${opts.hostProc}/${t.pid}`, hostRoot: `${opts.hostProc}/1/root`, pid: t.pid, ...(t.container ? { container: t.container } : {}) };
+  return { root: t.root, procDir: `${opts.hostProc}/${t.pid}`, hostRoot: hostRootOf(opts.hostProc), pid: t.pid, ...(t.container ? { container: t.container } : {}) };
 }
 
 /** Hops, one a line; a loop's 40 shown as its first few. */

@@ -148,6 +148,16 @@ export function explainPatterns(root: string, patterns: string[], opts: ExplainO
   return patterns.map((p) => explainPattern(root, p, opts, mounts));
 }
 
+/**
+ * Where overlay layer directories (host paths, as containerd mounted them)
+ * are reached from here: "/" when the host's /proc is our own (we run in the
+ * host's mount namespace, as `hive` on a node does), else the host's root
+ * through its /proc (an agent in a pod with the host's /proc at /host/proc).
+ */
+export function hostRootOf(hostProc: string): string {
+  return hostProc === '/proc' ? '/' : `${hostProc}/1/root`;
+}
+
 /** How each hop went, in one line: "a -> b (confined: ...)". */
 export function hopText(h: Hop, inContainer: boolean): string {
   const notes: string[] = [];
