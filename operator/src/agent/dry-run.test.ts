@@ -29,7 +29,7 @@ before(() => {
 after(() => fs.rmSync(hostProc, { recursive: true, force: true }));
 
 test('per container: files with their hops and mount, reasons for the rest, bounded with omitted', () => {
-  const x = new Explanation({ hostProc, maxMatches: 100, limit: 5, procNet: path.join(hostProc, 'net') });
+  const x = new Explanation({ hostProc, maxMatches: 100, limit: 5, procNet: path.join(hostProc, 'net'), linkDriver: (n) => (n === 'cni0' ? 'bridge' : null) });
   const un = x.container('web-1', 'app', 77, ['/etc/secret-link', '/etc/conf.d/*.conf', '/etc/missing']);
   assert.deepEqual(un, [{ pod: 'web-1', container: 'app', path: '/etc/missing', reason: "missing: no 'missing' in /etc (the watch waits there for it to appear)" }]);
   const pod = { namespace: 'ns', name: 'web-1', uid: 'u' };

@@ -3,7 +3,7 @@
 // live watch gets) and, for its network part, which pod addresses would be
 // monitored and the host interface their route leaves by. Used for dry runs,
 // which attach nothing: no watch registry entry, no kernel map entry, no TC
-// filter. Bounded: the first MAX_EXPLAIN_ENTRIES entries in (pod, container,
+// filter; and for a live trace's paths that could not be watched. Bounded: the first MAX_EXPLAIN_ENTRIES entries in (pod, container,
 // path, file) order, the rest counted.
 import fs from 'node:fs';
 import { explainPatterns, hopText, hostRootOf, mountText } from '../resolve/explain';
@@ -11,6 +11,7 @@ import { MAX_EXPLAIN_ENTRIES } from '../kube/hivetrace-schema';
 import { parseRoute4, parseRoute6, routeInterface, Route } from '../netmon/host-routes';
 import type { ExplainReport, NodeReport } from './status-writer';
 import type { NetSelection } from './network-registry';
+import { native } from '../sys/addon';
 
 type Entry = ExplainReport['entries'][number];
 type Unresolved = NodeReport['unresolved'][number];
@@ -27,7 +28,14 @@ export class Explanation {
   private routes: Route[] | undefined;
 
   constructor(
-    private readonly o: { hostProc: string; maxMatches: number; limit?: number; procNet?: string },
+    private readonly o: {
+      hostProc: string;
+      maxMatches: number;
+      limit?: number;
+      procNet?: string;
+      /** ethtool's driver of an interface ("veth", "bridge", ...; null when gone): the addon's by default. */
+      linkDriver?: (name: string) => string | null;
+    },
   ) {}
 
   private push(e: Entry): void {
@@ -68,18 +76,26 @@ export class Explanation {
     return unresolved;
   }
 
-  /** The pod addresses a live trace would monitor, and where their route leaves the host. */
+  /**
+   * The pod addresses a live trace would monitor, and the interface their
+   * route leaves by: a veth, or a bridge (then its veth ports), carries the
+   * filters; any other interface carries none (as the interface tracker decides).
+   */
   network(selected: NetSelection[]): void {
+    const driverOf = this.o.linkDriver ?? ((n: string) => native().linkDriver(n));
     for (const s of selected) {
       this.podAddresses++;
       const via = routeInterface(s.addr, this.hostRoutes());
-      this.push({
-        pod: s.pod.name,
-        container: '*',
-        path: 'network',
-        address: s.ip,
-        ...(via ? { interface: via } : { reason: 'no route to it on this host yet: it would be monitored once one leads to a pod interface' }),
-      });
+      const driver = via ? driverOf(via) : null;
+      const at = { pod: s.pod.name, container: '*', path: 'network', address: s.ip, ...(via ? { interface: via } : {}) };
+      if (driver === 'veth' || driver === 'bridge') this.push(at);
+      else
+        this.push({
+          ...at,
+          reason: via
+            ? `routed via ${via}, not a pod veth or bridge: no filter would carry it until a route leads to one`
+            : 'no route to it on this host: no filter would carry it until one leads to a pod veth or bridge',
+        });
     }
   }
 
@@ -97,7 +113,8 @@ export class Explanation {
     return this.routes;
   }
 
-  report(): ExplainReport {
+  /** The bounded list; `counts`: a live trace's own figures (what it watches), in place of what was explained. */
+  report(counts?: { files: number; podAddresses: number }): ExplainReport {
     const limit = this.o.limit ?? MAX_EXPLAIN_ENTRIES;
     const key = (e: Entry) => [e.pod, e.container, e.path, e.file ?? '', e.address ?? ''];
     const sorted = [...this.entries].sort((a, b) => {
@@ -106,6 +123,6 @@ export class Explanation {
       for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
       return 0;
     });
-    return { entries: sorted.slice(0, limit), omitted: Math.max(0, sorted.length - limit) + this.dropped, files: this.files, podAddresses: this.podAddresses };
+    return { entries: sorted.slice(0, limit), omitted: Math.max(0, sorted.length - limit) + this.dropped, ...(counts ?? { files: this.files, podAddresses: this.podAddresses }) };
   }
 }
