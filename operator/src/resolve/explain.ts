@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import fg from 'fast-glob';
 import { formatDev } from '../sys/devnum';
 import { PatternState, globSegments, resolvePattern } from './pattern';
-import { Hop, hostPath, traverse } from './traverse';
+import { Hop, Traversal, hostPath, traverse } from './traverse';
 import { DEFAULT_MAX_MATCHES, InRootFile } from './in-root';
 import { Mount, OverlayLayer, mountOf, overlayLayer, parseMountinfo } from './mountinfo';
 
@@ -88,8 +88,8 @@ function walkIno(root: string, final: string): bigint | undefined {
   }
 }
 
-function explainFile(root: string, f: InRootFile, mounts: Mount[] | undefined, hostRoot: string): ExplainedFile {
-  const t = traverse(root, f.path);
+function explainFile(root: string, f: InRootFile, mounts: Mount[] | undefined, hostRoot: string, walked?: Traversal): ExplainedFile {
+  const t = walked ?? traverse(root, f.path);
   const type = TYPES[f.mode & S_IFMT] ?? 'other';
   const out: ExplainedFile = { path: f.path, ...(t.final ? { final: t.final } : {}), hops: t.hops, ino: f.ino.toString(), dev: formatDev(f.dev), kdev: f.dev, type };
   if (!t.final || walkIno(root, t.final) !== f.ino) out.walkDisagrees = true;
@@ -106,7 +106,7 @@ function explainFile(root: string, f: InRootFile, mounts: Mount[] | undefined, h
 }
 
 /** Why a walk did not reach a file, in words a reader acts on. */
-function whyNot(t: ReturnType<typeof traverse>, fallback: string | undefined): { reason: string; waitsFor?: { dir: string; name: string } } {
+function whyNot(t: Traversal, fallback: string | undefined): { reason: string; waitsFor?: { dir: string; name: string } } {
   if (t.missing) {
     const { dir, name } = t.missing;
     return { reason: `missing: no '${name}' in ${dir} (the watch waits there for it to appear)`, waitsFor: { dir, name } };
@@ -130,7 +130,8 @@ export function explainPattern(root: string, pattern: string, opts: ExplainOptio
   const t = traverse(root, g ? g.base : pattern);
   out.hops = t.hops;
   const hostRoot = opts.hostRoot ?? '/';
-  out.files = res.files.map((f) => explainFile(root, f, mounts, hostRoot));
+  // the path's own walk is its first file's (a plain path, or a directory itself)
+  out.files = res.files.map((f) => explainFile(root, f, mounts, hostRoot, !glob && f.path === pattern ? t : undefined));
   if (!glob && out.files[0]?.type === 'directory') out.kind = 'directory';
   if (res.state === 'ok') return out;
   if (glob && t.final) {
