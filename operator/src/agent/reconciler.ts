@@ -14,6 +14,11 @@
 // from the runtime -> paths resolved inside /proc/<pid>/root -> the
 // WatchRegistry) and selected pod addresses (NetworkRegistry), removes what the
 // trace no longer owns, and reports to the StatusWriter.
+// A dry run (spec.dryRun) resolves the same containers' paths but watches
+// nothing: no registry owner (so no kernel map entry), no network selection
+// (so no TC filter); its explanation (dry-run.ts) goes to the status instead.
+// A live trace's status explains only the paths it could not watch (cheap:
+// those alone are resolved again), besides their unresolved reasons.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
@@ -29,6 +34,7 @@ import { NodeReport, StatusWriter } from './status-writer';
 import { AgentMetrics } from './metrics';
 import { ContainerRuntime } from './container-runtime';
 import { podSignature } from './pod-signature';
+import { Explanation } from './dry-run';
 import { WorkQueue } from './work-queue';
 import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
 
@@ -201,6 +207,8 @@ export class Reconciler {
     const pods = new Set<string>();
     const net: NetSelection[] = [];
     let podsMatched = 0;
+    const dry = trace?.spec.dryRun === true;
+    const explanation = new Explanation({ hostProc: this.o.hostProc, maxMatches: this.o.maxMatches });
     if (trace) {
       const access = accessMask(trace.spec.access as AccessName[] | undefined);
       const netMode = trace.spec.network?.mode ?? 'off';
@@ -222,20 +230,27 @@ export class Reconciler {
             // the runtime did not answer: keep what the container had, retry the trace
             failures.push(`${podRef.name}/${c.name}: ${errorMessage(e)}`);
             unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: errorMessage(e) });
-            if (this.owned.get(id)?.has(ownerId(owner))) desired.add(ownerId(owner));
+            if (!dry && this.owned.get(id)?.has(ownerId(owner))) desired.add(ownerId(owner));
             continue;
           }
           if ('reason' in target) {
             unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: target.reason });
             continue;
           }
+          if (dry) {
+            unresolved.push(...explanation.container(podRef.name, c.name, target.pid, trace.spec.paths));
+            continue;
+          }
           desired.add(ownerId(owner));
           const root = `${this.o.hostProc}/${target.pid}/root`;
           unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: { name: c.name, id: target.id } })));
+          const notWatched = this.o.keeper.status(ownerId(owner)).filter((p) => p.state !== 'ok').map((p) => p.pattern);
+          if (notWatched.length) explanation.container(podRef.name, c.name, target.pid, notWatched);
         }
       }
     }
     for (const [oid, owner] of this.owned.get(id) ?? []) if (!desired.has(oid)) this.unwatchContainer(owner);
+    if (dry) explanation.network(net.splice(0)); // a dry run selects no address: its filters stay off
     this.o.network?.set(id, net);
     if (trace && (trace.spec.network?.mode ?? 'off') !== 'off' && !this.o.network) {
       unresolved.push({ pod: '*', container: '*', path: 'network', reason: 'network monitoring unavailable on this node (see the agent log)' });
@@ -243,10 +258,12 @@ export class Reconciler {
     unresolved.sort((a, b) => cmp(a.pod, b.pod) || cmp(a.container, b.container) || cmp(a.path, b.path) || cmp(a.reason, b.reason));
     const filesWatched = this.o.keeper.registry.countByTrace().get(id) ?? 0;
     const podAddressesMonitored = this.o.network?.countByTrace().get(id) ?? 0;
-    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved }, 'reconciled');
+    const explain = dry ? explanation.report() : explanation.report({ files: filesWatched, podAddresses: podAddressesMonitored });
+    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(dry ? { dryRun: { files: explain.files, podAddresses: explain.podAddresses } } : {}) }, 'reconciled');
     if (trace) {
       this.selected.set(id, { key, pods });
-      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved });
+      const explained = dry ? { dryRun: true as const, explain } : explain.entries.length ? { explain } : {};
+      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved, ...explained });
     } else {
       this.selected.delete(id);
       this.o.status.forget(key);

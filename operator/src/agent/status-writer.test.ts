@@ -109,3 +109,40 @@ test('a failed write is retried with what is current', async () => {
   assert.equal(writes[0].entry.filesWatched, 1);
   w.stop();
 });
+
+test('a dry run: Ready says DryRun, the explanation is written once, and adopted after a restart', async () => {
+  const explain = {
+    entries: [{ pod: 'p', container: 'c', path: '/etc/secret', final: '/etc/secret', inode: '42', dev: '0:39', hops: 0, mount: 'overlay overlay on /' }],
+    omitted: 0,
+    files: 1,
+    podAddresses: 0,
+  };
+  const dry: NodeReport = { podsMatched: 1, filesWatched: 0, podAddressesMonitored: 0, unresolved: [], dryRun: true, explain };
+  const { w, writes } = setup();
+  w.report(KEY, dry);
+  await sleep(40);
+  w.report(KEY, { ...dry, explain: { ...explain, entries: explain.entries.map((e) => ({ ...e })) } });
+  await sleep(40);
+  w.stop();
+  assert.equal(writes.length, 1);
+  const e = writes[0].entry;
+  assert.equal(e.conditions![0].reason, 'DryRun');
+  assert.equal(e.conditions![0].status, 'True');
+  assert.match(e.conditions![0].message!, /^dry run, nothing attached: 1 file\(s\) would be watched in 1 pod\(s\)$/);
+  assert.deepEqual(e.explain, explain);
+  assert.equal(e.dryRun, true);
+  // the entry as the API server would send it back: nothing new to say, nothing written
+  const again = setup({ stored: JSON.parse(JSON.stringify(e)) as NodeEntry });
+  again.w.report(KEY, dry);
+  await sleep(60);
+  again.w.stop();
+  assert.equal(again.writes.length, 0);
+  // unresolved in a dry run: Ready False, reason still DryRun
+  const un = setup();
+  un.w.report(KEY, { ...dry, unresolved: [{ pod: 'p', container: 'c', path: '/x', reason: "missing: no 'x' in /" }] });
+  await sleep(40);
+  un.w.stop();
+  assert.equal(un.writes[0].entry.conditions![0].status, 'False');
+  assert.equal(un.writes[0].entry.conditions![0].reason, 'DryRun');
+  assert.match(un.writes[0].entry.conditions![0].message!, /; 1 path\(s\) or container\(s\) not resolved: p\/c \/x: missing/);
+});

@@ -8,7 +8,10 @@
 // `countersIntervalMs` (metrics carry the live figures). The Ready condition's
 // lastTransitionTime moves only when its status flips. What the entry already
 // holds (from the informer's cache) is adopted at first sight, so a restarted
-// agent with nothing new to say writes nothing.
+// agent with nothing new to say writes nothing. A dry run's report carries
+// its explanation (bounded); it is part of the report, so it is written when
+// it changes and never otherwise. Status writes never bump
+// metadata.generation (the status subresource), so none re-triggers a reconcile.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { isDeepStrictEqual } from 'node:util';
 import { Logger } from '../util/log';
@@ -23,7 +26,12 @@ export interface NodeReport {
   /** Pod addresses whose traffic is monitored (0 when network mode is off). */
   podAddressesMonitored?: number;
   unresolved: { pod: string; container: string; path: string; reason: string }[];
+  /** A dry run: nothing watched, `explain` says what would be. */
+  dryRun?: true;
+  explain?: ExplainReport;
 }
+
+export type ExplainReport = NonNullable<NodeEntry['explain']>;
 
 export interface Counters {
   eventsSeen: number;
@@ -117,6 +125,8 @@ export class StatusWriter {
       filesWatched: s.filesWatched ?? 0,
       ...(s.podAddressesMonitored !== undefined ? { podAddressesMonitored: s.podAddressesMonitored } : {}),
       unresolved: s.unresolved ?? [],
+      ...(s.dryRun ? { dryRun: true as const } : {}),
+      ...(s.explain ? { explain: s.explain } : {}),
     };
     return w;
   }
@@ -214,23 +224,24 @@ function entry(node: string, r: NodeReport, c: Counters, ready: boolean, lastTra
     filesWatched: r.filesWatched,
     ...(r.podAddressesMonitored !== undefined ? { podAddressesMonitored: r.podAddressesMonitored } : {}),
     unresolved: r.unresolved,
+    ...(r.dryRun ? { dryRun: true } : {}),
+    ...(r.explain ? { explain: r.explain } : {}),
     eventsSeen: c.eventsSeen,
     ...(c.lastEventTime ? { lastEventTime: c.lastEventTime } : {}),
-    conditions: [
-      {
-        type: 'Ready',
-        status: ready ? 'True' : 'False',
-        reason: ready ? 'Watching' : 'Unresolved',
-        message: ready
-          ? `${r.filesWatched} file(s) watched` +
-            (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') +
-            ` in ${r.podsMatched} pod(s)`
-          : `${r.unresolved.length} path(s) or container(s) not resolved: ${r.unresolved
-              .slice(0, 3)
-              .map((u) => `${u.pod}/${u.container} ${u.path}: ${u.reason}`)
-              .join('; ')}`,
-        lastTransitionTime,
-      },
-    ],
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: r.dryRun ? 'DryRun' : ready ? 'Watching' : 'Unresolved', message: readyMessage(r, ready), lastTransitionTime }],
   };
+}
+
+function readyMessage(r: NodeReport, ready: boolean): string {
+  const problems = `${r.unresolved.length} path(s) or container(s) not resolved: ${r.unresolved
+    .slice(0, 3)
+    .map((u) => `${u.pod}/${u.container} ${u.path}: ${u.reason}`)
+    .join('; ')}`;
+  if (r.dryRun) {
+    const would = r.explain ? `${r.explain.files} file(s) would be watched${r.explain.podAddresses ? `, ${r.explain.podAddresses} pod address(es) monitored` : ''}` : 'nothing would be watched';
+    return `dry run, nothing attached: ${would} in ${r.podsMatched} pod(s)${ready ? '' : `; ${problems}`}`;
+  }
+  return ready
+    ? `${r.filesWatched} file(s) watched` + (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') + ` in ${r.podsMatched} pod(s)`
+    : problems;
 }

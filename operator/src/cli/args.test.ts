@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { COMMANDS, TRACE, defaultHostProc, parseAgentArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
+import { COMMANDS, TRACE, defaultHostProc, parseAgentArgs, parseExplainArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
 import { OptionDef, helpText, parseArgsOptions, usageLine } from './options';
 import { ACCESS, ACCESS_ALL } from '../fileaccess/layout';
 import { UsageError } from '../util/errors';
@@ -48,6 +48,22 @@ test('container options, and the runtime socket from CONTAINERD_ADDRESS', () => 
   assert.throws(() => parseTraceArgs(['--pid', 'self', '/a']), /--pid must be a whole number/);
   assert.equal(defaultHostProc(() => true), '/host/proc');
   assert.equal(defaultHostProc(() => false), '/proc');
+});
+
+test('explain options', () => {
+  const o = parseExplainArgs(['--container', 'containerd://abc', '--json', '--max-matches', '3', '/a', '/b/*'], {});
+  assert.deepEqual(o, {
+    paths: ['/a', '/b/*'],
+    pid: undefined,
+    container: 'containerd://abc',
+    containerdSocket: '/run/containerd/containerd.sock',
+    criSocket: undefined,
+    hostProc: defaultHostProc(),
+    maxMatches: 3,
+    json: true,
+  });
+  assert.throws(() => parseExplainArgs(['--pid', '1', '--container', 'x', '/a'], {}), /^UsageError: hive explain: give --pid or --container, not both$|hive explain: give --pid or --container, not both/);
+  assert.throws(() => parseExplainArgs([], {}), /hive explain: no paths given/);
 });
 
 test('trace options', () => {
@@ -120,6 +136,7 @@ function sample(o: OptionDef): string[] {
 
 const PARSERS: Record<string, (argv: string[]) => unknown> = {
   trace: parseTraceArgs,
+  explain: parseExplainArgs,
   probe: parseProbeArgs,
   netmon: parseNetmonArgs,
   agent: (argv) => parseAgentArgs(argv, { NODE_NAME: 'n' }),
@@ -143,7 +160,7 @@ test('every option a command parses appears in its --help, and every option --he
         assert.ok(name === 'help' || r.stdout.includes(`see 'hive ${cmd.name} --help'`), `--${name} in hive ${cmd.name} --help is not an option of the table`);
         continue;
       }
-      const argv = [...sample(def), ...(cmd.name === 'trace' ? ['/a'] : []), ...(cmd.name === 'netmon' && name !== 'pod-ip' ? ['--pod-ip', '10.0.0.1'] : [])];
+      const argv = [...sample(def), ...(cmd.name === 'trace' || cmd.name === 'explain' ? ['/a'] : []), ...(cmd.name === 'netmon' && name !== 'pod-ip' ? ['--pod-ip', '10.0.0.1'] : [])];
       try {
         PARSERS[cmd.name](argv);
       } catch (e) {
@@ -185,7 +202,7 @@ test('hive --version prints the version of package.json', () => {
   for (const c of COMMANDS) assert.match(top.stdout, new RegExp(`^  ${c.name} +${c.summary.slice(0, 20).replace(/[().]/g, '\\$&')}`, 'm'));
   const bad = run(['help', 'frob']);
   assert.equal(bad.status, 2);
-  assert.equal(bad.stderr, "hive: unknown command 'frob'; commands: trace, probe, netmon, agent, logs\n");
+  assert.equal(bad.stderr, "hive: unknown command 'frob'; commands: trace, explain, probe, netmon, agent, logs\n");
 });
 
 test('options fall back to their environment variable, then their default; an empty variable is unset', () => {

@@ -127,6 +127,48 @@ export function parseTraceArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   };
 }
 
+export const EXPLAIN: CommandDef = {
+  name: 'explain',
+  summary:
+    "Shows how each path resolves as hive trace would watch it (symlink hops, final inode and device, mount, or why not). Attaches nothing, loads no BPF: needs no capability beyond reading the root (a container's takes root or CAP_SYS_PTRACE).",
+  args: { text: 'PATH...', help: 'absolute paths or globs, as hive trace takes them', missing: 'no paths given' },
+  options: [
+    { name: 'pid', kind: 'int', value: 'PID', min: 1, max: 4194304, help: "the paths are inside this process's root" },
+    { name: 'container', kind: 'string', value: 'ID', help: "the paths are inside this container's root (id, or runtime://id)" },
+    CONTAINERD_SOCKET,
+    { name: 'cri-socket', kind: 'string', value: 'PATH', help: "find --container through this CRI socket (CRI-O, ...) instead of containerd's API" },
+    HOST_PROC,
+    MAX_MATCHES,
+    { name: 'json', kind: 'flag', help: 'one JSON document instead of the readable text' },
+  ],
+};
+
+export interface ExplainOptions {
+  paths: string[];
+  pid?: number;
+  container?: string;
+  containerdSocket: string;
+  criSocket?: string;
+  hostProc: string;
+  maxMatches: number;
+  json: boolean;
+}
+
+export function parseExplainArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ExplainOptions {
+  const { values: v, positionals } = parseCommand(EXPLAIN, argv, env);
+  if (v.pid !== undefined && v.container !== undefined) throw usageError(EXPLAIN, 'give --pid or --container, not both');
+  return {
+    paths: positionals,
+    pid: v.pid as number | undefined,
+    container: v.container as string | undefined,
+    containerdSocket: v['containerd-socket'] as string,
+    criSocket: v['cri-socket'] as string | undefined,
+    hostProc: v['host-proc'] as string,
+    maxMatches: v['max-matches'] as number,
+    json: v.json as boolean,
+  };
+}
+
 export const PROBE: CommandDef = {
   name: 'probe',
   summary: 'Prints, as JSON, which attach modes and features this kernel supports.',
@@ -338,6 +380,6 @@ export function parseLogsArgs(argv: string[]): LogsOptions {
 }
 
 /** Every command, in the order `hive --help` lists them. */
-export const COMMANDS: readonly CommandDef[] = [TRACE, PROBE, NETMON, AGENT, LOGS];
+export const COMMANDS: readonly CommandDef[] = [TRACE, EXPLAIN, PROBE, NETMON, AGENT, LOGS];
 
 export { usageLine };

@@ -1,6 +1,7 @@
-// `hive trace --pid/--container/--cri-socket`: which process root the paths
-// live in, found through containerd or a CRI runtime (cli/trace.ts watches the
-// paths in that root). Loaded only for those options (it brings the gRPC stack).
+// `hive trace|explain --pid/--container/--cri-socket`: which process root the
+// paths live in, found through containerd or a CRI runtime (cli/trace.ts
+// watches the paths in that root, cli/explain.ts explains them). Loaded only
+// for those options (it brings the gRPC stack).
 import fs from 'node:fs';
 import { log as rootLog } from '../util/log';
 import { HiveError } from '../util/errors';
@@ -10,6 +11,9 @@ import { CriClient } from '../runtime/cri';
 import { TraceOptions } from './args';
 
 const log = rootLog.child({ module: 'trace' });
+
+/** What finding the root needs (trace's and explain's options share these). */
+export type TargetOptions = Pick<TraceOptions, 'pid' | 'container' | 'containerdSocket' | 'criSocket' | 'hostProc'>;
 
 /** The process whose root the paths live in, and the container it belongs to. */
 export interface ContainerTarget {
@@ -21,28 +25,29 @@ export interface ContainerTarget {
 
 /** Over CRI (CRI-O and other runtimes): pid and name from ContainerStatus. No
  * task events in CRI v1, so a restart is not followed: the command says so. */
-async function criTarget(opts: TraceOptions, criSocket: string): Promise<ContainerTarget> {
+async function criTarget(opts: TargetOptions, criSocket: string, cmd: string): Promise<ContainerTarget> {
   const id = parseContainerId(opts.container!, null);
-  if (!fs.existsSync(criSocket)) throw new HiveError(`hive trace: CRI socket not found at ${criSocket}`);
+  if (!fs.existsSync(criSocket)) throw new HiveError(`hive ${cmd}: CRI socket not found at ${criSocket}`);
   const cri = new CriClient(criSocket, 5000);
   try {
     let st;
     try {
       st = await cri.containerStatus(id);
     } catch (e) {
-      if (isNotFound(e)) throw new HiveError(`hive trace: container ${id} not found by the CRI runtime at ${criSocket}`);
+      if (isNotFound(e)) throw new HiveError(`hive ${cmd}: container ${id} not found by the CRI runtime at ${criSocket}`);
       throw e;
     }
-    if (!st.pid) throw new HiveError(`hive trace: container ${id} is not running`);
-    log.warn({ container: id }, 'over CRI a container restart is not followed: run hive trace again after one');
+    if (!st.pid) throw new HiveError(`hive ${cmd}: container ${id} is not running`);
+    if (cmd === 'trace') log.warn({ container: id }, 'over CRI a container restart is not followed: run hive trace again after one');
     return { pid: st.pid, root: rootOf(opts, st.pid), container: { id, name: st.name } };
   } finally {
     cri.close();
   }
 }
 
-export async function containerTarget(opts: TraceOptions): Promise<ContainerTarget> {
-  if (opts.container !== undefined && opts.criSocket) return criTarget(opts, opts.criSocket);
+/** `cmd` names the command in error lines. */
+export async function containerTarget(opts: TargetOptions, cmd = 'trace'): Promise<ContainerTarget> {
+  if (opts.container !== undefined && opts.criSocket) return criTarget(opts, opts.criSocket, cmd);
   if (opts.container !== undefined) {
     const id = parseContainerId(opts.container);
     const client = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log);
@@ -52,11 +57,11 @@ export async function containerTarget(opts: TraceOptions): Promise<ContainerTarg
       try {
         info = await client.getContainer(id);
       } catch (e) {
-        if (isNotFound(e)) throw new HiveError(`hive trace: container ${id} not found in containerd (namespace ${K8S_NAMESPACE})`);
+        if (isNotFound(e)) throw new HiveError(`hive ${cmd}: container ${id} not found in containerd (namespace ${K8S_NAMESPACE})`);
         throw e;
       }
       const pid = await client.taskPid(id);
-      if (!pid) throw new HiveError(`hive trace: container ${id} has no running task`);
+      if (!pid) throw new HiveError(`hive ${cmd}: container ${id} has no running task`);
       return { pid, root: rootOf(opts, pid), container: { id, name: info.name }, client };
     } catch (e) {
       client.close();
@@ -64,13 +69,13 @@ export async function containerTarget(opts: TraceOptions): Promise<ContainerTarg
     }
   }
   const pid = opts.pid!;
-  if (!fs.existsSync(`${opts.hostProc}/${pid}`)) throw new HiveError(`hive trace: no process ${pid} in ${opts.hostProc}`);
+  if (!fs.existsSync(`${opts.hostProc}/${pid}`)) throw new HiveError(`hive ${cmd}: no process ${pid} in ${opts.hostProc}`);
   const id = containerIdOfPid(opts.hostProc, pid);
   return { pid, root: rootOf(opts, pid), container: id ? { id, name: await containerName(opts, id) } : undefined };
 }
 
 /** The container's name from containerd, when it answers; else its id. */
-async function containerName(opts: TraceOptions, id: string): Promise<string> {
+async function containerName(opts: TargetOptions, id: string): Promise<string> {
   if (!fs.existsSync(opts.containerdSocket)) return id;
   const client = new ContainerdClient(opts.containerdSocket, K8S_NAMESPACE, log, 2000);
   try {
@@ -82,7 +87,7 @@ async function containerName(opts: TraceOptions, id: string): Promise<string> {
   }
 }
 
-export function rootOf(opts: TraceOptions, pid: number): string {
+export function rootOf(opts: Pick<TargetOptions, 'hostProc'>, pid: number): string {
   return `${opts.hostProc}/${pid}/root`;
 }
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HiveError } from '../util/errors';
 import { log } from '../util/log';
-import { COMMANDS, parseAgentArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
+import { COMMANDS, parseAgentArgs, parseExplainArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
 import { helpText, wantsHelp } from './options';
 import { checkCapabilities } from '../bpf/environment';
 
@@ -38,6 +38,11 @@ async function main(argv: string[]): Promise<number> {
       const opts = parseTraceArgs(rest);
       const { runTrace } = await import('./trace.js');
       return runTrace(opts);
+    }
+    case 'explain': {
+      const opts = parseExplainArgs(rest);
+      const { runExplain } = await import('./explain.js');
+      return runExplain(opts);
     }
     case 'probe': {
       parseProbeArgs(rest);

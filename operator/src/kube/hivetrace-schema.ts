@@ -11,6 +11,8 @@ export const PLURAL = 'hivetraces';
 export const SINGULAR = 'hivetrace';
 export const SHORT_NAMES = ['ht'];
 export const MAX_PATHS = 64;
+/** A node's dry-run (or live) explanation lists at most this many entries; the rest are counted. */
+export const MAX_EXPLAIN_ENTRIES = 50;
 
 /** A string enum as Kubernetes wants it (type + enum; no anyOf/const). */
 function StringEnum<T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) {
@@ -85,6 +87,12 @@ export const HiveTraceSpec = Type.Object({
       },
     ),
   ),
+  dryRun: Type.Optional(
+    Type.Boolean({
+      description:
+        "Resolve and report, attach nothing: each node's agent resolves the selected containers' paths as for a live trace and lists the result in status.nodes[].explain (symlink hops, final path, inode, device, mount, or why not) without watching any of them; for network, the pod addresses that would be monitored and the interface their route leaves by, with no filter attached. Ready's reason is DryRun. Setting it to false starts the trace.",
+    }),
+  ),
 }, cel(["has(self.paths) || (has(self.network) && self.network.mode != 'off')", 'a trace needs paths, or a network mode other than off']));
 
 const Condition = Type.Object({
@@ -94,6 +102,43 @@ const Condition = Type.Object({
   message: Type.Optional(Type.String()),
   lastTransitionTime: Type.Optional(Type.String({ format: 'date-time' })),
 });
+
+/** One line of a node's explanation: one file a path names in one container, a path that names none and why, or a pod address. */
+const ExplainEntry = Type.Object({
+  pod: Type.String(),
+  container: Type.String(),
+  /** The trace's path (or "network"). */
+  path: Type.String(),
+  /** The file, when the path is a glob or a directory and this is one of what it names. */
+  file: Type.Optional(Type.String()),
+  /** The symlink-free path inside the container it resolves to. */
+  final: Type.Optional(Type.String()),
+  inode: Type.Optional(Type.String()),
+  /** "major:minor", as events carry it. */
+  dev: Type.Optional(Type.String()),
+  /** Symlinks followed; `via` lists them (at most 8): "link -> target", and when one was confined to the root. */
+  hops: Type.Optional(Type.Integer()),
+  via: Type.Optional(Type.Array(Type.String())),
+  /** "fstype source on mountpoint" (overlay: which layer). */
+  mount: Type.Optional(Type.String()),
+  /** network: a pod address, and the host interface its route leaves by. */
+  address: Type.Optional(Type.String()),
+  interface: Type.Optional(Type.String()),
+  /** Why the path names nothing (missing, loop, not a directory, no match, invalid) or the address is not monitored. */
+  reason: Type.Optional(Type.String()),
+});
+
+const Explain = Type.Object(
+  {
+    entries: Type.Array(ExplainEntry, { maxItems: MAX_EXPLAIN_ENTRIES }),
+    /** Entries left out past the bound. */
+    omitted: Type.Integer(),
+    /** Files the trace would watch (dry run) or watches, on this node. */
+    files: Type.Integer(),
+    podAddresses: Type.Integer(),
+  },
+  { description: `How the trace's paths resolve on this node, per pod and container: at most ${MAX_EXPLAIN_ENTRIES} entries, the rest counted in omitted.` },
+);
 
 const NodeStatus = Type.Object({
   node: Type.String(),
@@ -108,6 +153,9 @@ const NodeStatus = Type.Object({
   unresolved: Type.Optional(
     Type.Array(Type.Object({ pod: Type.String(), container: Type.String(), path: Type.String(), reason: Type.String() })),
   ),
+  /** The trace is a dry run here: nothing is watched, `explain` says what would be. */
+  dryRun: Type.Optional(Type.Boolean()),
+  explain: Type.Optional(Explain),
   eventsSeen: Type.Optional(Type.Integer()),
   lastEventTime: Type.Optional(Type.String({ format: 'date-time' })),
   updated: Type.Optional(Type.String({ format: 'date-time' })),
@@ -158,6 +206,7 @@ export function crd(): Record<string, unknown> {
             { name: 'Paths', type: 'string', jsonPath: '.spec.paths', description: 'paths watched' },
             { name: 'Access', type: 'string', jsonPath: '.spec.access' },
             { name: 'Network', type: 'string', jsonPath: '.spec.network.mode' },
+            { name: 'DryRun', type: 'boolean', jsonPath: '.spec.dryRun', priority: 1 },
             { name: 'Nodes', type: 'string', jsonPath: '.status.nodes[*].node', description: 'nodes whose agent reports' },
             { name: 'Ready', type: 'string', jsonPath: ".status.nodes[*].conditions[?(@.type=='Ready')].status", description: 'Ready per node' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

@@ -56,7 +56,8 @@ function isSymlink(root: string, p: string): boolean {
   }
 }
 
-function globSegments(pattern: string): { base: string; dynamicAt: number; segments: string[] } {
+/** A glob's static directory (before its first dynamic segment), where that segment is, and every segment. */
+export function globSegments(pattern: string): { base: string; dynamicAt: number; segments: string[] } {
   const segments = pattern.split('/').filter(Boolean);
   let i = 0;
   while (i < segments.length && !fg.isDynamicPattern(segments[i])) i++;
