@@ -21,7 +21,6 @@ import { kernelSkip, sleep, testMode, waitFor } from '../testing/kernel';
 const skip = kernelSkip();
 const EINVAL = 22;
 const EBADF = 9;
-const EBADF = 9;
 const EEXIST = 17;
 const ENOENT = 2;
 
