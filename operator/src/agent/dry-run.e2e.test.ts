@@ -11,7 +11,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { TestCluster, clusterSkip, freePort } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
@@ -19,6 +18,7 @@ import { commandSkip } from '../testing/require';
 import { kernelSkip, sleep, waitFor } from '../testing/kernel';
 import { AgentProcess, runningPodStatus, startAgent, total } from '../testing/agent-process';
 import { formatDev, kernelDevFromStat } from '../sys/devnum';
+import { dumpMap, processMapsNamed } from '../testing/bpf-maps';
 
 const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 const NODE = 'dry-1';
@@ -31,19 +31,9 @@ const skip = clusterSkip() || containerdSkip() || kernelSkip() || commandSkip(['
 
 /** The (ino, dev) keys in the `watched` map of the process `pid` (its own map, by its file descriptors). */
 function kernelWatched(pid: number): string[] {
-  const ids = new Set<number>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^map_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const watched = [...ids].filter((id) => (JSON.parse(execFileSync('bpftool', ['map', 'show', 'id', String(id), '-j']).toString()) as { name: string }).name === 'watched');
-  assert.equal(watched.length, 1, `one watched map among the agent's maps ${[...ids].join(',')}`);
-  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'id', String(watched[0]), '-j']).toString()) as { key: string[] }[];
-  return dump.map(({ key }) => {
+  const watched = processMapsNamed(pid, 'watched').map((m) => m.id);
+  assert.equal(watched.length, 1, `one watched map among the agent's maps`);
+  return dumpMap(watched[0]).map(({ key }) => {
     const b = Buffer.from(key.map((x) => parseInt(x, 16)));
     return `${b.readBigUInt64LE(0)}@${formatDev(b.readUInt32LE(8))}`;
   });

@@ -11,9 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { TestCluster, freePort } from '../testing/cluster';
+import { mapNames, processMaps } from '../testing/bpf-maps';
 import { ContainerdHarness, IMAGE } from '../testing/containerd-harness';
 import { Sample, parseMetrics, runningPodStatus, total } from '../testing/agent-process';
 import { Logger } from '../util/log';
@@ -69,35 +70,10 @@ function cpuSeconds(pid: number): number {
 
 /** Every BPF map the process holds a fd of: memlock from fdinfo (the kernel's charge), name from bpftool when installed. */
 export function kernelMaps(pid: number): { name: string; type: string; maxEntries: number; memlockKb: number }[] {
-  const names = new Map<number, string>();
-  try {
-    for (const m of JSON.parse(execFileSync('bpftool', ['map', 'show', '-j'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()) as { id: number; name?: string }[]) {
-      names.set(m.id, m.name ?? '');
-    }
-  } catch {
-    // no bpftool: ids only
-  }
-  const seen = new Map<number, { name: string; type: string; maxEntries: number; memlockKb: number }>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    let link = '';
-    try {
-      link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (link !== 'anon_inode:bpf-map') continue;
-    const info = Object.fromEntries(
-      fs
-        .readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
-        .split('\n')
-        .map((l) => l.split(/:\s+/))
-        .filter((kv) => kv.length === 2),
-    ) as Record<string, string>;
-    const id = Number(info.map_id);
-    if (seen.has(id)) continue;
-    seen.set(id, { name: names.get(id) ?? `id ${id}`, type: mapType(Number(info.map_type)), maxEntries: Number(info.max_entries), memlockKb: Math.round(Number(info.memlock) / 1024) });
-  }
-  return [...seen.values()].sort((a, b) => b.memlockKb - a.memlockKb);
+  const names = mapNames();
+  return processMaps(pid)
+    .map((m) => ({ name: names.get(m.id) ?? `id ${m.id}`, type: mapType(m.type), maxEntries: m.maxEntries, memlockKb: Math.round(m.memlock / 1024) }))
+    .sort((a, b) => b.memlockKb - a.memlockKb);
 }
 
 function mapType(t: number): string {

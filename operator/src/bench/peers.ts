@@ -13,6 +13,7 @@ import { ACCESS_ALL } from '../fileaccess/layout';
 import type { Mode } from '../fileaccess/modes';
 import { kernelDevFromStat } from '../sys/devnum';
 import { Logger } from '../util/log';
+import { processMaps } from '../testing/bpf-maps';
 
 type Row = Record<string, string | number>;
 
@@ -66,19 +67,7 @@ const BPFTRACE_MAP_ENTRIES = 16_384;
 
 /** The map of a running bpftrace with the (u64 ino, u32 dev) key, from its fds. */
 function bpftraceMapId(pid: number): number | undefined {
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    let link = '';
-    try {
-      link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (link !== 'anon_inode:bpf-map') continue;
-    const info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    const field = (k: string) => Number(new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(info)?.[1]);
-    if (field('key_size') === 16 && field('max_entries') === BPFTRACE_MAP_ENTRIES) return field('map_id');
-  }
-  return undefined;
+  return processMaps(pid).find((m) => m.keySize === 16 && m.maxEntries === BPFTRACE_MAP_ENTRIES)?.id;
 }
 
 const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { RealNode, nodeSkip, until } from '../testing/node';
 import { commandSkip } from '../testing/require';
+import { dumpMap, processMapsNamed } from '../testing/bpf-maps';
 import { Topology, TCP_SERVER, tc } from '../testing/netns';
 import { hive } from '../testing/cli';
 
@@ -43,15 +44,9 @@ function tcFilters(dev: string): number {
   return n;
 }
 
-/**
- * The network monitor's `pods` maps (bpftool), with their entry counts: of the
- * processes `pids` when bpftool can tell who holds a map, else every one.
- */
+/** The network monitor's `pods` maps held by the processes `pids`, with their entry counts. */
 function podsMaps(pids: number[]): { id: number; entries: number }[] {
-  const maps = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show']).toString() || '[]') as { id: number; name?: string; pids?: { pid: number }[] }[];
-  return maps
-    .filter((m) => m.name === 'pods' && (!m.pids || m.pids.some((p) => pids.includes(p.pid))))
-    .map((m) => ({ id: m.id, entries: (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', String(m.id)]).toString() || '[]') as unknown[]).length }));
+  return pids.flatMap((pid) => processMapsNamed(pid, 'pods')).map((m) => ({ id: m.id, entries: dumpMap(m.id).length }));
 }
 
 function bridgePorts(): string[] {
