@@ -103,13 +103,13 @@ run: build
 test: test-host test-kernels test-kernels-selfcheck
 
 # Every test file on this machine's kernel (units and real-kernel tests).
-test-host: deps build $(BENCH_OBJ)
+test-host: deps build $(BENCH_OBJ) $(BUILD)/storm
 	$(NODE) --test --test-concurrency=1 $(TEST_FILES)
 
 # Debian kernels under qemu: the kernel-side tests in kprobe, fentry, lsm and
 # tracepoint mode, as far as each kernel has them (run.sh says what it leaves
 # out; kernel packages cached in ~/.cache/hive/kernels).
-test-kernels: deps build
+test-kernels: deps build $(BUILD)/storm
 	bash test/kernels/run.sh $(KERNELS)
 
 # The matrix must be able to fail: a kprobe program that reads the mask where
@@ -132,17 +132,22 @@ test-unit: deps build $(BENCH_OBJ)
 	HIVE_TEST_UNIT_ONLY=1 $(NODE) --test $(TEST_FILES)
 
 # The real-kernel tests on this machine (root).
-test-bpf: deps build $(BENCH_OBJ)
+test-bpf: deps build $(BENCH_OBJ) $(BUILD)/storm
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.kernel.test.js' | sort)
 
 # The network monitor on this kernel, between network namespaces made by the tests.
 test-netns: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.netns.test.js' | sort)
 
-bench: deps build $(BENCH_OBJ) $(BUILD)/openloop
+bench: deps build $(BENCH_OBJ) $(BUILD)/openloop $(BUILD)/storm
 	$(NODE) operator/dist/bench/main.js
 
 $(BUILD)/openloop: test/bench/openloop.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -Wall -o $@ $<
+
+# A process opening one file over and over: the storm tests and benchmark.
+$(BUILD)/storm: test/bench/storm.c
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -Wall -o $@ $<
 

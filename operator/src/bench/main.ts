@@ -34,7 +34,7 @@ function table(title: string, rows: Row[]) {
 
 /** Decode rate with the ring pre-filled: the consumer alone, no generator running. */
 async function drainRate(total: number): Promise<Row> {
-  const ring = 1 << 27; // 128 MiB holds 1.5M 88-byte records
+  const ring = 1 << 27; // 128 MiB holds 1.4M 96-byte records
   const { monitor } = FileAccessMonitor.open({ mode: 'auto', ringBufferBytes: ring, log: quiet });
   const gen = BenchGenerator.open(monitor);
   try {
