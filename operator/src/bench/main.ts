@@ -15,6 +15,7 @@ import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput } from './network';
 import { watchChurn } from './watch-churn';
 import { pipelineThroughput } from './pipeline';
+import { stormCost } from './storm';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -236,6 +237,11 @@ async function main() {
     table(PIPELINE_TITLE, await pipelineThroughput(quiet));
     return;
   }
+  const STORM_TITLE = 'Storms: one process opening+reading one watched file (build/storm on one CPU), the agent pipeline on the other, 5 s an arm, rotating';
+  if (process.env.HIVE_BENCH_ONLY === 'storm') {
+    table(STORM_TITLE, await stormCost(quiet));
+    return writeResults();
+  }
   if (process.getuid?.() !== 0) {
     console.error('make bench: needs root (CAP_BPF, CAP_PERFMON) to load BPF programs');
     process.exit(2);
@@ -249,13 +255,25 @@ async function main() {
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table(HOOK_TITLE, await hookOverhead());
   table(PIPELINE_TITLE, await pipelineThroughput(quiet));
+  table(STORM_TITLE, await stormCost(quiet));
   // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
   if (process.env.HIVE_BENCH_ONLY === 'file') return;
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet)]);
   table(WATCH_TITLE, await watchChurn(quiet));
+  writeResults();
+}
+
+/** build/bench-results.json: this run's tables, merged over an earlier run's (a sub-target updates its part). */
+function writeResults() {
   const out = path.join(repoRoot, 'build/bench-results.json');
-  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results }, null, 2));
+  let earlier: Record<string, Row[]> = {};
+  try {
+    earlier = JSON.parse(fs.readFileSync(out, 'utf8')).results ?? {};
+  } catch {
+    // first run
+  }
+  fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), kernel: os.release(), results: { ...earlier, ...results } }, null, 2));
   console.log(`\nresults: ${out}`);
 }
 
