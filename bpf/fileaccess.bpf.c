@@ -109,10 +109,13 @@ static __always_inline struct hive_watch *lookup_inode(struct inode *inode, stru
 	return bpf_map_lookup_elem(&watched, key);
 }
 
-/* Storm aggregation on (1) or off (0: every access is a record, as on kernels
- * without BPF atomics and syscall programs, where user space sets it so). */
+/* Storm aggregation on (1) or off (0: every access is a record). Kernels
+ * before 5.12 get the object built with HIVE_NO_AGGREGATE instead
+ * (fileaccess-noagg.bpf.o): their verifier refuses any atomic fetch
+ * instruction in a program, reached or not. */
 const volatile u32 aggregate_on = 1;
 
+#ifndef HIVE_NO_AGGREGATE
 /* Repeated accesses, per struct hive_agg_key (enum hive_agg_state says how).
  * A plain hash, not an LRU: an LRU would evict keys with counts not yet
  * flushed, silently; when this one is full, new keys are reported access by
@@ -139,6 +142,8 @@ static __always_inline void count_n(u32 idx, u64 n)
 	if (v)
 		__sync_fetch_and_add(v, n);
 }
+
+#endif
 
 /* The record of the current task's access. */
 static __always_inline void fill_event(struct hive_file_event *e, struct inode *inode, struct hive_inode_key *key,
@@ -183,6 +188,7 @@ static __always_inline void emit_one(struct inode *inode, struct hive_inode_key 
 	count(HIVE_CNT_EMITTED);
 }
 
+#ifndef HIVE_NO_AGGREGATE
 /*
  * Folds the access into its key's aggregate. Returns false when the access
  * must be reported on its own (map full, key being deleted). The state and
@@ -261,6 +267,7 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 	count(HIVE_CNT_AGGREGATED);
 	return true;
 }
+#endif
 
 /* Reports an access to a watched inode if its watch wants it. An audit hook
  * never changes the access decision. */
@@ -276,11 +283,14 @@ static __always_inline void emit(struct inode *inode, struct hive_inode_key *key
 		return;
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
+#ifndef HIVE_NO_AGGREGATE
 	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, pid_tgid))
 		return;
+#endif
 	emit_one(inode, key, w->watch_id, access, raw_mask, source, pid_tgid);
 }
 
+#ifndef HIVE_NO_AGGREGATE
 /* ---- the flush: one BPF_PROG_TEST_RUN an interval, from user space ---- */
 
 /* One aggregate record for c repeats: the interval's first access as the
@@ -334,6 +344,8 @@ int hive_agg_flush(void *ctx)
 	return 0;
 }
 
+#endif
+
 static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask, u8 source)
 {
 	struct hive_inode_key key;
@@ -345,7 +357,6 @@ static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask
 	if (w)
 		emit(inode, &key, w, access, raw_mask, source);
 }
-
 /* ---- kprobe / fentry / lsm: the inode_permission hook ---- */
 
 SEC("?kprobe/inode_permission")

@@ -70,6 +70,11 @@ export class AttachError extends HiveError {
   }
 }
 
+/** fileaccess-noagg.bpf.o next to fileaccess.bpf.o: the same hook built without storm aggregation. */
+export function noAggregatePath(objectPath: string): string {
+  return objectPath.replace(/\.bpf\.o$/, '-noagg.bpf.o');
+}
+
 /** The kernel refused the object with storm aggregation (it loads again without). */
 class AggregationError extends HiveError {}
 
@@ -160,20 +165,23 @@ export class FileAccessMonitor {
   }
 
   private static openMode(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger): FileAccessMonitor {
-    if (o.aggregateMs === 0) return FileAccessMonitor.openWith(mode, o, objectPath, log, { on: false, intervalMs: 0, reason: 'turned off' });
+    const wanted: Aggregation = o.aggregateMs === 0 ? { on: false, intervalMs: 0, reason: 'turned off' } : { on: true, intervalMs: o.aggregateMs };
     try {
-      return FileAccessMonitor.openWith(mode, o, objectPath, log, { on: true, intervalMs: o.aggregateMs });
+      return FileAccessMonitor.openWith(mode, o, objectPath, log, wanted);
     } catch (e) {
       if (!(e instanceof AggregationError)) throw e;
-      // kernels before 5.13/5.14 (Debian 11's 5.10) have neither BPF atomics
-      // with fetch nor syscall programs: every access is a record there
-      const m = FileAccessMonitor.openWith(mode, o, objectPath, log, { on: false, intervalMs: 0, reason: e.message });
-      log.info({ mode, reason: e.message }, 'storm aggregation off: the kernel refused it, every access is a record');
+      // kernels before 5.12 (Debian 11's 5.10) refuse the atomic fetch
+      // instructions the folding needs, wherever they are, even switched
+      // off: the object built without them, where every access is a record
+      const reason = wanted.on ? e.message : 'turned off';
+      const m = FileAccessMonitor.openWith(mode, o, noAggregatePath(objectPath), log, { on: false, intervalMs: 0, reason }, false);
+      if (wanted.on) log.info({ mode, reason }, 'storm aggregation off: the kernel refused it, every access is a record');
       return m;
     }
   }
 
-  private static openWith(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger, aggregation: Aggregation): FileAccessMonitor {
+  /** `hasAgg`: the object has the aggregation's maps and switch (not fileaccess-noagg.bpf.o). */
+  private static openWith(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger, aggregation: Aggregation, hasAgg = true): FileAccessMonitor {
     let inodeArg: number | null = null;
     if (mode === 'kprobe' || mode === 'fentry') {
       inodeArg = inodeArgPosition();
@@ -194,11 +202,13 @@ export class FileAccessMonitor {
       for (const p of [...progs.required, ...progs.optional]) obj.setAutoload(p, true);
       obj.setMaxEntries('watched', o.maxWatches);
       obj.setMaxEntries('events', o.ringBufferBytes);
-      obj.setMaxEntries('agg', o.aggregateKeys);
-      const on = Buffer.alloc(4);
-      on.writeUInt32LE(aggregation.on ? 1 : 0);
-      obj.setRodata('aggregate_on', on);
-      if (aggregation.on) obj.setAutoload(FLUSH_PROGRAM, true);
+      if (hasAgg) {
+        obj.setMaxEntries('agg', o.aggregateKeys);
+        const on = Buffer.alloc(4);
+        on.writeUInt32LE(aggregation.on ? 1 : 0);
+        obj.setRodata('aggregate_on', on);
+        if (aggregation.on) obj.setAutoload(FLUSH_PROGRAM, true);
+      }
       if (inodeArg !== null) {
         const b = Buffer.alloc(4);
         b.writeUInt32LE(inodeArg);
@@ -208,7 +218,7 @@ export class FileAccessMonitor {
       try {
         obj.load();
       } catch (e) {
-        if (aggregation.on) throw new AggregationError(describe(e));
+        if (hasAgg) throw new AggregationError(describe(e));
         throw new AttachError(mode, describe(e));
       }
       // attach
