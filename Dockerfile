@@ -26,7 +26,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/proto ./proto
 COPY --from=build /src/operator/dist ./operator/dist
 COPY --from=build /src/operator/native/build/Release/hive_native.node ./operator/native/build/Release/
-COPY --from=build /src/build/bpf/fileaccess.bpf.o /src/build/bpf/netmon.bpf.o ./build/bpf/
+COPY --from=build /src/build/bpf/fileaccess.bpf.o /src/build/bpf/fileaccess-noagg.bpf.o /src/build/bpf/netmon.bpf.o ./build/bpf/
 # Runs as root in a privileged pod: loading BPF programs needs CAP_BPF,
 # CAP_PERFMON and CAP_NET_ADMIN, and files are read inside other containers' roots.
 ENTRYPOINT ["node", "/opt/hive/operator/dist/cli/main.js"]

@@ -7,7 +7,7 @@ NODE      ?= node
 # (Deferred: `make deploy` on a laptop without Node.js must not trip over it.)
 NODEDIR    = $(shell $(NODE) -p "require('path').resolve(process.execPath, '../..')")
 BUILD     := build
-BPF_OBJS  := $(BUILD)/bpf/fileaccess.bpf.o $(BUILD)/bpf/netmon.bpf.o
+BPF_OBJS  := $(BUILD)/bpf/fileaccess.bpf.o $(BUILD)/bpf/fileaccess-noagg.bpf.o $(BUILD)/bpf/netmon.bpf.o
 # The benchmarks' programs (load generator, empty tracepoint floor): built for
 # `make bench` and the tests, never by `make build`, so the image lacks them.
 BENCH_OBJ := $(BUILD)/bpf/bench.bpf.o
@@ -81,6 +81,13 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/include/*.h $(BUILD)/vmlinux.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The file-access hook without storm aggregation, for kernels before 5.12
+# (Debian 11's 5.10), whose verifier refuses an object holding BPF atomic
+# fetch/cmpxchg instructions even where they are never reached.
+$(BUILD)/bpf/fileaccess-noagg.bpf.o: bpf/fileaccess.bpf.c bpf/include/*.h $(BUILD)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -DHIVE_NO_AGGREGATE -c $< -o $@
+
 addon: $(ADDON)
 $(ADDON): operator/native/binding.gyp operator/native/src/*.cc operator/native/src/*.h node_modules/.hive-installed
 	cd operator/native && ../../node_modules/.bin/node-gyp rebuild --nodedir=$(NODEDIR) --jobs=2 --loglevel=error >/dev/null
@@ -105,13 +112,13 @@ run: build
 test: test-host test-kernels test-kernels-selfcheck
 
 # Every test file on this machine's kernel (units and real-kernel tests).
-test-host: deps build $(BENCH_OBJ)
+test-host: deps build $(BENCH_OBJ) $(BUILD)/storm
 	$(NODE) --test --test-concurrency=1 $(TEST_FILES)
 
 # Debian kernels under qemu: the kernel-side tests in kprobe, fentry, lsm and
 # tracepoint mode, as far as each kernel has them (run.sh says what it leaves
 # out; kernel packages cached in ~/.cache/hive/kernels).
-test-kernels: deps build
+test-kernels: deps build $(BUILD)/storm
 	bash test/kernels/run.sh $(KERNELS)
 
 # The matrix must be able to fail: a kprobe program that reads the mask where
@@ -121,6 +128,7 @@ test-kernels-selfcheck: deps build
 	sed 's/PT_REGS_PARM2_CORE(ctx)/PT_REGS_PARM1_CORE(ctx)/' bpf/fileaccess.bpf.c > $(BUILD)/bpf-broken/fileaccess.bpf.c
 	@! cmp -s bpf/fileaccess.bpf.c $(BUILD)/bpf-broken/fileaccess.bpf.c || { echo "selfcheck: the sabotage no longer applies" >&2; exit 1; }
 	$(CLANG) $(BPF_CFLAGS) -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess.bpf.o
+	$(CLANG) $(BPF_CFLAGS) -DHIVE_NO_AGGREGATE -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess-noagg.bpf.o
 	@if HIVE_BPF_DIR=$(CURDIR)/$(BUILD)/bpf-broken HIVE_TEST_MODES=kprobe HIVE_KERNEL_SUITES=fileaccess HIVE_KERNEL_TIMEOUT=300 \
 	    bash test/kernels/run.sh 6.12 > $(BUILD)/selfcheck.log 2>&1; then \
 	  cat $(BUILD)/selfcheck.log; echo "selfcheck: FAILED: the kernel matrix passed a broken BPF program" >&2; exit 1; \
@@ -134,17 +142,22 @@ test-unit: deps build $(BENCH_OBJ)
 	HIVE_TEST_UNIT_ONLY=1 $(NODE) --test $(TEST_FILES)
 
 # The real-kernel tests on this machine (root).
-test-bpf: deps build $(BENCH_OBJ)
+test-bpf: deps build $(BENCH_OBJ) $(BUILD)/storm
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.kernel.test.js' | sort)
 
 # The network monitor on this kernel, between network namespaces made by the tests.
 test-netns: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.netns.test.js' | sort)
 
-bench: deps build $(BENCH_OBJ) $(BUILD)/openloop
+bench: deps build $(BENCH_OBJ) $(BUILD)/openloop $(BUILD)/storm
 	$(NODE) operator/dist/bench/main.js
 
 $(BUILD)/openloop: test/bench/openloop.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -Wall -o $@ $<
+
+# A process opening one file over and over: the storm tests and benchmark.
+$(BUILD)/storm: test/bench/storm.c
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -Wall -o $@ $<
 

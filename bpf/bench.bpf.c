@@ -57,6 +57,7 @@ static long bench_one(u32 i, void *data)
 	e->file_mode = 0100644;
 	e->source = HIVE_SRC_BENCH;
 	e->comm[0] = 'b';
+	e->count = 1;
 	bpf_ringbuf_submit(e, 0);
 	count(HIVE_CNT_EMITTED);
 	return 0;

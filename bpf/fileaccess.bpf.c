@@ -109,33 +109,54 @@ static __always_inline struct hive_watch *lookup_inode(struct inode *inode, stru
 	return bpf_map_lookup_elem(&watched, key);
 }
 
-/* Reports an access to a watched inode if its watch wants it. An audit hook
- * never changes the access decision. */
-static __always_inline void emit(struct inode *inode, struct hive_inode_key *key, struct hive_watch *w,
-				 u32 access, u32 raw_mask, u8 source)
-{
-	struct hive_file_event *e;
-	struct task_struct *task;
+/* Storm aggregation on (1) or off (0: every access is a record). Kernels
+ * before 5.12 get the object built with HIVE_NO_AGGREGATE instead
+ * (fileaccess-noagg.bpf.o): their verifier refuses any atomic fetch
+ * instruction in a program, reached or not. */
+const volatile u32 aggregate_on = 1;
 
-	count(HIVE_CNT_MATCHED);
-	access &= w->access_mask;
-	if (!access) {
-		count(HIVE_CNT_MASKED);
-		return;
-	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(HIVE_CNT_DROPPED);
-		return;
-	}
-	task = (struct task_struct *)bpf_get_current_task();
-	u64 pid_tgid = bpf_get_current_pid_tgid();
+#ifndef HIVE_NO_AGGREGATE
+/* Repeated accesses, per struct hive_agg_key (enum hive_agg_state says how).
+ * A plain hash, not an LRU: an LRU would evict keys with counts not yet
+ * flushed, silently; when this one is full, new keys are reported access by
+ * access (HIVE_CNT_AGG_FULL) and nothing is lost. The flush deletes keys idle
+ * for a whole interval. max_entries is set before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct hive_agg_key);
+	__type(value, struct hive_agg);
+} agg SEC(".maps");
+
+/* Scratch for a new key's value (too large for the stack next to the rest). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct hive_agg);
+} agg_scratch SEC(".maps");
+
+static __always_inline void count_n(u32 idx, u64 n)
+{
+	u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		__sync_fetch_and_add(v, n);
+}
+
+#endif
+
+/* The record of the current task's access. */
+static __always_inline void fill_event(struct hive_file_event *e, struct inode *inode, struct hive_inode_key *key,
+				       u32 watch_id, u32 access, u32 raw_mask, u8 source, u64 pid_tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	u64 uid_gid = bpf_get_current_uid_gid();
+
 	e->ts_ns = bpf_ktime_get_ns();
 	e->ino = key->ino;
 	e->dev = key->dev;
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->watch_id = w->watch_id;
+	e->watch_id = watch_id;
 	e->pid = (u32)pid_tgid;
 	e->tgid = pid_tgid >> 32;
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
@@ -147,9 +168,183 @@ static __always_inline void emit(struct inode *inode, struct hive_inode_key *key
 	e->source = source;
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->count = 1;
+	e->pad2 = 0;
+}
+
+/* A record of its own for this access. */
+static __always_inline void emit_one(struct inode *inode, struct hive_inode_key *key, u32 watch_id, u32 access,
+				     u32 raw_mask, u8 source, u64 pid_tgid)
+{
+	struct hive_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(HIVE_CNT_DROPPED);
+		count(HIVE_CNT_LOST);
+		return;
+	}
+	fill_event(e, inode, key, watch_id, access, raw_mask, source, pid_tgid);
 	bpf_ringbuf_submit(e, 0);
 	count(HIVE_CNT_EMITTED);
 }
+
+#ifndef HIVE_NO_AGGREGATE
+/*
+ * Folds the access into its key's aggregate. Returns false when the access
+ * must be reported on its own (map full, key being deleted). The state and
+ * the count are only changed by atomic operations (fetch variants: fully
+ * ordered), shared with hive_agg_flush on other CPUs:
+ *  - OPEN -> COUNTING by the first access of an interval, which is reported
+ *    at once and becomes the key's template;
+ *  - in COUNTING an access is a repeat: count += 1. If the key turned DEAD
+ *    meanwhile (the flush found it idle and is deleting it), the repeat takes
+ *    its 1 back when it is still there and is reported on its own; when the
+ *    flush's last exchange already took it, the flush reported it.
+ */
+static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key *key, u32 watch_id, u32 access,
+				      u32 raw_mask, u8 source, u64 pid_tgid)
+{
+	struct hive_agg_key k = { .ino = key->ino, .dev = key->dev, .watch_id = watch_id, .tgid = pid_tgid >> 32, .access = access };
+	struct hive_file_event *e;
+	struct hive_agg *v;
+	u32 zero = 0;
+	long err;
+
+	v = bpf_map_lookup_elem(&agg, &k);
+	if (!v) {
+		/* a new key: its first access, reported at once; the entry starts counting */
+		struct hive_agg *n = bpf_map_lookup_elem(&agg_scratch, &zero);
+		if (!n)
+			return false;
+		fill_event(&n->tmpl, inode, key, watch_id, access, raw_mask, source, pid_tgid);
+		n->count = 0;
+		n->last_ts = 0;
+		n->last_pid = 0;
+		n->pad = 0;
+		n->state = HIVE_AGG_COUNTING;
+		err = bpf_map_update_elem(&agg, &k, n, BPF_NOEXIST);
+		if (err == 0) {
+			e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+			if (!e) {
+				count(HIVE_CNT_DROPPED);
+				count(HIVE_CNT_LOST);
+				return true;
+			}
+			__builtin_memcpy(e, &n->tmpl, sizeof(*e));
+			bpf_ringbuf_submit(e, 0);
+			count(HIVE_CNT_EMITTED);
+			return true;
+		}
+		if (err != -17 /* EEXIST: another CPU made it first */) {
+			count(HIVE_CNT_AGG_FULL);
+			return false;
+		}
+		v = bpf_map_lookup_elem(&agg, &k);
+		if (!v)
+			return false;
+	}
+	u64 was = __sync_val_compare_and_swap(&v->state, HIVE_AGG_OPEN, HIVE_AGG_COUNTING);
+	if (was == HIVE_AGG_OPEN) {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			count(HIVE_CNT_DROPPED);
+			count(HIVE_CNT_LOST);
+			return true;
+		}
+		fill_event(e, inode, key, watch_id, access, raw_mask, source, pid_tgid);
+		__builtin_memcpy(&v->tmpl, e, sizeof(*e));
+		bpf_ringbuf_submit(e, 0);
+		count(HIVE_CNT_EMITTED);
+		return true;
+	}
+	if (was != HIVE_AGG_COUNTING)
+		return false; /* DEAD */
+	v->last_ts = bpf_ktime_get_ns();
+	v->last_pid = (u32)pid_tgid;
+	__sync_fetch_and_add(&v->count, 1);
+	if (__sync_fetch_and_add(&v->state, 0) == HIVE_AGG_DEAD && (s64)__sync_fetch_and_add(&v->count, -1) > 0)
+		return false; /* taken back: not in the flush's count */
+	count(HIVE_CNT_AGGREGATED);
+	return true;
+}
+#endif
+
+/* Reports an access to a watched inode if its watch wants it. An audit hook
+ * never changes the access decision. */
+static __always_inline void emit(struct inode *inode, struct hive_inode_key *key, struct hive_watch *w,
+				 u32 access, u32 raw_mask, u8 source)
+{
+	u64 pid_tgid;
+
+	count(HIVE_CNT_MATCHED);
+	access &= w->access_mask;
+	if (!access) {
+		count(HIVE_CNT_MASKED);
+		return;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+#ifndef HIVE_NO_AGGREGATE
+	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, pid_tgid))
+		return;
+#endif
+	emit_one(inode, key, w->watch_id, access, raw_mask, source, pid_tgid);
+}
+
+#ifndef HIVE_NO_AGGREGATE
+/* ---- the flush: one BPF_PROG_TEST_RUN an interval, from user space ---- */
+
+/* One aggregate record for c repeats: the interval's first access as the
+ * template, with the time and thread of the latest repeat. */
+static __always_inline void flush_record(struct hive_agg *v, u64 c)
+{
+	struct hive_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_n(HIVE_CNT_DROPPED, 1);
+		count_n(HIVE_CNT_LOST, c);
+		return;
+	}
+	__builtin_memcpy(e, &v->tmpl, sizeof(*e));
+	if (v->last_ts)
+		e->ts_ns = v->last_ts;
+	if (v->last_pid)
+		e->pid = v->last_pid;
+	e->count = c > 0xffffffff ? 0xffffffff : (u32)c;
+	bpf_ringbuf_submit(e, 0);
+	count_n(HIVE_CNT_EMITTED, 1);
+	count_n(HIVE_CNT_FLUSHED, 1);
+}
+
+static long flush_one(struct bpf_map *map, struct hive_agg_key *k, struct hive_agg *v, void *ctx)
+{
+	s64 c = __sync_lock_test_and_set(&v->count, 0);
+	u64 was;
+
+	if (c > 0)
+		flush_record(v, c);
+	/* the interval ends: the next access is reported at once again */
+	was = __sync_lock_test_and_set(&v->state, HIVE_AGG_OPEN);
+	if (was == HIVE_AGG_OPEN && c <= 0 &&
+	    __sync_val_compare_and_swap(&v->state, HIVE_AGG_OPEN, HIVE_AGG_DEAD) == HIVE_AGG_OPEN) {
+		/* no access for a whole interval: the key goes; repeats that
+		 * raced in are either taken here or taken back by their hook */
+		c = __sync_lock_test_and_set(&v->count, 0);
+		if (c > 0)
+			flush_record(v, c);
+		bpf_map_delete_elem(map, k);
+	}
+	return 0;
+}
+
+/* Run by user space every interval (and once more before it closes). */
+SEC("?syscall")
+int hive_agg_flush(void *ctx)
+{
+	bpf_for_each_map_elem(&agg, flush_one, NULL, 0);
+	return 0;
+}
+
+#endif
 
 static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask, u8 source)
 {
@@ -162,7 +357,6 @@ static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask
 	if (w)
 		emit(inode, &key, w, access, raw_mask, source);
 }
-
 /* ---- kprobe / fentry / lsm: the inode_permission hook ---- */
 
 SEC("?kprobe/inode_permission")

@@ -59,13 +59,18 @@ enum hive_counter {
 	HIVE_CNT_MATCHED = 0,  /* access to a watched inode (before the access mask) */
 	HIVE_CNT_MASKED = 1,   /* watched inode, but the access was not in its mask */
 	HIVE_CNT_EMITTED = 2,  /* events written to the ring buffer */
-	HIVE_CNT_DROPPED = 3,  /* ring buffer full: bpf_ringbuf_reserve failed */
-	HIVE_CNT_MAX = 4,
+	HIVE_CNT_DROPPED = 3,  /* records lost: the ring buffer was full (bpf_ringbuf_reserve failed) */
+	HIVE_CNT_AGGREGATED = 4, /* repeats counted into an aggregate instead of a record of their own */
+	HIVE_CNT_FLUSHED = 5,  /* aggregate records (count = repeats) written by the flush */
+	HIVE_CNT_AGG_FULL = 6, /* accesses reported one by one because the aggregate map was full */
+	HIVE_CNT_LOST = 7,     /* accesses in the dropped records (an aggregate stands for many) */
+	HIVE_CNT_MAX = 8,
 };
 
 #define HIVE_COMM_LEN 16
 
-/* One file access, as written to the ring buffer (80 bytes). */
+/* One file access, or `count` accesses of one key (see struct hive_agg_key)
+ * folded into the last of them, as written to the ring buffer (88 bytes). */
 struct hive_file_event {
 	u64 ts_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	u64 ino;
@@ -83,6 +88,40 @@ struct hive_file_event {
 	u8 source;       /* enum hive_source */
 	u8 pad;
 	char comm[HIVE_COMM_LEN];
+	u32 count;       /* accesses this record stands for: 1, or the repeats an aggregate folded */
+	u32 pad2;
+};
+
+/* ---- Storm aggregation (bpf/fileaccess.bpf.c: aggregate(), hive_agg_flush) ----
+ * Repeated accesses of one key are counted in the kernel: the first of an
+ * interval is reported at once, the rest are counted in `agg` and written as
+ * one record with `count` by the flush program, which user space runs once an
+ * interval. */
+
+/* Key of the aggregate map: what a folded record keeps apart. */
+struct hive_agg_key {
+	u64 ino;
+	u32 dev;
+	u32 watch_id;
+	u32 tgid;
+	u32 access; /* HIVE_ACCESS_* of the access (after the watch's mask) */
+};
+
+/* hive_agg.state: where the key's interval is. */
+enum hive_agg_state {
+	HIVE_AGG_OPEN = 0,     /* the next access is the first of an interval: reported at once */
+	HIVE_AGG_COUNTING = 1, /* accesses are counted until the flush */
+	HIVE_AGG_DEAD = 2,     /* idle for a whole interval, being deleted: accesses go one by one */
+};
+
+/* Value of the aggregate map. */
+struct hive_agg {
+	struct hive_file_event tmpl; /* the first access of the interval: what the folded record says */
+	u64 count;                   /* repeats not yet flushed (s64 for the flush's take-back) */
+	u64 state;                   /* enum hive_agg_state; 64-bit for atomics on any BPF ISA */
+	u64 last_ts;                 /* time and thread of the latest repeat */
+	u32 last_pid;
+	u32 pad;
 };
 
 /* Argument of the benchmark generator program (BPF_PROG_TEST_RUN ctx_in). */
@@ -244,6 +283,7 @@ struct hive_btf_enums {
 	enum hive_access access;
 	enum hive_source source;
 	enum hive_counter counter;
+	enum hive_agg_state agg_state;
 	enum hive_net_flag net_flag;
 	enum hive_net_scope scope;
 	enum hive_net_verdict verdict;

@@ -121,7 +121,7 @@ export class Agent {
     this.net = net;
     this.metrics.collectFrom(() => {
       const c = monitor.counters();
-      return { watchedInodes: registry.inodes, dropped: c.dropped, emitted: c.emitted };
+      return { watchedInodes: registry.inodes, dropped: c.dropped, emitted: c.emitted, lost: c.lost, aggregated: c.aggregated, aggFull: c.aggFull };
     });
     this.metrics.collectWatches(() => keeper.counters);
     this.metricsPort = await this.metrics.listen(o.metricsPort);

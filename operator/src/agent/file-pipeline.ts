@@ -42,9 +42,9 @@ export class FilePipeline {
         this.limiter.offer(`${id}|${e.tgid}`, this.rateLimit(o.trace), rec);
         let t = tally.get(id);
         if (!t) tally.set(id, (t = { events: 0, access: new Map() }));
-        t.events++;
+        t.events += e.count;
         t.lastEventTime = rec.time;
-        for (const a of rec.access) t.access.set(a, (t.access.get(a) ?? 0) + 1);
+        for (const a of rec.access) t.access.set(a, (t.access.get(a) ?? 0) + e.count);
       }
     }
     for (const [id, t] of tally) {

@@ -22,10 +22,14 @@ export class AgentMetrics {
   ready = false;
 
   /** Gauges read when scraped: watched inodes and the kernel's counters. */
-  collectFrom(read: () => { watchedInodes: number; dropped: number; emitted: number }): void {
+  collectFrom(read: () => { watchedInodes: number; dropped: number; emitted: number; lost: number; aggregated: number; aggFull: number }): void {
     new client.Gauge({ name: 'hive_watched_inodes', help: 'Inodes in the kernel watch map', registers: [this.registry], collect() { this.set(read().watchedInodes); } });
     new client.Gauge({ name: 'hive_events_dropped', help: 'Events lost because the ring buffer was full (kernel counter)', registers: [this.registry], collect() { this.set(read().dropped); } });
     new client.Gauge({ name: 'hive_events_emitted', help: 'Events written to the ring buffer (kernel counter)', registers: [this.registry], collect() { this.set(read().emitted); } });
+    // storms: what the kernel folded, and every access lost with a dropped record (a folded one counts all it stood for)
+    new client.Gauge({ name: 'hive_events_lost_accesses', help: 'File accesses lost with the records the full ring buffer dropped; a dropped aggregate counts every access it stood for (kernel counter)', registers: [this.registry], collect() { this.set(read().lost); } });
+    new client.Gauge({ name: 'hive_events_aggregated', help: 'Repeated accesses the kernel folded into aggregate records (count) instead of one record each (kernel counter)', registers: [this.registry], collect() { this.set(read().aggregated); } });
+    new client.Gauge({ name: 'hive_events_aggregate_full', help: 'Accesses reported one by one because the kernel aggregate map was full (nothing lost; kernel counter)', registers: [this.registry], collect() { this.set(read().aggFull); } });
   }
 
   /** The watch keeper's figures, read when scraped: what it listens to and how much it hears. */

@@ -17,6 +17,7 @@ import { watchChurn } from './watch-churn';
 import { pipelineThroughput } from './pipeline';
 import { memoryBench } from './memory';
 import { peersOverhead } from './peers';
+import { stormCost } from './storm';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const quiet = log.child({ module: 'bench' });
@@ -36,7 +37,7 @@ function table(title: string, rows: Row[]) {
 
 /** Decode rate with the ring pre-filled: the consumer alone, no generator running. */
 async function drainRate(total: number): Promise<Row> {
-  const ring = 1 << 27; // 128 MiB holds 1.5M 88-byte records
+  const ring = 1 << 27; // 128 MiB holds 1.4M 96-byte records
   const { monitor } = FileAccessMonitor.open({ mode: 'auto', ringBufferBytes: ring, log: quiet });
   const gen = BenchGenerator.open(monitor);
   try {
@@ -244,6 +245,11 @@ async function main() {
     table(PIPELINE_TITLE, await pipelineThroughput(quiet));
     return;
   }
+  const STORM_TITLE = 'Storms: one process opening+reading one watched file (build/storm on one CPU), the agent pipeline on the other, 5 s an arm, rotating';
+  if (process.env.HIVE_BENCH_ONLY === 'storm') {
+    table(STORM_TITLE, await stormCost(quiet));
+    return saveResults();
+  }
   if (process.getuid?.() !== 0) {
     console.error('make bench: needs root (CAP_BPF, CAP_PERFMON) to load BPF programs');
     process.exit(2);
@@ -262,6 +268,7 @@ async function main() {
   table(`Ingest: loss at fixed offered loads, 10 s each (ring ${DEFAULT_RING_BYTES >> 20} MiB, in-kernel generator via BPF_PROG_TEST_RUN)`, loads);
   table(HOOK_TITLE, await hookOverhead());
   table(PIPELINE_TITLE, await pipelineThroughput(quiet));
+  table(STORM_TITLE, await stormCost(quiet));
   // env HIVE_BENCH_ONLY=file: just the file-access engine (ingest and hook overhead)
   if (process.env.HIVE_BENCH_ONLY === 'file') return;
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet, variantsFromEnv()));

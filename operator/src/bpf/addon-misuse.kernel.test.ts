@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { NativeBpfObject, NativeError, POLL_RESTART_MS, addonPath, bpfObjectPath, native, readCounters } from './native';
 import { FileAccessMonitor } from '../fileaccess/monitor';
+import { COUNTER_MAX } from '../fileaccess/layout';
 import { BenchGenerator, GENERATOR_PROGRAM, encodeBenchArgs } from '../bench/generator';
 import { kernelSkip, sleep, testMode, waitFor } from '../testing/kernel';
 
@@ -432,7 +433,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
         mine.startRingbuf('events', (_b, n) => (got += n), noPollError, 5);
         await worker.terminate();
         assert.equal(fdsOf(isBpf).size, withMine - (withWorker - base), "the worker's descriptors are gone, ours are not");
-        assert.equal(mine.mapCount('counters'), 4, 'our maps are still there');
+        assert.equal(mine.mapCount('counters'), COUNTER_MAX, 'our maps are still there');
         generate(mine, 3);
         await waitFor(() => got === 3, 3000, 'our events after the worker left');
       } finally {

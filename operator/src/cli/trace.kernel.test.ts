@@ -47,6 +47,32 @@ describe('hive trace', { skip }, () => {
     assert.ok(h.logs.some((l) => l.msg === 'stopped'));
   });
 
+  test("a storm prints few lines whose counts sum to its accesses; the stop summary counts what was folded and lost", async () => {
+    const f = path.join(dir, 'storm');
+    fs.writeFileSync(f, 'x');
+    const h = start(['--mode', testMode(), f]);
+    const N = 20_000;
+    let pid = 0;
+    try {
+      const r = await ready(h);
+      const agg = r.aggregation as { on: boolean };
+      const storm = await run(path.resolve(__dirname, '../../../build/storm'), [String(N), f]);
+      pid = storm.pid;
+      const mine = () => h.stdout.map((l) => JSON.parse(l)).filter((e) => e.process.tgid === pid);
+      await waitFor(() => mine().reduce((n, e) => n + (e.count ?? 1), 0) >= N, 5000, 'the storm in lines');
+      if (agg.on) assert.ok(mine().length <= 3, `${mine().length} lines`);
+      assert.equal(mine().reduce((n, e) => n + (e.count ?? 1), 0), N);
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    assert.equal(await h.exited, 0);
+    const stopped = h.logs.find((l) => l.msg === 'stopped') as { counters: Record<string, number> } | undefined;
+    assert.ok(stopped);
+    assert.equal(stopped.counters.lost, 0);
+    assert.equal(stopped.counters.dropped, 0);
+    assert.equal(typeof stopped.counters.aggregated, 'number');
+  });
+
   test('--pretty prints readable lines; a directory watches the files in it', async () => {
     const d = path.join(dir, 'ssh');
     fs.mkdirSync(d);

@@ -146,6 +146,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
       mode: monitor.mode,
       why: opts.mode === 'auto' ? { chosen: `first of fentry, kprobe, lsm, tracepoint that attaches`, passedOver: reasons } : 'requested',
       skippedPrograms: monitor.skipped,
+      aggregation: monitor.aggregation,
       watches: keeper.registry.inodes,
       pending: keeper.status(KEY).filter((p) => p.state === 'pending').length,
       ...(ctarget ? { pid: ctarget.pid, root: ctarget.root, container: ctarget.container } : {}),

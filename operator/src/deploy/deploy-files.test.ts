@@ -149,13 +149,13 @@ test("the image ships no tests: the build stage deletes test files, testing/ and
   // the agent's objects by name (never build/ or build/bpf/ whole)
   const mk = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
   const objs = /^BPF_OBJS\s*:=(.*)$/m.exec(mk)?.[1].trim().split(/\s+/);
-  assert.deepEqual(objs, ['$(BUILD)/bpf/fileaccess.bpf.o', '$(BUILD)/bpf/netmon.bpf.o'], 'make build builds these BPF objects');
+  assert.deepEqual(objs, ['$(BUILD)/bpf/fileaccess.bpf.o', '$(BUILD)/bpf/fileaccess-noagg.bpf.o', '$(BUILD)/bpf/netmon.bpf.o'], 'make build builds these BPF objects');
   assert.doesNotMatch(/^build:.*$/m.exec(mk)?.[0] ?? '', /bench|BENCH/, 'make build leaves the bench object out');
   const fromBuild = runtime.lines
     .filter((l) => l.startsWith('COPY --from=build'))
     .flatMap((l) => l.split(/\s+/).slice(2, -1))
     .filter((p) => p.startsWith('/src/build'));
-  assert.deepEqual(fromBuild, ['/src/build/bpf/fileaccess.bpf.o', '/src/build/bpf/netmon.bpf.o'], 'the image has the agent\'s BPF objects only');
+  assert.deepEqual(fromBuild, ['/src/build/bpf/fileaccess.bpf.o', '/src/build/bpf/fileaccess-noagg.bpf.o', '/src/build/bpf/netmon.bpf.o'], 'the image has the agent\'s BPF objects only');
 });
 
 // Lines of the agent e2e test's output (its stdout events; the first line a log of its

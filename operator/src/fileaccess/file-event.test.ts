@@ -20,6 +20,7 @@ const raw: RawFileEvent = {
   fileMode: 0o100640,
   source: 4,
   comm: 'cat',
+  count: 1,
 };
 
 test('record carries the fields DESIGN.md names', () => {
@@ -50,4 +51,11 @@ test('huge inode numbers stay exact as strings', () => {
 test('pretty line names access, path, process', () => {
   const line = prettyLine(toRecord(raw, { path: '/etc/shadow' }, new Clock(), 'n'));
   assert.match(line, /READ +\/etc\/shadow \(ino 817 dev 254:0\) by cat\[10\] uid=0 ppid=1 via tracepoint/);
+});
+
+test('a record stands for one access unless the kernel folded more into it', () => {
+  assert.equal(toRecord(raw, { path: '/x' }, new Clock(), 'n').count, undefined);
+  const r = toRecord({ ...raw, count: 999 }, { path: '/x', trace: { namespace: 'ns', name: 't' } }, new Clock(), 'n');
+  assert.equal(r.count, 999);
+  assert.equal(Object.keys(r).at(-1), 'count');
 });

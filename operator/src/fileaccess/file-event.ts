@@ -26,6 +26,12 @@ export interface FileEventRecord {
   /** The file's type and permission bits, octal, as stat(1) %f would in octal. */
   file_mode: string;
   cgroup_id: string;
+  /**
+   * Accesses this record stands for, when more than one (absent: one). The
+   * kernel folds a storm's repeats of one (watch, process, access) into the
+   * last of them once an interval; a trace's rateLimit folds what passes its
+   * limit the same way. The sum over records is the number of accesses.
+   */
   count?: number;
 }
 
@@ -56,6 +62,7 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
   if (info?.trace) rec.trace = info.trace;
   if (info?.pod) rec.pod = info.pod;
   if (info?.container) rec.container = info.container;
+  if (e.count > 1) rec.count = e.count;
   return rec;
 }
 

@@ -6,7 +6,7 @@ import { RawFileEvent } from './layout';
 
 const raw: RawFileEvent = {
   tsNs: Number(process.hrtime.bigint()), ino: 817n, cgroupId: 1n, dev: (254 << 20) | 3, watchId: 1, pid: 11, tgid: 10,
-  ppid: 1, uid: 0, gid: 42, access: 5, rawMask: 5, fileMode: 0o100640, source: 4, comm: 'cat',
+  ppid: 1, uid: 0, gid: 42, access: 5, rawMask: 5, fileMode: 0o100640, source: 4, comm: 'cat', count: 1,
 };
 const owner = {
   path: '/etc/shadow', aliases: ['/etc/sh"adow.link'], trace: { namespace: 'ns', name: 't' },
@@ -21,6 +21,7 @@ test('a file event line is exactly JSON.stringify of its record', () => {
     toRecord({ ...raw, ino: 2n ** 60n + 1n, comm: 'we"ird\\\n\u0001' }, { path: '/tmp/é ü \ud83d\ude00 "q"' }, clock, 'n'),
     toRecord({ ...raw, comm: 'lone\ud800' }, { path: '/x\u001f' }, clock, 'n'),
     { ...toRecord(raw, owner, clock, 'node-a'), count: 41 },
+    toRecord({ ...raw, count: 7 }, owner, clock, 'node-a'),
   ];
   for (const r of cases) assert.equal(fileEventLine(r), JSON.stringify(r));
   // the same shared objects again (cached) and a different owner after it

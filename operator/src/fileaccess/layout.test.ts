@@ -49,6 +49,7 @@ function sampleEvent(): Buffer {
   b.writeUInt16LE(0o100755, f.file_mode.offset);
   b.writeUInt8(4, f.source.offset);
   b.write('sixteen-chars-ab', f.comm.offset, 'latin1'); // no NUL: full width
+  b.writeUInt32LE(250_000, f.count.offset);
   return b;
 }
 
@@ -70,7 +71,12 @@ test('decodes every field of a file event', () => {
     fileMode: 0o100755,
     source: 4,
     comm: 'sixteen-chars-ab',
+    count: 250_000,
   });
+  // a record from a writer that leaves count 0 stands for one access
+  const one = sampleEvent();
+  one.writeUInt32LE(0, FILE_EVENT.fields.count.offset);
+  assert.equal(decodeFileEvent(one).count, 1);
 });
 
 test('splits a poller batch and counts records of the wrong size', () => {

@@ -21,8 +21,11 @@ export const SOURCE: Record<number, string> = {
 };
 
 /** enum hive_counter */
-export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3 } as const;
-export const COUNTER_MAX = 4;
+export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3, aggregated: 4, flushed: 5, aggFull: 6, lost: 7 } as const;
+export const COUNTER_MAX = 8;
+
+/** enum hive_agg_state (kernel side only; checked so the two cannot drift). */
+export const AGG_STATE = { open: 0, counting: 1, dead: 2 } as const;
 export type CounterName = keyof typeof COUNTER;
 
 /** The values above under their C names, checked against the object's BTF (layout.test.ts). */
@@ -41,8 +44,13 @@ export const ENUMS: EnumDefs = {
     HIVE_CNT_MASKED: COUNTER.masked,
     HIVE_CNT_EMITTED: COUNTER.emitted,
     HIVE_CNT_DROPPED: COUNTER.dropped,
+    HIVE_CNT_AGGREGATED: COUNTER.aggregated,
+    HIVE_CNT_FLUSHED: COUNTER.flushed,
+    HIVE_CNT_AGG_FULL: COUNTER.aggFull,
+    HIVE_CNT_LOST: COUNTER.lost,
     HIVE_CNT_MAX: COUNTER_MAX,
   },
+  hive_agg_state: { HIVE_AGG_OPEN: AGG_STATE.open, HIVE_AGG_COUNTING: AGG_STATE.counting, HIVE_AGG_DEAD: AGG_STATE.dead },
 };
 
 
@@ -60,7 +68,7 @@ export const WATCH = {
 
 /** struct hive_file_event */
 export const FILE_EVENT = {
-  size: 80,
+  size: 88,
   fields: {
     ts_ns: { offset: 0, size: 8 },
     ino: { offset: 8, size: 8 },
@@ -78,6 +86,33 @@ export const FILE_EVENT = {
     source: { offset: 62, size: 1 },
     pad: { offset: 63, size: 1 },
     comm: { offset: 64, size: 16 },
+    count: { offset: 80, size: 4 },
+    pad2: { offset: 84, size: 4 },
+  },
+} as const;
+
+/** struct hive_agg_key: what the kernel's storm aggregation keeps apart. */
+export const AGG_KEY = {
+  size: 24,
+  fields: {
+    ino: { offset: 0, size: 8 },
+    dev: { offset: 8, size: 4 },
+    watch_id: { offset: 12, size: 4 },
+    tgid: { offset: 16, size: 4 },
+    access: { offset: 20, size: 4 },
+  },
+} as const;
+
+/** struct hive_agg (value of the aggregate map; read by user space only in tests). */
+export const AGG = {
+  size: 120,
+  fields: {
+    tmpl: { offset: 0, size: FILE_EVENT.size },
+    count: { offset: 88, size: 8 },
+    state: { offset: 96, size: 8 },
+    last_ts: { offset: 104, size: 8 },
+    last_pid: { offset: 112, size: 4 },
+    pad: { offset: 116, size: 4 },
   },
 } as const;
 
@@ -86,6 +121,8 @@ export const STRUCTS: Record<string, { size: number; fields: Record<string, Fiel
   hive_inode_key: INODE_KEY,
   hive_watch: WATCH,
   hive_file_event: FILE_EVENT,
+  hive_agg_key: AGG_KEY,
+  hive_agg: AGG,
 };
 
 export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INODE_KEY.size), at = 0): Buffer {
@@ -118,6 +155,8 @@ export interface RawFileEvent {
   fileMode: number;
   source: number;
   comm: string;
+  /** Accesses the record stands for: 1, or more for a storm's aggregate (the kernel folded repeats). */
+  count: number;
 }
 
 const F = FILE_EVENT.fields;
@@ -144,6 +183,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     fileMode: buf.readUInt16LE(at + F.file_mode.offset),
     source: buf.readUInt8(at + F.source.offset),
     comm: cString(buf, at + F.comm.offset, F.comm.size),
+    count: buf.readUInt32LE(at + F.count.offset) || 1,
   };
 }
 

@@ -11,6 +11,12 @@ import { ACCESS, ACCESS_ALL, RawFileEvent, accessNames } from './layout';
 import { MapFullError } from '../util/errors';
 import { inodeOf, kernelSkip, run, settle, testModes, tmpDir, waitFor } from '../testing/kernel';
 import { ModeOption } from './modes';
+import { BenchGenerator } from '../bench/generator';
+
+/** build/storm (test/bench/storm.c): one process opening one file over and over. */
+const STORM = path.resolve(__dirname, '../../../build/storm');
+const sum = (es: RawFileEvent[]) => es.reduce((n, e) => n + e.count, 0);
+const json = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? String(v) : v));
 
 const skip = kernelSkip();
 
@@ -254,6 +260,130 @@ function suite(mode: ModeOption) {
     } finally {
       small.close();
     }
+  });
+
+  test('storms of two processes, and reads and writes of one, are folded apart and flushed by the interval timer', async () => {
+    const f = path.join(dir, 'storm-apart');
+    fs.writeFileSync(f, 'x');
+    const w = watch(f);
+    const N = 4000;
+    const [a, b] = await Promise.all([run(STORM, [String(N), f]), run(STORM, ['-a', String(N), f])]);
+    assert.equal(a.code, 0);
+    assert.equal(b.code, 0);
+    const of = (tgid: number, access: number) => events.filter((e) => e.tgid === tgid && e.watchId === w.watchId && e.access === access);
+    // no flush by hand: the monitor's own timer (1 s) writes the counts out
+    await waitFor(() => sum(of(a.pid, ACCESS.read)) >= N && sum(of(b.pid, ACCESS.read)) >= N / 2 && sum(of(b.pid, ACCESS.write)) >= N / 2, 5000, 'the folded counts');
+    await settle();
+    assert.equal(sum(of(a.pid, ACCESS.read)), N);
+    assert.equal(sum(of(a.pid, ACCESS.write)), 0);
+    assert.equal(sum(of(b.pid, ACCESS.read)), N / 2);
+    assert.equal(sum(of(b.pid, ACCESS.write)), N / 2);
+    assert.equal(sum(events.filter((e) => e.watchId === w.watchId)), 2 * N, 'no access of another key merged in');
+    if (monitor.aggregation.on) assert.ok(events.filter((e) => e.watchId === w.watchId).length < 100, 'folded into few records');
+  });
+
+  describe('storm aggregation', () => {
+    test('a storm: its first access at once, its repeats as one record with count when the interval ends', async () => {
+      // an interval that never ends by itself: only flush() ends it
+      const m = FileAccessMonitor.open({ mode: monitor.mode, aggregateMs: 60_000 }).monitor;
+      const got: RawFileEvent[] = [];
+      try {
+        m.onEvents((b) => got.push(...b), 20);
+        const f = path.join(dir, 'storm');
+        fs.writeFileSync(f, 'x');
+        m.watch([{ ...inodeOf(f), watchId: 7, access: ACCESS_ALL }]);
+        const N = 20_000;
+        const before = m.counters();
+        const r = await run(STORM, [String(N), f]);
+        assert.equal(r.code, 0, 'storm ran');
+        const mine = () => got.filter((e) => e.tgid === r.pid);
+        if (!m.aggregation.on) {
+          // kernels without it (5.10): one record an access, nothing folded
+          await waitFor(() => mine().length >= N, 10_000, `${N} records`);
+          await settle();
+          assert.equal(mine().length, N);
+          assert.equal(sum(mine()), N);
+          return;
+        }
+        await waitFor(() => mine().length >= 1, 3000, 'the first access');
+        await settle();
+        assert.equal(mine().length, 1, `only the first before the flush: ${json(mine())}`);
+        assert.equal(mine()[0].count, 1);
+        assert.deepEqual(accessNames(mine()[0].access), ['read']);
+        m.flush();
+        await waitFor(() => sum(mine()) >= N, 3000, 'the flushed count');
+        await settle();
+        assert.equal(mine().length, 2);
+        assert.equal(mine()[1].count, N - 1, 'the repeats, in one record');
+        assert.equal(mine()[1].comm, 'storm');
+        assert.equal(mine()[1].watchId, 7);
+        assert.ok(mine()[1].tsNs >= mine()[0].tsNs);
+        const c = m.counters();
+        assert.equal(c.aggregated - before.aggregated, N - 1);
+        assert.equal(c.flushed - before.flushed, 1);
+        assert.equal(c.lost, 0);
+        assert.equal(c.dropped, 0);
+        // the key was idle for the interval the flush ended: the next flush forgets it, and its next access is at once
+        m.flush();
+        const r2 = await run(STORM, ['1', f]);
+        await waitFor(() => got.some((e) => e.tgid === r2.pid), 3000, 'a later single access');
+      } finally {
+        m.close();
+      }
+    });
+
+    test('with aggregation off, a full ring buffer: the accesses it drops are counted, delivered + lost = N', async () => {
+      const m = FileAccessMonitor.open({ mode: monitor.mode, aggregateMs: 0, ringBufferBytes: 4096 }).monitor;
+      try {
+        assert.equal(m.aggregation.on, false);
+        const f = path.join(dir, 'storm-full');
+        fs.writeFileSync(f, 'x');
+        m.watch([{ ...inodeOf(f), watchId: 8, access: ACCESS_ALL }]);
+        const N = 1000;
+        const r = await run(STORM, [String(N), f]); // nothing reads the ring yet
+        assert.equal(r.code, 0);
+        const got: RawFileEvent[] = [];
+        m.onEvents((b) => got.push(...b), 20);
+        await waitFor(() => got.length >= 40, 3000, 'what the ring held');
+        await settle();
+        const c = m.counters();
+        const mine = got.filter((e) => e.tgid === r.pid);
+        assert.ok(c.lost > 0, 'the ring overflowed');
+        assert.equal(sum(mine) + c.lost, N);
+        assert.equal(c.dropped, c.lost, 'one access a record');
+      } finally {
+        m.close();
+      }
+    });
+
+    test('a flushed aggregate the full ring cannot take: all the accesses it stood for are counted lost', async (t) => {
+      const m = FileAccessMonitor.open({ mode: monitor.mode, aggregateMs: 60_000, ringBufferBytes: 4096 }).monitor;
+      let gen: BenchGenerator | undefined;
+      try {
+        if (!m.aggregation.on) return t.skip(`no aggregation on this kernel: ${m.aggregation.reason}`);
+        const f = path.join(dir, 'storm-lost');
+        fs.writeFileSync(f, 'x');
+        m.watch([{ ...inodeOf(f), watchId: 9, access: ACCESS_ALL }]);
+        const N = 5000;
+        const r = await run(STORM, [String(N), f]); // its first access: one record in the ring
+        assert.equal(r.code, 0);
+        gen = BenchGenerator.open(m);
+        gen.generate(100); // the ring (42 records) is full now
+        m.flush(); // the aggregate of N - 1 repeats finds no room
+        const got: RawFileEvent[] = [];
+        m.onEvents((b) => got.push(...b), 20);
+        await waitFor(() => got.length >= 42, 3000, 'what the ring held');
+        await settle();
+        const c = m.counters();
+        const mine = got.filter((e) => e.tgid === r.pid);
+        assert.equal(sum(mine), 1);
+        assert.equal(c.lost, N - 1, 'the dropped aggregate counts every access it stood for');
+        assert.equal(sum(mine) + c.lost, N);
+      } finally {
+        gen?.close();
+        m.close();
+      }
+    });
   });
 
   test('close is idempotent and later calls fail clearly', () => {

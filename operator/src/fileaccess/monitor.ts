@@ -24,6 +24,11 @@ import { checkCapabilities, checkKernelBtf, customBtfPath } from '../bpf/environ
 export const DEFAULT_MAX_WATCHES = 65536;
 export const MAX_MAX_WATCHES = 1 << 22;
 export const DEFAULT_RING_BYTES = 8 << 20;
+/** Storm aggregation: the interval (the flush period) and how many keys it holds. */
+export const DEFAULT_AGGREGATE_MS = 1000;
+export const DEFAULT_AGGREGATE_KEYS = 8192;
+/** The program user space runs once an interval to write the folded counts out. */
+export const FLUSH_PROGRAM = 'hive_agg_flush';
 
 export interface FileAccessOptions {
   mode?: ModeOption;
@@ -31,6 +36,14 @@ export interface FileAccessOptions {
   maxWatches?: number;
   /** Ring-buffer size in bytes: a power of two, at least one page. */
   ringBufferBytes?: number;
+  /**
+   * Storm aggregation interval in ms (0: off). Repeats of one (watch, process,
+   * access) within it are counted in the kernel and written as one record
+   * with `count` when it ends; the first is reported at once.
+   */
+  aggregateMs?: number;
+  /** Capacity of the aggregate map (keys seen within an interval); past it, accesses go one by one. */
+  aggregateKeys?: number;
   objectPath?: string;
   log?: Logger;
 }
@@ -57,13 +70,31 @@ export class AttachError extends HiveError {
   }
 }
 
+/** fileaccess-noagg.bpf.o next to fileaccess.bpf.o: the same hook built without storm aggregation. */
+export function noAggregatePath(objectPath: string): string {
+  return objectPath.replace(/\.bpf\.o$/, '-noagg.bpf.o');
+}
+
+/** The kernel refused the object with storm aggregation (it loads again without). */
+class AggregationError extends HiveError {}
+
 function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions, 'log' | 'objectPath'>> {
   const maxWatches = checkInt('max watches', o.maxWatches ?? DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES);
   const ring = o.ringBufferBytes ?? DEFAULT_RING_BYTES;
   if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
     throw new HiveError(`ring buffer size must be a power of two from 4096 to 1 GiB, got ${ring}`);
   }
-  return { mode: o.mode ?? 'auto', maxWatches, ringBufferBytes: ring };
+  const aggregateMs = checkInt('aggregate interval (ms)', o.aggregateMs ?? DEFAULT_AGGREGATE_MS, 0, 60_000);
+  const aggregateKeys = checkInt('aggregate keys', o.aggregateKeys ?? DEFAULT_AGGREGATE_KEYS, 1, 1 << 20);
+  return { mode: o.mode ?? 'auto', maxWatches, ringBufferBytes: ring, aggregateMs, aggregateKeys };
+}
+
+/** Whether the kernel folds storms, and if not why. */
+export interface Aggregation {
+  on: boolean;
+  intervalMs: number;
+  /** Why it is off on this kernel (it loaded without it). */
+  reason?: string;
 }
 
 /** Position of `struct inode *` in inode_permission, from the kernel's BTF. */
@@ -79,7 +110,10 @@ export class FileAccessMonitor {
   private readonly watched = new Map<string, WatchEntry>();
   private readonly log: Logger;
   private malformed = 0;
+  private flushErrors = 0;
   private poll: RingPoll | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private static readonly FLUSH_ARG = Buffer.alloc(0);
 
   private constructor(
     obj: NativeBpfObject,
@@ -87,10 +121,18 @@ export class FileAccessMonitor {
     readonly maxWatches: number,
     /** Optional programs the kernel could not attach. */
     readonly skipped: string[],
+    readonly aggregation: Aggregation,
     log: Logger,
   ) {
     this.obj = obj;
     this.log = log;
+    if (aggregation.on) {
+      // user space keeps time, the kernel does the folding: a kprobe program
+      // may not own a bpf_timer ("tracing progs cannot use bpf_timer"), and
+      // all four modes share one aggregation
+      this.flushTimer = setInterval(() => this.flush(), aggregation.intervalMs);
+      this.flushTimer.unref();
+    }
   }
 
   /**
@@ -123,6 +165,23 @@ export class FileAccessMonitor {
   }
 
   private static openMode(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger): FileAccessMonitor {
+    const wanted: Aggregation = o.aggregateMs === 0 ? { on: false, intervalMs: 0, reason: 'turned off' } : { on: true, intervalMs: o.aggregateMs };
+    try {
+      return FileAccessMonitor.openWith(mode, o, objectPath, log, wanted);
+    } catch (e) {
+      if (!(e instanceof AggregationError)) throw e;
+      // kernels before 5.12 (Debian 11's 5.10) refuse the atomic fetch
+      // instructions the folding needs, wherever they are, even switched
+      // off: the object built without them, where every access is a record
+      const reason = wanted.on ? e.message : 'turned off';
+      const m = FileAccessMonitor.openWith(mode, o, noAggregatePath(objectPath), log, { on: false, intervalMs: 0, reason }, false);
+      if (wanted.on) log.info({ mode, reason }, 'storm aggregation off: the kernel refused it, every access is a record');
+      return m;
+    }
+  }
+
+  /** `hasAgg`: the object has the aggregation's maps and switch (not fileaccess-noagg.bpf.o). */
+  private static openWith(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger, aggregation: Aggregation, hasAgg = true): FileAccessMonitor {
     let inodeArg: number | null = null;
     if (mode === 'kprobe' || mode === 'fentry') {
       inodeArg = inodeArgPosition();
@@ -143,6 +202,13 @@ export class FileAccessMonitor {
       for (const p of [...progs.required, ...progs.optional]) obj.setAutoload(p, true);
       obj.setMaxEntries('watched', o.maxWatches);
       obj.setMaxEntries('events', o.ringBufferBytes);
+      if (hasAgg) {
+        obj.setMaxEntries('agg', o.aggregateKeys);
+        const on = Buffer.alloc(4);
+        on.writeUInt32LE(aggregation.on ? 1 : 0);
+        obj.setRodata('aggregate_on', on);
+        if (aggregation.on) obj.setAutoload(FLUSH_PROGRAM, true);
+      }
       if (inodeArg !== null) {
         const b = Buffer.alloc(4);
         b.writeUInt32LE(inodeArg);
@@ -152,6 +218,7 @@ export class FileAccessMonitor {
       try {
         obj.load();
       } catch (e) {
+        if (hasAgg) throw new AggregationError(describe(e));
         throw new AttachError(mode, describe(e));
       }
       // attach
@@ -174,8 +241,8 @@ export class FileAccessMonitor {
       obj.close(); // undo only what was created: the object owns its links
       throw e;
     }
-    log.debug({ mode, inodeArg, programs: progs.required, skipped }, 'attached');
-    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, log);
+    log.debug({ mode, inodeArg, programs: progs.required, skipped, aggregation }, 'attached');
+    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, aggregation, log);
   }
 
   private live(op: string): NativeBpfObject {
@@ -250,9 +317,30 @@ export class FileAccessMonitor {
     return this.live('count').mapCount('watched');
   }
 
-  /** The kernel's per-CPU counters summed over CPUs, records the decoder refused, and ring-buffer poll failures. */
-  counters(): Record<CounterName | 'malformed' | 'pollErrors', number> {
-    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0 };
+  /**
+   * The kernel's per-CPU counters summed over CPUs (`dropped` records and the
+   * `lost` accesses in them; `aggregated` repeats and the `flushed` records
+   * that carried them; `aggFull` accesses reported one by one for want of
+   * room), records the decoder refused, ring-buffer poll and flush failures.
+   */
+  counters(): Record<CounterName | 'malformed' | 'pollErrors' | 'flushErrors', number> {
+    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0, flushErrors: this.flushErrors };
+  }
+
+  /**
+   * Ends the aggregation interval now: the kernel writes every key's folded
+   * repeats as one record with `count` and forgets keys idle for a whole
+   * interval. Runs by itself every interval; tests and close() call it too.
+   */
+  flush(): void {
+    if (!this.aggregation.on || !this.obj) return;
+    try {
+      this.obj.testRun(FLUSH_PROGRAM, FileAccessMonitor.FLUSH_ARG);
+    } catch (e) {
+      // counted and logged once per failure; the counts stay in the map for the next one
+      this.flushErrors++;
+      this.log.error({ err: describe(e) }, 'aggregate flush failed');
+    }
   }
 
   /** Starts the ring-buffer thread (once); cb gets each batch of decoded events. */
@@ -282,6 +370,8 @@ export class FileAccessMonitor {
 
   close(): void {
     if (!this.obj) return;
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flush(); // folded counts to the ring while it is still read
     const obj = this.obj;
     this.obj = null;
     this.poll?.stop();

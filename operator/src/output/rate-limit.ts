@@ -1,9 +1,14 @@
-// spec.rateLimit: at most N events per second per (trace, process). Events
+// spec.rateLimit: at most N records per second per (trace, process). Records
 // past the limit in a one-second window are not printed one by one: when the
-// window closes, the last of them is printed once with `count`, the number it
-// stands for, so nothing is lost from the totals.
+// window closes, the last of them is printed once with `count`, the number of
+// accesses it stands for, so nothing is lost from the totals. A record may
+// arrive with a count already (the kernel folded a storm's repeats into it):
+// it is one record against the limit, and held back it adds its whole count.
+// The limit stays here, on top of the kernel's folding, because it is a
+// trace's and an inode may be watched by several traces with other limits;
+// the kernel already caps a storm at about one record per key per interval.
 
-/** A record the limiter can fold: `count` is how many events it stands for. */
+/** A record the limiter can fold: `count` is how many accesses it stands for (absent: one). */
 export interface Countable {
   count?: number;
 }
@@ -48,7 +53,7 @@ export class RateLimiter<R extends Countable> {
       w.emitted++;
       this.emit(rec);
     } else {
-      w.suppressed++;
+      w.suppressed += rec.count ?? 1;
       w.last = rec;
     }
   }

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FilePipeline } from './file-pipeline';
+import { AgentMetrics } from './metrics';
+import { WatchRegistry } from '../fileaccess/watch-registry';
+import type { WatchEntry } from '../fileaccess/monitor';
+import type { FileEventRecord } from '../fileaccess/file-event';
+import type { RawFileEvent } from '../fileaccess/layout';
+import { Clock } from '../output/clock';
+import type { EventWriter } from '../output/event-writer';
+
+function setup(rateLimit: number | undefined) {
+  const entries: WatchEntry[] = [];
+  const registry = new WatchRegistry({ watch: (es) => entries.push(...es), unwatch: () => 0 });
+  registry.set('ns/t|u|c', [{ ino: 5n, dev: 9, path: '/etc/shadow', access: 7, trace: { namespace: 'ns', name: 't' }, pod: { namespace: 'ns', name: 'p', uid: 'u' }, container: { name: 'c', id: 'id' } }]);
+  const lines: FileEventRecord[] = [];
+  const writer = { write: (r: FileEventRecord) => lines.push(r) } as unknown as EventWriter;
+  const metrics = new AgentMetrics();
+  const p = new FilePipeline(registry, writer, new Clock(), 'node-a', metrics, () => rateLimit);
+  const raw = (count: number): RawFileEvent => ({
+    tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: entries[0].watchId, pid: 10, tgid: 10, ppid: 1,
+    uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, comm: 'storm', count,
+  });
+  return { p, lines, metrics, raw };
+}
+
+test("a record the kernel folded keeps its count in the line, the trace's counters and the metrics", async () => {
+  const { p, lines, metrics, raw } = setup(undefined);
+  p.handle([raw(1), raw(99_999)]);
+  assert.deepEqual(lines.map((l) => l.count), [undefined, 99_999]);
+  assert.equal(p.counters({ namespace: 'ns', name: 't' })!.eventsSeen, 100_000);
+  const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
+  assert.match(m, /hive_events_total\{trace="ns\/t",access="read"\} 100000/);
+  p.stop();
+});
+
+test('under a rateLimit, held-back folded records add their whole count to the summary', () => {
+  const { p, lines, raw } = setup(1);
+  p.handle([raw(1), raw(500), raw(250)]);
+  p.stop(); // closes the window
+  assert.deepEqual(lines.map((l) => l.count), [undefined, 750]);
+});
