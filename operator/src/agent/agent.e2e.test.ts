@@ -17,7 +17,6 @@ import { Topology, netnsSkip, tc, TCP_CLIENT } from '../testing/netns';
 import { AgentProcess, parseMetrics, runningPodStatus, startAgent, total } from '../testing/agent-process';
 
 const MAIN = path.resolve(__dirname, '../cli/main.js');
-const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 const RBAC = path.resolve(__dirname, '../../../config/rbac');
 const NODE = 'node-1';
 /** Event counters in status: at most one write per this many seconds per trace. */
@@ -93,14 +92,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
 
   before(async () => {
     cluster = TestCluster.start(await freePort());
-    const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
-    await ok('PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=test&force=true', JSON.stringify(crd), 'application/apply-patch+yaml');
-    for (let i = 0; ; i++) {
-      const r = await cluster.request('GET', '/apis/hive.io/v1alpha1/hivetraces');
-      if (r.status === 200) break;
-      if (i > 100) throw new Error('CRD not served');
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await cluster.installCrd();
     h = await ContainerdHarness.start();
     // the agent's identity: config/rbac, and a token of its ServiceAccount from TokenRequest
     await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'hive-system' } });

@@ -10,8 +10,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { TestCluster, clusterSkip, freePort } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { commandSkip } from '../testing/require';
@@ -20,7 +18,6 @@ import { AgentProcess, runningPodStatus, startAgent, total } from '../testing/ag
 import { formatDev, kernelDevFromStat } from '../sys/devnum';
 import { dumpMap, processMapsNamed } from '../testing/bpf-maps';
 
-const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 const NODE = 'dry-1';
 const NS = 'dry';
 const TRACE = 'explain-me';
@@ -69,12 +66,7 @@ describe('HiveTrace spec.dryRun', { skip }, () => {
 
   before(async () => {
     cluster = TestCluster.start(await freePort());
-    const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
-    await ok('PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=test&force=true', JSON.stringify(crd), 'application/apply-patch+yaml');
-    for (let i = 0; (await cluster.request('GET', '/apis/hive.io/v1alpha1/hivetraces')).status !== 200; i++) {
-      if (i > 100) throw new Error('CRD not served');
-      await sleep(100);
-    }
+    await cluster.installCrd();
     h = await ContainerdHarness.start();
     await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     const p = await ok('POST', `/api/v1/namespaces/${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' } }, spec: { nodeName: NODE, containers: [{ name: 'app', image: IMAGE }] } });

@@ -7,16 +7,12 @@
 // reconcile and one write per node for that trace, none for the others.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { TestCluster, clusterSkip, freePort } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, containerdSkip } from '../testing/containerd-harness';
 import { kernelSkip, sleep, waitFor } from '../testing/kernel';
 import { AgentProcess, Sample, runningPodStatus, startAgent, total } from '../testing/agent-process';
 
-const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 const NODES = ['idle-a', 'idle-b'];
 const NS = 'idle';
 const TRACES = ['t1', 't2', 't3'];
@@ -58,12 +54,7 @@ describe('idle: no status write and no reconcile without a cause', { skip }, () 
 
   before(async () => {
     cluster = TestCluster.start(await freePort());
-    const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
-    await ok('PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=test&force=true', JSON.stringify(crd), 'application/apply-patch+yaml');
-    for (let i = 0; (await cluster.request('GET', '/apis/hive.io/v1alpha1/hivetraces')).status !== 200; i++) {
-      if (i > 100) throw new Error('CRD not served');
-      await sleep(100);
-    }
+    await cluster.installCrd();
     h = await ContainerdHarness.start();
     await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     // node a: a running pod (its container in the harness); node b: a pod whose container never started

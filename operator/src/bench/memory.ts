@@ -12,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { ChildProcess, spawn } from 'node:child_process';
-import { parseAllDocuments } from 'yaml';
 import { TestCluster, freePort } from '../testing/cluster';
 import { mapNames, processMaps } from '../testing/bpf-maps';
 import { ContainerdHarness, IMAGE } from '../testing/containerd-harness';
@@ -26,7 +25,6 @@ export interface Row {
 const REPO = path.resolve(__dirname, '../../..');
 const MAIN = path.join(REPO, 'operator/dist/cli/main.js');
 const PROBE = path.join(__dirname, 'memory-probe.js');
-const CRD = path.join(REPO, 'config/crd/hive.io_hivetraces.yaml');
 const NODE = 'mem-node';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (kb: number) => +(kb / 1024).toFixed(1);
@@ -217,12 +215,7 @@ async function setUp(): Promise<Setup> {
   const cluster = TestCluster.start(await freePort());
   let h: ContainerdHarness | undefined;
   try {
-    const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
-    await ok(cluster, 'PATCH', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=bench&force=true', JSON.stringify(crd), 'application/apply-patch+yaml');
-    for (let i = 0; (await cluster.request('GET', '/apis/hive.io/v1alpha1/hivetraces')).status !== 200; i++) {
-      if (i > 100) throw new Error('CRD not served');
-      await sleep(100);
-    }
+    await cluster.installCrd('bench');
     h = await ContainerdHarness.start();
     return { cluster, h, dir, env: { KUBECONFIG: cluster.kubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket } };
   } catch (e) {

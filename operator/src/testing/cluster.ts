@@ -7,10 +7,11 @@ import path from 'node:path';
 import https from 'node:https';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { skipReason, unitOnly } from './require';
 
 const CLUSTER_DIR = path.resolve(__dirname, '../../../test/cluster');
+const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml');
 
 /** Why the real API server cannot run here, or false (see require.ts). */
 export function clusterSkip(): string | false {
@@ -149,6 +150,18 @@ export class TestCluster {
     req.on('error', () => undefined); // ended by stop()
     req.end();
     return { stop: () => req.destroy() };
+  }
+
+  /** Applies config/'s HiveTrace CRD (server-side, as `manager`) and waits until the API serves it. */
+  async installCrd(manager = 'test'): Promise<void> {
+    const crd = parseAllDocuments(fs.readFileSync(CRD, 'utf8'))[0].toJS();
+    const p = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hivetraces.hive.io?fieldManager=${manager}&force=true`;
+    const r = await this.request('PATCH', p, JSON.stringify(crd), { contentType: 'application/apply-patch+yaml' });
+    if (r.status < 200 || r.status >= 300) throw new Error(`apply the HiveTrace CRD: ${r.status} ${JSON.stringify(r.body.message)}`);
+    for (let i = 0; (await this.request('GET', '/apis/hive.io/v1alpha1/hivetraces')).status !== 200; i++) {
+      if (i > 100) throw new Error('CRD not served');
+      await new Promise((res) => setTimeout(res, 100));
+    }
   }
 
   /** One REST call; `body` is sent as JSON unless contentType says otherwise (string bodies as they are). */
