@@ -80,12 +80,8 @@ export const TRACE: CommandDef = {
   ],
 };
 
-export interface TraceOptions {
-  mode: ModeOption;
-  access: number;
-  pretty: boolean;
-  maxWatches: number;
-  skipMissing: boolean;
+/** Where the paths are (the host, a process's root, a container's) and how they expand: trace and explain. */
+export interface PathScopeOptions {
   paths: string[];
   /** Paths are inside this process's root (--pid) ... */
   pid?: number;
@@ -97,6 +93,14 @@ export interface TraceOptions {
   hostProc: string;
   /** At most this many matches per glob. */
   maxMatches: number;
+}
+
+export interface TraceOptions extends PathScopeOptions {
+  mode: ModeOption;
+  access: number;
+  pretty: boolean;
+  maxWatches: number;
+  skipMissing: boolean;
 }
 
 /** Runs a value parser that throws plain Errors (modes, access names) as this command's UsageError. */
@@ -143,14 +147,7 @@ export const EXPLAIN: CommandDef = {
   ],
 };
 
-export interface ExplainOptions {
-  paths: string[];
-  pid?: number;
-  container?: string;
-  containerdSocket: string;
-  criSocket?: string;
-  hostProc: string;
-  maxMatches: number;
+export interface ExplainOptions extends PathScopeOptions {
   json: boolean;
 }
 

@@ -8,12 +8,12 @@ import { HiveError } from '../util/errors';
 import { ContainerdClient, K8S_NAMESPACE, parseContainerId } from '../runtime/client';
 import { isNotFound } from '../runtime/grpc-call';
 import { CriClient } from '../runtime/cri';
-import { TraceOptions } from './args';
+import { PathScopeOptions } from './args';
 
 const log = rootLog.child({ module: 'trace' });
 
 /** What finding the root needs (trace's and explain's options share these). */
-export type TargetOptions = Pick<TraceOptions, 'pid' | 'container' | 'containerdSocket' | 'criSocket' | 'hostProc'>;
+export type TargetOptions = Pick<PathScopeOptions, 'pid' | 'container' | 'containerdSocket' | 'criSocket' | 'hostProc'>;
 
 /** The process whose root the paths live in, and the container it belongs to. */
 export interface ContainerTarget {
