@@ -191,6 +191,7 @@ export class Agent {
     );
     this.informers = [pods, traces, nodes] as unknown as AnyInformer[];
     await Promise.all(this.informers.map((i) => i.start()));
+    rec.start();
     // a safety net for whatever changed without an event (the keeper follows paths itself)
     this.resyncTicker = setInterval(() => rec.enqueueAll('resync'), o.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS);
     this.resyncTicker.unref();

@@ -104,6 +104,9 @@ export class Reconciler {
       work: (key, causes) => this.reconcile(key, causes),
       retryCause: 'retry',
       workers: o.workers ?? 2,
+      // a trace's add arrives while the pod cache may still be listing: reconciling
+      // then would report (and for a live trace, watch) too few pods until the next event
+      paused: true,
       baseDelayMs: o.baseDelayMs,
       maxDelayMs: o.maxDelayMs,
       onError: (key, err, retryInMs, failures) => {
@@ -143,6 +146,11 @@ export class Reconciler {
     this.podSignatures.delete(p.metadata?.uid ?? '');
     for (const k of this.started.keys()) if (k.startsWith(`${p.metadata?.uid ?? ''}|`)) this.started.delete(k);
     this.enqueueFor(p, 'pod');
+  }
+
+  /** Reconciles what was queued and what comes: call once every informer has listed. */
+  start(): void {
+    this.queue.resume();
   }
 
   /**

@@ -121,3 +121,26 @@ test('the backoff stops at its maximum; stop() drops pending retries', async () 
   q.add('k', 'a');
   assert.equal(runs, n, 'no run after stop');
 });
+
+test('a paused queue keeps its adds (coalesced) and runs them on resume', async () => {
+  const runs: string[] = [];
+  const q = new WorkQueue<string, Cause>({
+    id: (k) => k,
+    retryCause: 'retry',
+    paused: true,
+    work: async (k, causes) => {
+      runs.push(`${k}:${causes.join('+')}`);
+    },
+  });
+  q.add('a', 'a');
+  q.add('a', 'b');
+  q.add('b', 'a');
+  await sleep(20);
+  assert.deepEqual(runs, [], 'nothing runs while paused');
+  assert.equal(q.size, 2);
+  q.resume();
+  const deadline = Date.now() + 2000;
+  while (runs.length < 2 && Date.now() < deadline) await sleep(5);
+  assert.deepEqual(runs, ['a:a+b', 'b:a']);
+  await q.stop();
+});

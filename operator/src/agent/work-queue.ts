@@ -13,6 +13,8 @@ export interface WorkQueueOptions<K, C extends string> {
   /** The cause a retry is queued with. */
   retryCause: C;
   workers?: number;
+  /** Queue adds but run nothing until resume() (e.g. until the caches it reads are synced). */
+  paused?: boolean;
   baseDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -31,12 +33,14 @@ export class WorkQueue<K, C extends string> {
   private readonly retries = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
+  private paused: boolean;
   private readonly workers: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
 
   constructor(private readonly o: WorkQueueOptions<K, C>) {
     this.workers = o.workers ?? 1;
+    this.paused = o.paused ?? false;
     this.baseDelayMs = o.baseDelayMs ?? 200;
     this.maxDelayMs = o.maxDelayMs ?? 30_000;
   }
@@ -56,6 +60,12 @@ export class WorkQueue<K, C extends string> {
     this.pump();
   }
 
+  /** Starts running what was queued while paused. */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
   /** Keys queued or running (retries waiting on their backoff are not counted). */
   get size(): number {
     return this.pending.size + this.running.size;
@@ -67,7 +77,7 @@ export class WorkQueue<K, C extends string> {
   }
 
   private pump(): void {
-    while (!this.stopped && this.running.size < this.workers && this.pending.size) {
+    while (!this.stopped && !this.paused && this.running.size < this.workers && this.pending.size) {
       const [id, e] = this.pending.entries().next().value as [string, Entry<K, C>];
       this.pending.delete(id);
       this.running.set(id, null);
