@@ -176,7 +176,7 @@ describe('the agent image (Dockerfile, podman, containerd)', { skip, timeout: BU
       ],
     });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['fileaccess.bpf.o', 'netmon.bpf.o']);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['fileaccess-noagg.bpf.o', 'fileaccess.bpf.o', 'netmon.bpf.o']);
   });
 
   test('a missing shared library fails the probe (what the checks above would catch)', async () => {
