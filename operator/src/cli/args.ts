@@ -121,6 +121,13 @@ export function parseTraceArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     pretty: v.pretty as boolean,
     maxWatches: v['max-watches'] as number,
     skipMissing: v['skip-missing'] as boolean,
+    ...pathScope(v, positionals),
+  };
+}
+
+/** The PathScopeOptions of parsed trace/explain values. */
+function pathScope(v: Record<string, unknown>, positionals: string[]): PathScopeOptions {
+  return {
     paths: positionals,
     pid: v.pid as number | undefined,
     container: v.container as string | undefined,
@@ -155,13 +162,7 @@ export function parseExplainArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const { values: v, positionals } = parseCommand(EXPLAIN, argv, env);
   if (v.pid !== undefined && v.container !== undefined) throw usageError(EXPLAIN, 'give --pid or --container, not both');
   return {
-    paths: positionals,
-    pid: v.pid as number | undefined,
-    container: v.container as string | undefined,
-    containerdSocket: v['containerd-socket'] as string,
-    criSocket: v['cri-socket'] as string | undefined,
-    hostProc: v['host-proc'] as string,
-    maxMatches: v['max-matches'] as number,
+    ...pathScope(v, positionals),
     json: v.json as boolean,
   };
 }
