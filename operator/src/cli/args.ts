@@ -61,6 +61,16 @@ const HOST_PROC: OptionDef = {
 };
 const PRETTY: OptionDef = { name: 'pretty', kind: 'flag', help: 'one readable line per event instead of JSON' };
 
+/** The options of PathScopeOptions (pathScope() reads them): where trace's and explain's paths are. */
+const PATH_SCOPE: OptionDef[] = [
+  { name: 'pid', kind: 'int', value: 'PID', min: 1, max: 4194304, help: "the paths are inside this process's root" },
+  { name: 'container', kind: 'string', value: 'ID', help: "the paths are inside this container's root (id, or runtime://id)" },
+  CONTAINERD_SOCKET,
+  { name: 'cri-socket', kind: 'string', value: 'PATH', help: "find --container through this CRI socket (CRI-O, ...) instead of containerd's API" },
+  HOST_PROC,
+  MAX_MATCHES,
+];
+
 export const TRACE: CommandDef = {
   name: 'trace',
   summary: 'Audits file access to the given paths (host paths, or inside a process or container root) and prints events until interrupted.',
@@ -71,12 +81,7 @@ export const TRACE: CommandDef = {
     PRETTY,
     MAX_WATCHES,
     { name: 'skip-missing', kind: 'flag', help: 'start without the paths that do not exist yet; each is watched when it appears' },
-    { name: 'pid', kind: 'int', value: 'PID', min: 1, max: 4194304, help: "the paths are inside this process's root" },
-    { name: 'container', kind: 'string', value: 'ID', help: "the paths are inside this container's root (id, or runtime://id)" },
-    CONTAINERD_SOCKET,
-    { name: 'cri-socket', kind: 'string', value: 'PATH', help: "find --container through this CRI socket (CRI-O, ...) instead of containerd's API" },
-    HOST_PROC,
-    MAX_MATCHES,
+    ...PATH_SCOPE,
   ],
 };
 
@@ -144,12 +149,7 @@ export const EXPLAIN: CommandDef = {
     "Shows how each path resolves as hive trace would watch it (symlink hops, final inode and device, mount, or why not). Attaches nothing, loads no BPF: needs no capability beyond reading the root (a container's takes root or CAP_SYS_PTRACE).",
   args: { text: 'PATH...', help: 'absolute paths or globs, as hive trace takes them', missing: 'no paths given' },
   options: [
-    { name: 'pid', kind: 'int', value: 'PID', min: 1, max: 4194304, help: "the paths are inside this process's root" },
-    { name: 'container', kind: 'string', value: 'ID', help: "the paths are inside this container's root (id, or runtime://id)" },
-    CONTAINERD_SOCKET,
-    { name: 'cri-socket', kind: 'string', value: 'PATH', help: "find --container through this CRI socket (CRI-O, ...) instead of containerd's API" },
-    HOST_PROC,
-    MAX_MATCHES,
+    ...PATH_SCOPE,
     { name: 'json', kind: 'flag', help: 'one JSON document instead of the readable text' },
   ],
 };
