@@ -18,6 +18,7 @@ import { SelfRestartingInformer } from '../kube/informer';
 import { Cidr } from '../netmon/addr';
 import { AgentMetrics } from './metrics';
 import { StatusWriter } from './status-writer';
+import { DEFAULT_INVENTORY_SIZE, Inventory } from './inventory';
 import { FilePipeline } from './file-pipeline';
 import { NetworkPipeline } from './network-pipeline';
 import { clusterCidrs } from './cluster-cidrs';
@@ -29,6 +30,7 @@ const log = rootLog.child({ module: 'agent' });
 
 export const DEFAULT_STATUS_INTERVAL_MS = 60_000;
 export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
+export const DEFAULT_INVENTORY_INTERVAL_MS = 30_000;
 /**
  * The agent's ring buffers. Their data pages are mapped twice (so records
  * never wrap) and populated at mmap, so each counts twice its size in RSS
@@ -65,6 +67,10 @@ export interface AgentOptions {
   statusIntervalMs?: number;
   /** Every trace is reconciled this often, whatever happened (a safety net). */
   resyncIntervalMs?: number;
+  /** Entries of a trace's access inventory in its status (0: none). */
+  inventorySize?: number;
+  /** The inventory in a trace's status is written at most this often. */
+  inventoryIntervalMs?: number;
 }
 
 type AnyInformer = SelfRestartingInformer<k8s.KubernetesObject>;
@@ -114,7 +120,8 @@ export class Agent {
     this.keeper = keeper;
     const registry = keeper.registry;
     let traces: SelfRestartingInformer<HiveTrace & k8s.KubernetesObject> | undefined;
-    const files = new FilePipeline(registry, this.writer, this.clock, o.nodeName, this.metrics, (t) => traces?.get(t.name, t.namespace)?.spec.rateLimit);
+    const inventory = new Inventory(o.inventorySize ?? DEFAULT_INVENTORY_SIZE);
+    const files = new FilePipeline(registry, this.writer, this.clock, o.nodeName, this.metrics, (t) => traces?.get(t.name, t.namespace)?.spec.rateLimit, inventory);
     this.files = files;
     monitor.onEvents((events) => files.handle(events));
     const net = NetworkPipeline.open(this.writer, this.clock, o.nodeName, this.metrics, o.clusterCidrs ?? [], log, AGENT_NET_RING_BYTES);
@@ -166,6 +173,13 @@ export class Agent {
       counters: (t) => files.counters(t),
       stored: (t) => traceCache.get(t.name, t.namespace)?.status?.nodes?.find((n) => n.node === o.nodeName),
       countersIntervalMs: o.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS,
+      ...(inventory.enabled
+        ? {
+            inventory: (t) => files.inventoryOf(t),
+            adoptInventory: (t, stored) => inventory.seed(traceId(t), stored),
+            inventoryIntervalMs: o.inventoryIntervalMs ?? DEFAULT_INVENTORY_INTERVAL_MS,
+          }
+        : {}),
       onWrite: (t) => this.metrics.statusWrites.inc({ trace: traceId(t) }),
       onError: apiError('status'),
     });

@@ -40,3 +40,15 @@ test('under a rateLimit, held-back folded records add their whole count to the s
   p.stop(); // closes the window
   assert.deepEqual(lines.map((l) => l.count), [undefined, 750]);
 });
+
+test('the inventory counts every access under the executable (comm without exe), folded counts and rate-limited records included', () => {
+  const { p, raw } = setup(1);
+  p.handle([raw(1), raw(500), raw(250)]);
+  const inv = p.inventoryOf({ namespace: 'ns', name: 't' })!;
+  p.stop();
+  assert.equal(inv.entries.length, 1);
+  assert.deepEqual({ ...inv.entries[0], firstSeen: undefined, lastSeen: undefined }, { pod: 'p', container: 'c', exe: 'storm', path: '/etc/shadow', access: 'read', count: 751, uid: 0, firstSeen: undefined, lastSeen: undefined });
+  assert.ok(inv.entries[0].firstSeen <= inv.entries[0].lastSeen);
+  p.releaseTrace({ namespace: 'ns', name: 't' });
+  assert.equal(p.inventoryOf({ namespace: 'ns', name: 't' }), undefined);
+});

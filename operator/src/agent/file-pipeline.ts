@@ -1,7 +1,8 @@
 // File events from the kernel to stdout: each raw event is enriched for every
 // owner of its watch (trace, pod, container, path; node), narrowed to the
 // access that owner asked for, passed through the trace's rate limit, counted
-// (metrics, and the per-trace counters that status reports) and written.
+// (metrics, the per-trace counters and the access inventory that status
+// reports; both count every access, what a rate limit held back included) and written.
 import { ACCESS } from '../fileaccess/layout';
 import type { RawFileEvent } from '../fileaccess/layout';
 import { WatchRegistry } from '../fileaccess/watch-registry';
@@ -11,6 +12,7 @@ import { EventWriter } from '../output/event-writer';
 import { RateLimiter } from '../output/rate-limit';
 import { AgentMetrics } from './metrics';
 import { Counters } from './status-writer';
+import { Inventory, InventoryReport, executableOf } from './inventory';
 import { TraceKey, traceId } from './keys';
 
 export class FilePipeline {
@@ -25,6 +27,8 @@ export class FilePipeline {
     private readonly metrics: AgentMetrics,
     /** spec.rateLimit of a trace (from the informer's cache). */
     private readonly rateLimit: (trace: TraceKey) => number | undefined,
+    /** Who accessed what, per trace (status.nodes[].inventory). */
+    readonly inventory: Inventory = new Inventory(),
   ) {
     this.limiter = new RateLimiter<FileEventRecord>((r) => writer.write(r));
   }
@@ -45,6 +49,12 @@ export class FilePipeline {
         t.events += e.count;
         t.lastEventTime = rec.time;
         for (const a of rec.access) t.access.set(a, (t.access.get(a) ?? 0) + e.count);
+        if (this.inventory.enabled) {
+          const exe = executableOf(rec.process);
+          for (const access of rec.access) {
+            this.inventory.add(id, { pod: o.pod?.name ?? '', container: o.container?.name ?? '', exe, path: rec.path, access, count: e.count, time: rec.time, uid: rec.process.uid });
+          }
+        }
       }
     }
     for (const [id, t] of tally) {
@@ -61,9 +71,15 @@ export class FilePipeline {
     return this.seen.get(traceId(trace));
   }
 
-  /** A deleted trace: its counters and series go. */
+  /** The trace's access inventory on this node, bounded (undefined: nothing seen, or off). */
+  inventoryOf(trace: TraceKey): InventoryReport | undefined {
+    return this.inventory.report(traceId(trace));
+  }
+
+  /** A deleted trace: its counters, inventory and series go. */
   releaseTrace(trace: TraceKey): void {
     this.seen.delete(traceId(trace));
+    this.inventory.release(traceId(trace));
     this.metrics.releaseTrace(traceId(trace));
   }
 

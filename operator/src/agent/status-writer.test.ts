@@ -6,13 +6,14 @@ import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'i
 import { log } from '../util/log';
 import { k8sLib } from '../kube/client';
 import { Counters, NodeEntry, NodeReport, StatusWriter } from './status-writer';
+import type { InventoryReport } from './inventory';
 
 before(() => k8sLib()); // loaded once: its first import takes longer than the waits below
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KEY = { namespace: 'a', name: 't' };
 
-function setup(opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: () => boolean } = {}) {
+function setup(opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: () => boolean; inventoryIntervalMs?: number } = {}) {
   const writes: { at: number; entry: NodeEntry }[] = [];
   const custom = {
     patchNamespacedCustomObjectStatus: async (req: { body: { status: { nodes: NodeEntry[] } } }) => {
@@ -22,13 +23,16 @@ function setup(opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: (
     },
   } as unknown as k8s.CustomObjectsApi;
   let counters: Counters | undefined;
+  let inventory: InventoryReport | undefined;
+  const adopted: InventoryReport[] = [];
   const w = new StatusWriter(custom, 'n1', log, {
     counters: () => counters,
     stored: () => opts.stored,
     countersIntervalMs: opts.countersIntervalMs ?? 200,
     minIntervalMs: 20,
+    ...(opts.inventoryIntervalMs ? { inventory: () => inventory, adoptInventory: (_k, s) => adopted.push(s), inventoryIntervalMs: opts.inventoryIntervalMs } : {}),
   });
-  return { w, writes, setCounters: (c: Counters) => (counters = c) };
+  return { w, writes, adopted, setCounters: (c: Counters) => (counters = c), setInventory: (i: InventoryReport) => (inventory = i) };
 }
 
 const ok: NodeReport = { podsMatched: 1, filesWatched: 2, podAddressesMonitored: 0, unresolved: [] };
@@ -145,4 +149,47 @@ test('a dry run: Ready says DryRun, the explanation is written once, and adopted
   assert.equal(un.writes[0].entry.conditions![0].status, 'False');
   assert.equal(un.writes[0].entry.conditions![0].reason, 'DryRun');
   assert.match(un.writes[0].entry.conditions![0].message!, /; 1 path\(s\) or container\(s\) not resolved: p\/c \/x: missing/);
+});
+
+test('the inventory alone is written at most once per its interval, only when it changed, carried by every write, adopted after a restart', async () => {
+  const { w, writes, setInventory } = setup({ countersIntervalMs: 60_000, inventoryIntervalMs: 200 });
+  const inv = (count: number): InventoryReport => ({
+    entries: [{ pod: 'p', container: 'c', exe: '/bin/cat', path: '/etc/secret', access: 'read', count, firstSeen: '2026-12-02T10:00:00.000Z', lastSeen: new Date().toISOString(), uid: 0 }],
+    omitted: 0,
+  });
+  w.report(KEY, ok);
+  await sleep(40);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].entry.inventory, undefined, 'nothing seen yet: no inventory');
+  const t0 = Date.now();
+  let n = 0;
+  while (Date.now() - t0 < 1000) {
+    setInventory(inv(++n));
+    await sleep(10);
+  }
+  await sleep(300); // the last change is written within the interval ...
+  const settled = writes.length;
+  assert.equal(writes[settled - 1].entry.inventory!.entries[0].count, n);
+  await sleep(400); // ... and then, nothing changing, nothing more
+  assert.equal(writes.length, settled);
+  w.report(KEY, { ...ok, podsMatched: 2 }); // a report write carries the inventory
+  await sleep(60);
+  w.stop();
+  assert.ok(settled >= 1 + 4 && settled <= 1 + 7, `${settled - 1} inventory writes in 1.3 s at a 200 ms interval`);
+  assert.equal(writes.length, settled + 1);
+  for (const [i, x] of writes.slice(2).entries()) assert.ok(x.at - writes[i + 1].at >= 195, 'at most one per interval');
+  const last = writes[writes.length - 1].entry;
+  assert.equal(last.podsMatched, 2);
+  assert.equal(last.inventory!.entries[0].count, n);
+
+  // restarted: the stored inventory is handed to the live one, and the same one is not written again
+  const again = setup({ stored: JSON.parse(JSON.stringify(last)) as NodeEntry, countersIntervalMs: 60_000, inventoryIntervalMs: 50 });
+  again.w.report(KEY, { ...ok, podsMatched: 2 });
+  await sleep(200);
+  assert.deepEqual(again.adopted, [last.inventory]);
+  assert.equal(again.writes.length, 0);
+  again.setInventory(JSON.parse(JSON.stringify(last.inventory)) as InventoryReport); // the merge of stored and nothing new
+  await sleep(200);
+  assert.equal(again.writes.length, 0);
+  again.w.stop();
 });

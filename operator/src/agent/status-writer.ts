@@ -10,7 +10,11 @@
 // holds (from the informer's cache) is adopted at first sight, so a restarted
 // agent with nothing new to say writes nothing. A dry run's report carries
 // its explanation (bounded); it is part of the report, so it is written when
-// it changes and never otherwise. Status writes never bump
+// it changes and never otherwise. The access inventory (inventory.ts) is
+// written like the counters, at most once per `inventoryIntervalMs` when it
+// changed; every write carries the current one (server-side apply drops a
+// field its manager leaves out), and a restarted agent adopts the stored one
+// (merged into its own). Status writes never bump
 // metadata.generation (the status subresource), so none re-triggers a reconcile.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { isDeepStrictEqual } from 'node:util';
@@ -19,6 +23,7 @@ import { errorMessage } from '../util/errors';
 import { GROUP, HiveTraceStatus, KIND, PLURAL, VERSION } from '../kube/hivetrace-schema';
 import { k8sLib } from '../kube/client';
 import { TraceKey, traceId } from './keys';
+import type { InventoryReport } from './inventory';
 
 export interface NodeReport {
   podsMatched: number;
@@ -47,6 +52,12 @@ export interface StatusWriterOptions {
   stored: (key: TraceKey) => NodeEntry | undefined;
   /** At most one write per this interval for counters alone. */
   countersIntervalMs?: number;
+  /** The access inventory of a trace on this node (absent: none). */
+  inventory?: (key: TraceKey) => InventoryReport | undefined;
+  /** The inventory the entry held when this agent first saw it: merged into the live one. */
+  adoptInventory?: (key: TraceKey, stored: InventoryReport) => void;
+  /** At most one write per this interval for the inventory alone. */
+  inventoryIntervalMs?: number;
   /** At most one write per this interval for a changed report. */
   minIntervalMs?: number;
   onWrite?: (key: TraceKey) => void;
@@ -62,6 +73,8 @@ interface Written {
   /** The stored counters at adoption: this agent's counts add to them. */
   base: Counters;
   counters: Counters;
+  /** The inventory last written (or found written). */
+  inventory?: InventoryReport;
   at: number;
   /** The report to write, when it differs from `report`. */
   pending?: NodeReport;
@@ -73,6 +86,7 @@ export class StatusWriter {
   private readonly traces = new Map<string, Written>();
   private readonly ticker: NodeJS.Timeout;
   private readonly countersIntervalMs: number;
+  private readonly inventoryIntervalMs: number;
   private readonly minIntervalMs: number;
   private stopped = false;
 
@@ -84,8 +98,10 @@ export class StatusWriter {
   ) {
     this.countersIntervalMs = o.countersIntervalMs ?? 60_000;
     this.minIntervalMs = o.minIntervalMs ?? 2000;
-    // counters are looked at a few times per interval; each trace is written at most once per interval for them
-    this.ticker = setInterval(() => this.tick(), Math.max(25, Math.floor(this.countersIntervalMs / 4)));
+    this.inventoryIntervalMs = o.inventoryIntervalMs ?? 30_000;
+    // counters and inventory are looked at a few times per interval; each trace is written at most once per interval for them
+    const every = o.inventory ? Math.min(this.countersIntervalMs, this.inventoryIntervalMs) : this.countersIntervalMs;
+    this.ticker = setInterval(() => this.tick(), Math.max(25, Math.floor(every / 4)));
     this.ticker.unref();
   }
 
@@ -117,6 +133,10 @@ export class StatusWriter {
     const base: Counters = { eventsSeen: s?.eventsSeen ?? 0, ...(s?.lastEventTime ? { lastEventTime: s.lastEventTime } : {}) };
     const w: Written = { key, base, counters: base, at: 0, failures: 0 };
     if (!s) return w;
+    if (s.inventory && this.o.inventory) {
+      w.inventory = s.inventory;
+      this.o.adoptInventory?.(key, s.inventory);
+    }
     const ready = s.conditions?.find((c) => c.type === 'Ready');
     w.ready = ready ? ready.status === 'True' : undefined;
     w.lastTransitionTime = ready?.lastTransitionTime;
@@ -137,12 +157,18 @@ export class StatusWriter {
     return { eventsSeen: w.base.eventsSeen + c.eventsSeen, ...(c.lastEventTime || w.base.lastEventTime ? { lastEventTime: c.lastEventTime ?? w.base.lastEventTime } : {}) };
   }
 
+  /** The live inventory, or what was adopted while this agent has seen nothing. */
+  private inventoryOf(w: Written): InventoryReport | undefined {
+    return this.o.inventory?.(w.key) ?? w.inventory;
+  }
+
   private tick(): void {
     const now = Date.now();
     for (const w of this.traces.values()) {
       if (w.timer || !w.report) continue; // a write is coming (it carries the counters), or nothing was reported yet
-      if (now - w.at < this.countersIntervalMs) continue;
-      if (!isDeepStrictEqual(this.counters(w), w.counters)) this.schedule(w, now);
+      const counters = now - w.at >= this.countersIntervalMs && !isDeepStrictEqual(this.counters(w), w.counters);
+      const inventory = !counters && this.o.inventory && now - w.at >= this.inventoryIntervalMs && !isDeepStrictEqual(this.inventoryOf(w), w.inventory);
+      if (counters || inventory) this.schedule(w, now);
     }
   }
 
@@ -166,6 +192,7 @@ export class StatusWriter {
     const r = w.pending ?? w.report;
     if (!r) return;
     const counters = this.counters(w);
+    const inventory = this.inventoryOf(w);
     const ready = r.unresolved.length === 0;
     const now = new Date().toISOString();
     const lastTransitionTime = ready === w.ready && w.lastTransitionTime ? w.lastTransitionTime : now;
@@ -173,7 +200,7 @@ export class StatusWriter {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: KIND,
       metadata: { name: w.key.name, namespace: w.key.namespace },
-      status: { nodes: [entry(this.node, r, counters, ready, lastTransitionTime)] },
+      status: { nodes: [{ ...entry(this.node, r, counters, ready, lastTransitionTime), ...(inventory ? { inventory } : {}) }] },
     };
     const attempt = w.at;
     w.at = Date.now();
@@ -204,6 +231,7 @@ export class StatusWriter {
     w.ready = ready;
     w.lastTransitionTime = lastTransitionTime;
     w.counters = counters;
+    w.inventory = inventory;
     this.o.onWrite?.(w.key);
     // a report that changed while this write was in flight
     if (w.pending) this.schedule(w, w.at + this.minIntervalMs);

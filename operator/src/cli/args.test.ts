@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { COMMANDS, TRACE, defaultHostProc, parseAgentArgs, parseExplainArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
+import { COMMANDS, TRACE, defaultHostProc, parseAgentArgs, parseExplainArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseReportArgs, parseTraceArgs } from './args';
 import { OptionDef, helpText, parseArgsOptions, usageLine } from './options';
 import { ACCESS, ACCESS_ALL } from '../fileaccess/layout';
 import { UsageError } from '../util/errors';
@@ -141,6 +141,7 @@ const PARSERS: Record<string, (argv: string[]) => unknown> = {
   netmon: parseNetmonArgs,
   agent: (argv) => parseAgentArgs(argv, { NODE_NAME: 'n' }),
   logs: parseLogsArgs,
+  report: parseReportArgs,
 };
 
 test('every option a command parses appears in its --help, and every option --help shows is parsed', () => {
@@ -202,7 +203,7 @@ test('hive --version prints the version of package.json', () => {
   for (const c of COMMANDS) assert.match(top.stdout, new RegExp(`^  ${c.name} +${c.summary.slice(0, 20).replace(/[().]/g, '\\$&')}`, 'm'));
   const bad = run(['help', 'frob']);
   assert.equal(bad.status, 2);
-  assert.equal(bad.stderr, "hive: unknown command 'frob'; commands: trace, explain, probe, netmon, agent, logs\n");
+  assert.equal(bad.stderr, "hive: unknown command 'frob'; commands: trace, explain, probe, netmon, agent, logs, report\n");
 });
 
 test('options fall back to their environment variable, then their default; an empty variable is unset', () => {
@@ -234,4 +235,23 @@ test('logs: choices, names and numbers are checked, each with one line', () => {
   assert.throws(() => parseLogsArgs(['--tail', '-1']), { message: "hive logs: Option '--tail' argument is ambiguous; see 'hive logs --help'" });
   assert.throws(() => parseLogsArgs(['--tail']), { message: "hive logs: Option '--tail <value>' argument missing; see 'hive logs --help'" });
   assert.throws(() => parseLogsArgs(['extra']), { message: /^hive logs: unexpected argument 'extra'; usage: hive logs \[-f\|--follow\]/ });
+});
+
+test('report: --trace is NAMESPACE/NAME, anything else is one line', () => {
+  assert.deepEqual(parseReportArgs([]), { trace: undefined, json: false });
+  assert.deepEqual(parseReportArgs(['--trace', 'prod/secrets', '--json']), { trace: { namespace: 'prod', name: 'secrets' }, json: true });
+  for (const bad of ['secrets', 'prod/', '/secrets', 'Prod/secrets', 'a/b/c', 'prod/sec_rets']) {
+    assert.throws(() => parseReportArgs(['--trace', bad]), { message: `hive report: --trace must be NAMESPACE/NAME (lower-case DNS names), got '${bad}'` });
+  }
+  const r = run(['report', '--trace', 'nope']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, "hive report: --trace must be NAMESPACE/NAME (lower-case DNS names), got 'nope'\n");
+});
+
+test('agent: the inventory size and interval, with their bounds', () => {
+  const a = parseAgentArgs([], { NODE_NAME: 'n' });
+  assert.deepEqual([a.inventorySize, a.inventoryIntervalMs], [50, 30_000]);
+  const b = parseAgentArgs(['--inventory-size', '0', '--inventory-interval', '5'], { NODE_NAME: 'n' });
+  assert.deepEqual([b.inventorySize, b.inventoryIntervalMs], [0, 5000]);
+  assert.throws(() => parseAgentArgs(['--inventory-size', '501'], { NODE_NAME: 'n' }), { message: 'hive agent: --inventory-size must be from 0 to 500, got 501' });
 });

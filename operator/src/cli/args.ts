@@ -11,6 +11,8 @@ import { DEFAULT_CONTAINERD_SOCKET } from '../runtime/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
 import { Cidr, parseCidr, parseIp } from '../netmon/addr';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_FLOWS, DEFAULT_SUMMARY_INTERVAL_MS } from '../netmon/net-monitor';
+import { MAX_INVENTORY_ENTRIES } from '../kube/hivetrace-schema';
+import { DEFAULT_INVENTORY_SIZE } from '../agent/inventory';
 import { CommandDef, OptionDef, Parsed, parseCommand, usageError, usageLine } from './options';
 
 /** /host/proc when the host's /proc is mounted there (in a pod), else /proc. */
@@ -191,6 +193,16 @@ export const AGENT: CommandDef = {
     { name: 'metrics-port', kind: 'int', value: 'PORT', min: 0, max: 65535, default: 9464, help: 'Prometheus /metrics port (0: any free port)' },
     { name: 'status-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 60, help: 'event counters in HiveTrace status are written at most this often per trace' },
     { name: 'resync-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 30, help: 'every trace is reconciled this often (a safety net)' },
+    {
+      name: 'inventory-size',
+      kind: 'int',
+      value: 'N',
+      min: 0,
+      max: MAX_INVENTORY_ENTRIES,
+      default: DEFAULT_INVENTORY_SIZE,
+      help: "entries of a trace's access inventory in its status per node, the most recently seen (0: no inventory)",
+    },
+    { name: 'inventory-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 30, help: "a trace's access inventory in its status is written at most this often" },
     { name: 'service-cidr', kind: 'list', value: 'CIDR', env: 'HIVE_SERVICE_CIDR', help: "the cluster's Service ranges, counted as cluster traffic" },
     { name: 'cluster-cidr', kind: 'list', value: 'CIDR', env: 'HIVE_CLUSTER_CIDR', help: "other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses)" },
   ],
@@ -214,6 +226,10 @@ export interface AgentArgs {
   statusIntervalMs: number;
   /** Every trace is reconciled this often (a safety net for changes without an event). */
   resyncIntervalMs: number;
+  /** Entries of a trace's access inventory in its status per node (0: none). */
+  inventorySize: number;
+  /** The inventory is written at most this often per trace. */
+  inventoryIntervalMs: number;
   /** Service CIDRs and other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses). */
   clusterCidrs: Cidr[];
 }
@@ -234,6 +250,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     metricsPort: v['metrics-port'] as number,
     statusIntervalMs: 1000 * (v['status-interval'] as number),
     resyncIntervalMs: 1000 * (v['resync-interval'] as number),
+    inventorySize: v['inventory-size'] as number,
+    inventoryIntervalMs: 1000 * (v['inventory-interval'] as number),
     clusterCidrs: agentCidrs(v),
   };
 }
@@ -377,7 +395,36 @@ export function parseLogsArgs(argv: string[]): LogsOptions {
   };
 }
 
+const TRACE_REF = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+
+export const REPORT: CommandDef = {
+  name: 'report',
+  summary: "Prints the access inventory of HiveTraces from their status (who accessed what, how often, when last, per node), the most recently seen first.",
+  options: [
+    { name: 'trace', kind: 'string', value: 'NAMESPACE/NAME', help: 'only this HiveTrace (default: every HiveTrace the kubeconfig can list)' },
+    { name: 'json', kind: 'flag', help: 'one JSON document instead of the table' },
+  ],
+  env: [{ name: 'KUBECONFIG', help: 'the cluster to read (default ~/.kube/config, or in-cluster)' }],
+};
+
+export interface ReportOptions {
+  trace?: { namespace: string; name: string };
+  json: boolean;
+}
+
+export function parseReportArgs(argv: string[]): ReportOptions {
+  const { values: v } = parseCommand(REPORT, argv, {});
+  const t = v.trace as string | undefined;
+  let trace: ReportOptions['trace'];
+  if (t !== undefined) {
+    const m = TRACE_REF.exec(t);
+    if (!m) throw usageError(REPORT, `--trace must be NAMESPACE/NAME (lower-case DNS names), got '${t}'`);
+    trace = { namespace: m[1], name: m[3] };
+  }
+  return { trace, json: v.json as boolean };
+}
+
 /** Every command, in the order `hive --help` lists them. */
-export const COMMANDS: readonly CommandDef[] = [TRACE, EXPLAIN, PROBE, NETMON, AGENT, LOGS];
+export const COMMANDS: readonly CommandDef[] = [TRACE, EXPLAIN, PROBE, NETMON, AGENT, LOGS, REPORT];
 
 export { usageLine };

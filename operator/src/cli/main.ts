@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HiveError } from '../util/errors';
 import { log } from '../util/log';
-import { COMMANDS, parseAgentArgs, parseExplainArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseTraceArgs } from './args';
+import { COMMANDS, parseAgentArgs, parseExplainArgs, parseLogsArgs, parseNetmonArgs, parseProbeArgs, parseReportArgs, parseTraceArgs } from './args';
 import { helpText, wantsHelp } from './options';
 import { checkCapabilities } from '../bpf/environment';
 
@@ -76,6 +76,11 @@ async function main(argv: string[]): Promise<number> {
       const opts = parseLogsArgs(rest);
       const { runLogs } = await import('./logs.js');
       return runLogs(opts);
+    }
+    case 'report': {
+      const opts = parseReportArgs(rest);
+      const { runReport } = await import('./report.js');
+      return runReport(opts);
     }
     case '--version':
     case '-V':

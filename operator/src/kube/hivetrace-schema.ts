@@ -13,6 +13,8 @@ export const SHORT_NAMES = ['ht'];
 export const MAX_PATHS = 64;
 /** A node's dry-run (or live) explanation lists at most this many entries; the rest are counted. */
 export const MAX_EXPLAIN_ENTRIES = 50;
+/** The access inventory of a node lists at most this many entries (the agent's --inventory-size, default 50). */
+export const MAX_INVENTORY_ENTRIES = 500;
 
 /** A string enum as Kubernetes wants it (type + enum; no anyOf/const). */
 function StringEnum<T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) {
@@ -140,6 +142,35 @@ const Explain = Type.Object(
   { description: `How the trace's paths resolve on this node, per pod and container: at most ${MAX_EXPLAIN_ENTRIES} entries, the rest counted in omitted.` },
 );
 
+/** Who accessed what: one (pod, container, executable, path, access), counted. */
+const InventoryEntry = Type.Object({
+  pod: Type.String(),
+  container: Type.String(),
+  /** The process's executable path (process.exe), or its comm when the event has no exe. */
+  exe: Type.String(),
+  /** The trace's path the access was reported under. */
+  path: Type.String(),
+  access: StringEnum(ACCESS_VALUES),
+  /** Accesses, the kernel's folded repeats included. */
+  count: Type.Integer(),
+  firstSeen: Type.String({ format: 'date-time' }),
+  lastSeen: Type.String({ format: 'date-time' }),
+  /** The uid of the last access. */
+  uid: Type.Integer(),
+});
+
+const Inventory = Type.Object(
+  {
+    entries: Type.Array(InventoryEntry, { maxItems: MAX_INVENTORY_ENTRIES }),
+    /** Entries left out past the bound (the least recently seen). */
+    omitted: Type.Integer(),
+  },
+  {
+    description:
+      "Who accessed the trace's files on this node since the agent started (kept across agent restarts): one entry per pod, container, executable, path and access with its count, first and last time and last uid, the most recently seen first, at most the agent's --inventory-size; the rest counted in omitted. Written at most once per --inventory-interval.",
+  },
+);
+
 const NodeStatus = Type.Object({
   node: Type.String(),
   // per node, so that two agents never write the same condition
@@ -156,6 +187,7 @@ const NodeStatus = Type.Object({
   /** The trace is a dry run here: nothing is watched, `explain` says what would be. */
   dryRun: Type.Optional(Type.Boolean()),
   explain: Type.Optional(Explain),
+  inventory: Type.Optional(Inventory),
   eventsSeen: Type.Optional(Type.Integer()),
   lastEventTime: Type.Optional(Type.String({ format: 'date-time' })),
   updated: Type.Optional(Type.String({ format: 'date-time' })),
@@ -209,6 +241,8 @@ export function crd(): Record<string, unknown> {
             { name: 'DryRun', type: 'boolean', jsonPath: '.spec.dryRun', priority: 1 },
             { name: 'Nodes', type: 'string', jsonPath: '.status.nodes[*].node', description: 'nodes whose agent reports' },
             { name: 'Ready', type: 'string', jsonPath: ".status.nodes[*].conditions[?(@.type=='Ready')].status", description: 'Ready per node' },
+            { name: 'Events', type: 'string', jsonPath: '.status.nodes[*].eventsSeen', description: 'accesses seen per node', priority: 1 },
+            { name: 'Last-Access', type: 'string', jsonPath: '.status.nodes[*].lastEventTime', description: 'last access seen per node', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {
