@@ -12,7 +12,7 @@ import { EventWriter } from '../output/event-writer';
 import { RateLimiter } from '../output/rate-limit';
 import { AgentMetrics } from './metrics';
 import { Counters } from './status-writer';
-import { Inventory, InventoryReport, executableOf } from './inventory';
+import { Inventory, InventoryReport } from './inventory';
 import { TraceKey, traceId } from './keys';
 
 export class FilePipeline {
@@ -49,12 +49,7 @@ export class FilePipeline {
         t.events += e.count;
         t.lastEventTime = rec.time;
         for (const a of rec.access) t.access.set(a, (t.access.get(a) ?? 0) + e.count);
-        if (this.inventory.enabled) {
-          const exe = executableOf(rec.process);
-          for (const access of rec.access) {
-            this.inventory.add(id, { pod: o.pod?.name ?? '', container: o.container?.name ?? '', exe, path: rec.path, access, count: e.count, time: rec.time, uid: rec.process.uid });
-          }
-        }
+        if (this.inventory.enabled) for (const access of rec.access) this.inventory.addRecord(id, o, rec, access, e.count);
       }
     }
     for (const [id, t] of tally) {

@@ -64,8 +64,27 @@ export function bounded(entries: Iterable<InventoryEntry>, limit: number, alread
   return { entries: all.slice(0, limit).map((e) => ({ ...e })), omitted: alreadyOmitted + Math.max(0, all.length - limit) };
 }
 
+/** What addRecord reads of a watch's owner and of an event's record. */
+interface WatchOf {
+  pod?: { name: string };
+  container?: { name: string };
+}
+interface RecordOf {
+  path: string;
+  time: string;
+  process: { comm: string; exe?: string; uid: number };
+}
+
+const ACCESS_SLOT: Record<AccessName, number> = { read: 0, write: 1, exec: 2 };
+
 interface TraceInventory {
   entries: Map<string, InventoryEntry>;
+  /**
+   * The same entries by the caller's watch object (one per pod, container and
+   * path), then exe, then access: no key string per event on the hot path. A cache,
+   * cleared when entries are dropped.
+   */
+  byWatch: WeakMap<object, Map<string, InventoryEntry[]>>;
   /** Entries dropped from memory (and stored ones that were omitted already). */
   dropped: number;
 }
@@ -89,21 +108,52 @@ export class Inventory {
 
   private trace(id: string): TraceInventory {
     let t = this.traces.get(id);
-    if (!t) this.traces.set(id, (t = { entries: new Map(), dropped: 0 }));
+    if (!t) this.traces.set(id, (t = { entries: new Map(), byWatch: new WeakMap(), dropped: 0 }));
     return t;
   }
 
-  add(traceId: string, a: Access): void {
+  /**
+   * add(), for the pipeline: `watch` is an object that stands for one (pod,
+   * container, path) as long as it lives (the registry's owner of a watch),
+   * `rec` the event's record under that owner.
+   */
+  addRecord(traceId: string, watch: WatchOf, rec: RecordOf, access: AccessName, count: number): void {
     if (!this.enabled) return;
+    const t = this.trace(traceId);
+    let m = t.byWatch.get(watch);
+    if (!m) t.byWatch.set(watch, (m = new Map()));
+    const exe = executableOf(rec.process);
+    const time = rec.time;
+    let slots = m.get(exe);
+    if (!slots) m.set(exe, (slots = []));
+    const i = ACCESS_SLOT[access];
+    const had = slots[i];
+    if (had) {
+      had.count += count;
+      if (time >= had.lastSeen) {
+        had.lastSeen = time;
+        had.uid = rec.process.uid;
+      } else if (time < had.firstSeen) had.firstSeen = time;
+      return;
+    }
+    const e = this.add(traceId, { pod: watch.pod?.name ?? '', container: watch.container?.name ?? '', exe, path: rec.path, access, count, time, uid: rec.process.uid });
+    if (e) slots[i] = e;
+  }
+
+  /** Adds one or more accesses; returns the entry they went to (undefined: the inventory is off). */
+  add(traceId: string, a: Access): InventoryEntry | undefined {
+    if (!this.enabled) return undefined;
     const t = this.trace(traceId);
     const e: InventoryEntry = { pod: a.pod, container: a.container, exe: a.exe, path: a.path, access: a.access, count: a.count, firstSeen: a.time, lastSeen: a.time, uid: a.uid };
     const k = entryKey(e);
     const had = t.entries.get(k);
-    if (had) mergeEntry(had, e);
-    else {
-      t.entries.set(k, e);
-      if (t.entries.size > this.keep + Math.max(16, this.keep >> 3)) this.drop(t);
+    if (had) {
+      mergeEntry(had, e);
+      return had;
     }
+    t.entries.set(k, e);
+    if (t.entries.size > this.keep + Math.max(16, this.keep >> 3)) this.drop(t);
+    return e;
   }
 
   /**
@@ -142,5 +192,6 @@ export class Inventory {
     const old = [...t.entries.values()].sort(byRecency).slice(this.keep);
     for (const e of old) t.entries.delete(entryKey(e));
     t.dropped += old.length;
+    t.byWatch = new WeakMap(); // it may hold dropped entries
   }
 }
