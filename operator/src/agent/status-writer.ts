@@ -12,11 +12,13 @@
 // its explanation (bounded); it is part of the report, so it is written when
 // it changes and never otherwise. Status writes never bump
 // metadata.generation (the status subresource), so none re-triggers a reconcile.
+// The egress blocks of spec.correlate (blocks(), when they start, are
+// extended or end: blocksChanged) are written soon after they change.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { isDeepStrictEqual } from 'node:util';
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
-import { GROUP, HiveTraceStatus, KIND, PLURAL, VERSION } from '../kube/hivetrace-schema';
+import { GROUP, HiveTraceStatus, KIND, MAX_BLOCKS, PLURAL, VERSION } from '../kube/hivetrace-schema';
 import { k8sLib } from '../kube/client';
 import { TraceKey, traceId } from './keys';
 
@@ -51,7 +53,11 @@ export interface StatusWriterOptions {
   minIntervalMs?: number;
   onWrite?: (key: TraceKey) => void;
   onError?: () => void;
+  /** The trace's egress blocks on this node now (spec.correlate.block). */
+  blocks?: (key: TraceKey) => EgressBlock[];
 }
+
+export type EgressBlock = NonNullable<NodeEntry['blocks']>[number];
 
 /** What was last written for a trace (or found written, at first sight). */
 interface Written {
@@ -62,6 +68,8 @@ interface Written {
   /** The stored counters at adoption: this agent's counts add to them. */
   base: Counters;
   counters: Counters;
+  /** The blocks last written. */
+  blocks: EgressBlock[];
   at: number;
   /** The report to write, when it differs from `report`. */
   pending?: NodeReport;
@@ -93,7 +101,7 @@ export class StatusWriter {
   report(key: TraceKey, r: NodeReport): void {
     if (this.stopped) return;
     const w = this.entry(key);
-    if (isDeepStrictEqual(w.report, r)) {
+    if (isDeepStrictEqual(w.report, r) && isDeepStrictEqual(w.blocks, this.blocks(w))) {
       w.pending = undefined;
       return;
     }
@@ -115,7 +123,7 @@ export class StatusWriter {
   private adopt(key: TraceKey): Written {
     const s = this.o.stored(key);
     const base: Counters = { eventsSeen: s?.eventsSeen ?? 0, ...(s?.lastEventTime ? { lastEventTime: s.lastEventTime } : {}) };
-    const w: Written = { key, base, counters: base, at: 0, failures: 0 };
+    const w: Written = { key, base, counters: base, blocks: s?.blocks ?? [], at: 0, failures: 0 };
     if (!s) return w;
     const ready = s.conditions?.find((c) => c.type === 'Ready');
     w.ready = ready ? ready.status === 'True' : undefined;
@@ -131,6 +139,16 @@ export class StatusWriter {
     return w;
   }
 
+  private blocks(w: Written): EgressBlock[] {
+    return this.o.blocks?.(w.key).slice(0, MAX_BLOCKS) ?? [];
+  }
+
+  /** The trace's blocks changed: written soon, as a changed report is. */
+  blocksChanged(key: TraceKey): void {
+    const w = this.traces.get(traceId(key));
+    if (w && !this.stopped) this.schedule(w, w.at + this.minIntervalMs);
+  }
+
   private counters(w: Written): Counters {
     const c = this.o.counters(w.key);
     if (!c) return w.base;
@@ -142,7 +160,7 @@ export class StatusWriter {
     for (const w of this.traces.values()) {
       if (w.timer || !w.report) continue; // a write is coming (it carries the counters), or nothing was reported yet
       if (now - w.at < this.countersIntervalMs) continue;
-      if (!isDeepStrictEqual(this.counters(w), w.counters)) this.schedule(w, now);
+      if (!isDeepStrictEqual(this.counters(w), w.counters) || !isDeepStrictEqual(this.blocks(w), w.blocks)) this.schedule(w, now);
     }
   }
 
@@ -166,6 +184,7 @@ export class StatusWriter {
     const r = w.pending ?? w.report;
     if (!r) return;
     const counters = this.counters(w);
+    const blocks = this.blocks(w);
     const ready = r.unresolved.length === 0;
     const now = new Date().toISOString();
     const lastTransitionTime = ready === w.ready && w.lastTransitionTime ? w.lastTransitionTime : now;
@@ -173,7 +192,7 @@ export class StatusWriter {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: KIND,
       metadata: { name: w.key.name, namespace: w.key.namespace },
-      status: { nodes: [entry(this.node, r, counters, ready, lastTransitionTime)] },
+      status: { nodes: [{ ...entry(this.node, r, counters, ready, lastTransitionTime), ...(blocks.length ? { blocks } : {}) }] },
     };
     const attempt = w.at;
     w.at = Date.now();
@@ -204,6 +223,7 @@ export class StatusWriter {
     w.ready = ready;
     w.lastTransitionTime = lastTransitionTime;
     w.counters = counters;
+    w.blocks = blocks;
     this.o.onWrite?.(w.key);
     // a report that changed while this write was in flight
     if (w.pending) this.schedule(w, w.at + this.minIntervalMs);
