@@ -9,6 +9,8 @@ import type { FileEventRecord } from '../fileaccess/file-event';
 import type { NetEventRecord } from '../netmon/net-event';
 import { NET_FLAG } from '../netmon/layout';
 import { AlertRecord, CorrelateSpec, Correlator, LATE_MS } from './correlator';
+import { prettyAlertLine } from './alert';
+import { renderAgentLine } from '../cli/render-log';
 import { TraceKey, traceId } from './keys';
 
 const T0 = Date.parse('2026-12-02T10:00:00.000Z');
@@ -225,4 +227,17 @@ test('block: released when the trace stops asking for it, is deleted, or the pod
   s.c.releasePod('uid-1');
   assert.deepEqual(s.holds.slice(-1), ['uid-1 ns/secrets 0']);
   assert.equal(s.c.blockedPods, 0);
+});
+
+test('the alert renders on one line (pretty, hive logs) and hive logs --kind alert selects it', () => {
+  const { c, alerts } = setup({ withinSeconds: 5, block: { seconds: 60 } });
+  c.file(read(0));
+  c.flow(conn(250));
+  const line = prettyAlertLine(alerts[0]);
+  assert.equal(line, '10:00:00.250 ALERT          read-then-egress pod=ns/web: cat[7] read /etc/secret, 250 ms later tcp 10.0.0.5:40000 -> 198.18.0.2:443 external allowed; external egress blocked until 2026-12-02T10:01:00.000Z');
+  const json = JSON.stringify(alerts[0]);
+  assert.equal(renderAgentLine(json), `n1 ${line}`);
+  assert.equal(renderAgentLine(json, { kind: 'alert' }), `n1 ${line}`);
+  assert.equal(renderAgentLine(json, { kind: 'file' }), null);
+  assert.equal(renderAgentLine(json, { pod: 'ns/web', trace: 'secrets' }), `n1 ${line}`);
 });

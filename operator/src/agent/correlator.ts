@@ -17,28 +17,13 @@ import type { FileEventRecord } from '../fileaccess/file-event';
 import type { NetEventRecord } from '../netmon/net-event';
 import { NET_FLAG } from '../netmon/layout';
 import { TraceKey, traceId } from './keys';
+import { AlertRecord } from './alert';
+
+export type { AlertRecord } from './alert';
 
 export interface CorrelateSpec {
   withinSeconds: number;
   block?: { seconds: number };
-}
-
-export interface AlertRecord {
-  time: string;
-  node: string;
-  kind: 'alert';
-  alert: 'read-then-egress';
-  trace: TraceKey;
-  pod: { namespace: string; name: string; uid: string };
-  withinSeconds: number;
-  /** From the read to the connection's first packet. */
-  delay_ms: number;
-  /** Reads of watched files in the window (the file event is the last before the connection). */
-  reads: number;
-  file: FileEventRecord;
-  flow: NetEventRecord;
-  /** The block this alert started or extended (spec.correlate.block). */
-  block?: { since: string; until: string };
 }
 
 /** One pod's external egress blocked, as status lists it. */

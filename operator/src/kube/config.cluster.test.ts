@@ -78,6 +78,10 @@ describe('config/ on a real API server', { skip: clusterSkip() }, () => {
     const netOnly = { ...minimal, metadata: { name: 'network-only', namespace: 'default' }, spec: { selector: {}, network: { mode: 'block-external' } } };
     const n = await cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/default/hivetraces', netOnly);
     assert.equal(n.status, 201, `a trace without paths but with a network mode is valid: ${JSON.stringify(n.body.message)}`);
+    const exfil = parseAllDocuments(fs.readFileSync(path.join(CONFIG, 'samples/hivetrace-exfil.yaml'), 'utf8'))[0].toJS() as Obj;
+    const x = await cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/default/hivetraces', { ...exfil, metadata: { name: 'exfil', namespace: 'default' } });
+    assert.equal(x.status, 201, `the correlate sample is valid: ${JSON.stringify(x.body.message)}`);
+    assert.deepEqual((x.body.spec as { correlate: unknown }).correlate, { withinSeconds: 30, block: { seconds: 600 } });
   });
 
   test('invalid HiveTraces are rejected by the API server with a clear message', async () => {
