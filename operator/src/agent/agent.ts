@@ -3,7 +3,8 @@
 // (reconciler.ts: a work queue of traces, each turned into watched inodes and
 // selected pod addresses, and a status report); the file-access monitor's events
 // go through the file pipeline, the network monitor's through the network
-// pipeline, both to stdout; the nodes' addresses are the cluster's
+// pipeline, both to stdout; the correlator joins what both write for traces
+// with spec.correlate (read-then-egress alerts, blocks); the nodes' addresses are the cluster's
 // (cluster-cidrs.ts); /metrics and the health endpoints are metrics.ts.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { log as rootLog } from '../util/log';
@@ -24,6 +25,7 @@ import { NetworkPipeline } from './network-pipeline';
 import { clusterCidrs } from './cluster-cidrs';
 import { ContainerRuntime, ContainerdRuntime, CriRuntime } from './container-runtime';
 import { Reconciler } from './reconciler';
+import { Correlator } from './correlator';
 import { traceId } from './keys';
 
 const log = rootLog.child({ module: 'agent' });
@@ -85,6 +87,7 @@ export class Agent {
   private keeper: WatchKeeper | undefined;
   private files: FilePipeline | undefined;
   private net: NetworkPipeline | undefined;
+  private correlator: Correlator | undefined;
   private status: StatusWriter | undefined;
   private reconciler: Reconciler | undefined;
   private informers: AnyInformer[] = [];
@@ -126,6 +129,21 @@ export class Agent {
     monitor.onEvents((events) => files.handle(events));
     const net = NetworkPipeline.open(this.writer, this.clock, o.nodeName, this.metrics, o.clusterCidrs ?? [], log, AGENT_NET_RING_BYTES);
     this.net = net;
+    let status: StatusWriter | undefined;
+    const correlator = new Correlator({
+      node: o.nodeName,
+      spec: (t) => traces?.get(t.name, t.namespace)?.spec.correlate,
+      emit: (a) => this.writer.write(a),
+      hold: net ? (uid, holder, flags) => net.registry.hold(uid, holder, flags) : undefined,
+      onAlert: (t) => this.metrics.alerts.inc({ trace: traceId(t), alert: 'read-then-egress' }),
+      onBlock: (t) => this.metrics.egressBlocks.inc({ trace: traceId(t) }),
+      onBlocksChanged: (t) => status?.blocksChanged(t),
+      log,
+    });
+    this.correlator = correlator;
+    files.tap = (r) => correlator.file(r);
+    if (net) net.tap = (r) => correlator.flow(r);
+    this.metrics.collectBlocks(() => correlator.blockedPods);
     this.metrics.collectFrom(() => {
       const c = monitor.counters();
       return { watchedInodes: registry.inodes, dropped: c.dropped, emitted: c.emitted, lost: c.lost, aggregated: c.aggregated, aggFull: c.aggFull };
@@ -148,6 +166,7 @@ export class Agent {
         remove: (p) => {
           this.reconciler?.podDeleted(p);
           net?.releasePod({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' });
+          correlator.releasePod(p.metadata?.uid ?? '');
         },
       },
       apiError('watch'),
@@ -182,7 +201,9 @@ export class Agent {
         : {}),
       onWrite: (t) => this.metrics.statusWrites.inc({ trace: traceId(t) }),
       onError: apiError('status'),
+      blocks: (t) => correlator.blocks(t),
     });
+    status = this.status;
     this.reconciler = new Reconciler({
       hostProc: o.hostProc,
       maxMatches: o.maxMatches,
@@ -193,7 +214,10 @@ export class Agent {
       network: net?.registry,
       status: this.status,
       metrics: this.metrics,
-      onTraceGone: (t) => files.releaseTrace(t),
+      onTraceGone: (t) => {
+        files.releaseTrace(t);
+        correlator.releaseTrace(t);
+      },
       log,
     });
     reconciler = this.reconciler;
@@ -237,6 +261,7 @@ export class Agent {
     this.metrics.ready = false;
     clearInterval(this.resyncTicker);
     this.status?.stop();
+    this.correlator?.stop();
     this.metrics.close();
     await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
     const reconciles = this.reconciler?.stop(); // waits for the runs in progress: closing the runtime ends their calls

@@ -18,6 +18,8 @@ import { TraceKey, traceId } from './keys';
 export class FilePipeline {
   private readonly limiter: RateLimiter<FileEventRecord>;
   private readonly seen = new Map<string, { eventsSeen: number; lastEventTime?: string }>();
+  /** Sees every enriched record before the rate limit (the correlator). */
+  tap: ((rec: FileEventRecord) => void) | undefined;
 
   constructor(
     private readonly registry: WatchRegistry,
@@ -43,6 +45,7 @@ export class FilePipeline {
         const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.nodeName);
         if ((e.access & o.access) !== e.access) rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
         const id = traceId(o.trace);
+        this.tap?.(rec);
         this.limiter.offer(`${id}|${e.tgid}`, this.rateLimit(o.trace), rec);
         let t = tally.get(id);
         if (!t) tally.set(id, (t = { events: 0, access: new Map() }));

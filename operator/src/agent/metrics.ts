@@ -18,6 +18,8 @@ export class AgentMetrics {
   readonly apiErrors = new client.Counter({ name: 'hive_api_errors_total', help: 'Kubernetes API errors (watch restarts, failed status writes)', labelNames: ['what'], registers: [this.registry] });
   readonly flows = new client.Counter({ name: 'hive_network_flows_total', help: 'Network flows seen, by pod, scope and verdict of their first packet', labelNames: ['namespace', 'pod', 'scope', 'verdict'], registers: [this.registry] });
   readonly blockedPackets = new client.Counter({ name: 'hive_network_blocked_packets_total', help: 'Packets dropped by block-external, by pod', labelNames: ['namespace', 'pod'], registers: [this.registry] });
+  readonly alerts = new client.Counter({ name: 'hive_alerts_total', help: 'Correlation alerts (kind "alert"), by trace and alert (read-then-egress)', labelNames: ['trace', 'alert'], registers: [this.registry] });
+  readonly egressBlocks = new client.Counter({ name: 'hive_egress_blocks_total', help: "Pods whose external egress a trace's correlate.block started blocking", labelNames: ['trace'], registers: [this.registry] });
   private server: http.Server | undefined;
   ready = false;
 
@@ -47,12 +49,19 @@ export class AgentMetrics {
     new client.Gauge({ name: 'hive_network_events_dropped', help: 'Network events lost because the ring buffer was full (kernel counter)', registers: [this.registry], collect() { this.set(read().dropped); } });
   }
 
+  /** Pods with external egress blocked by a correlation now, read when scraped. */
+  collectBlocks(read: () => number): void {
+    new client.Gauge({ name: 'hive_egress_blocked_pods', help: 'Pods whose external egress a correlation alert blocks now', registers: [this.registry], collect() { this.set(read()); } });
+  }
+
   /** Drops a deleted trace's series (trace is "ns/name"). */
   releaseTrace(trace: string): void {
     for (const access of ACCESS_NAMES) this.events.remove({ trace, access });
     for (const cause of CAUSES) this.reconciles.remove({ trace, cause });
     this.reconcileErrors.remove({ trace });
     this.statusWrites.remove({ trace });
+    this.alerts.remove({ trace, alert: 'read-then-egress' });
+    this.egressBlocks.remove({ trace });
   }
 
   /** Drops a deleted pod's series. */

@@ -8,7 +8,7 @@ import { errorMessage } from '../util/errors';
 import { NetMonitor } from '../netmon/net-monitor';
 import { InterfaceTracker } from '../netmon/interface-tracker';
 import { EVENT_CODE, REASON_CODE, RawNetEvent, SCOPE, VERDICT } from '../netmon/layout';
-import { toNetRecord } from '../netmon/net-event';
+import { NetEventRecord, toNetRecord } from '../netmon/net-event';
 import { Cidr } from '../netmon/addr';
 import { Clock } from '../output/clock';
 import { EventWriter } from '../output/event-writer';
@@ -20,6 +20,8 @@ export class NetworkPipeline {
   private readonly tracker: InterfaceTracker;
   /** Blocked packets already counted in the metric, per flow. */
   private readonly blockedSeen = new Map<string, number>();
+  /** Sees every record written (the correlator). */
+  tap: ((rec: NetEventRecord) => void) | undefined;
 
   private constructor(
     readonly monitor: NetMonitor,
@@ -64,7 +66,9 @@ export class NetworkPipeline {
       if (e.type === EVENT_CODE.summary && e.reason !== REASON_CODE.interval) this.blockedSeen.delete(flowKey);
       else if (e.flow.blocked) this.blockedSeen.set(flowKey, e.flow.blocked);
       for (const o of owners) {
-        this.writer.write(toNetRecord(e, { trace: o.trace, pod: o.pod }, this.clock, this.monitor.interfaceName(e.ifindex), this.nodeName));
+        const rec = toNetRecord(e, { trace: o.trace, pod: o.pod }, this.clock, this.monitor.interfaceName(e.ifindex), this.nodeName);
+        this.writer.write(rec);
+        this.tap?.(rec);
       }
     }
   }

@@ -48,3 +48,21 @@ test('two traces on one pod: one kernel entry with the union of flags, events fo
   assert.equal(t.pods.size, 0);
   assert.equal(r.addresses, 0);
 });
+
+test('hold: flags on one pod beside its traces, released exactly; only selected addresses reach the kernel', () => {
+  const t = table();
+  const r = new NetworkRegistry(t, () => undefined);
+  r.set('ns/a', [sel('a', '10.0.0.5', NET_FLAG.monitor), sel('a', '10.0.0.6', NET_FLAG.monitor)]);
+  t.calls.length = 0;
+  r.hold('10.0.0.5', 'ns/a', NET_FLAG.blockExternal); // sel() uses the ip as the pod uid
+  assert.deepEqual(t.calls, ['set 0a000005 1 3'], 'that pod only');
+  r.hold('10.0.0.5', 'ns/b', NET_FLAG.blockExternal);
+  r.hold('10.0.0.5', 'ns/a', 0);
+  assert.equal(t.pods.get(parseIp('10.0.0.5').toString('hex'))?.flags, 3, 'still held by ns/b');
+  r.hold('10.0.0.5', 'ns/b', 0);
+  assert.equal(t.pods.get(parseIp('10.0.0.5').toString('hex'))?.flags, 1, 'back to monitor');
+  r.hold('10.0.0.9', 'ns/a', NET_FLAG.blockExternal);
+  assert.equal(t.pods.size, 2, 'a held pod no trace selects is not put in the kernel');
+  r.set('ns/a', [sel('a', '10.0.0.5', NET_FLAG.monitor), sel('a', '10.0.0.6', NET_FLAG.monitor), sel('a', '10.0.0.9', NET_FLAG.monitor)]);
+  assert.equal(t.pods.get(parseIp('10.0.0.9').toString('hex'))?.flags, 3, 'the hold applies once it is selected');
+});

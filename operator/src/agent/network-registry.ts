@@ -30,6 +30,8 @@ export class NetworkRegistry {
   /** address (hex) -> what the kernel has: watch id and flags */
   private readonly kernel = new Map<string, { watchId: number; flags: number; addr: Buffer }>();
   private nextId = 1;
+  /** Flags held on a pod (uid) beside what its traces select, by holder: a correlation's block. */
+  private readonly held = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly table: PodTable,
@@ -44,6 +46,21 @@ export class NetworkRegistry {
     this.sync();
   }
 
+  /**
+   * Adds `flags` to every address of pod `podUid` for `holder` (0 releases
+   * it), whatever its traces select: e.g. block-external for that pod alone.
+   * Only addresses some trace selects are in the kernel; the hold applies
+   * to them as they come and go.
+   */
+  hold(podUid: string, holder: string, flags: number): void {
+    let h = this.held.get(podUid);
+    if (flags) {
+      if (!h) this.held.set(podUid, (h = new Map()));
+      h.set(holder, flags);
+    } else if (h?.delete(holder) && h.size === 0) this.held.delete(podUid);
+    this.sync();
+  }
+
   private sync(): void {
     const want = new Map<string, { flags: number; addr: Buffer }>();
     for (const sels of this.byTrace.values()) {
@@ -51,6 +68,7 @@ export class NetworkRegistry {
         const k = s.addr.toString('hex');
         const w = want.get(k) ?? { flags: 0, addr: s.addr };
         w.flags |= s.flags | NET_FLAG.monitor;
+        for (const f of this.held.get(s.pod.uid)?.values() ?? []) w.flags |= f;
         want.set(k, w);
       }
     }

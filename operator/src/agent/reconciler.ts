@@ -219,7 +219,7 @@ export class Reconciler {
     const explanation = new Explanation({ hostProc: this.o.hostProc, maxMatches: this.o.maxMatches });
     if (trace) {
       const access = accessMask(trace.spec.access as AccessName[] | undefined);
-      const netMode = trace.spec.network?.mode ?? 'off';
+      const netMode = networkMode(trace);
       for (const pod of this.o.pods.list(key.namespace)) {
         if (pod.metadata?.deletionTimestamp) continue;
         if (!matchesSelector(trace.spec.selector, pod.metadata?.labels)) continue;
@@ -260,7 +260,7 @@ export class Reconciler {
     for (const [oid, owner] of this.owned.get(id) ?? []) if (!desired.has(oid)) this.unwatchContainer(owner);
     if (dry) explanation.network(net.splice(0)); // a dry run selects no address: its filters stay off
     this.o.network?.set(id, net);
-    if (trace && (trace.spec.network?.mode ?? 'off') !== 'off' && !this.o.network) {
+    if (trace && networkMode(trace) !== 'off' && !this.o.network) {
       unresolved.push({ pod: '*', container: '*', path: 'network', reason: 'network monitoring unavailable on this node (see the agent log)' });
     }
     unresolved.sort((a, b) => cmp(a.pod, b.pod) || cmp(a.container, b.container) || cmp(a.path, b.path) || cmp(a.reason, b.reason));
@@ -390,6 +390,12 @@ export class Reconciler {
     for (const t of this.pathTimers.values()) clearTimeout(t);
     return this.queue.stop();
   }
+}
+
+/** spec.network.mode, except that correlate needs the pods' flows: off becomes monitor. */
+export function networkMode(t: HiveTrace): string {
+  const mode = t.spec.network?.mode ?? 'off';
+  return mode === 'off' && t.spec.correlate ? 'monitor' : mode;
 }
 
 function cmp(a: string, b: string): number {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { log } from '../util/log';
 import { k8sLib } from '../kube/client';
-import { Counters, NodeEntry, NodeReport, StatusWriter } from './status-writer';
+import { Counters, EgressBlock, NodeEntry, NodeReport, StatusWriter } from './status-writer';
 import type { InventoryReport } from './inventory';
 
 before(() => k8sLib()); // loaded once: its first import takes longer than the waits below
@@ -13,7 +13,9 @@ before(() => k8sLib()); // loaded once: its first import takes longer than the w
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KEY = { namespace: 'a', name: 't' };
 
-function setup(opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: () => boolean; inventoryIntervalMs?: number } = {}) {
+function setup(
+  opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: () => boolean; inventoryIntervalMs?: number; blocks?: () => EgressBlock[] } = {},
+) {
   const writes: { at: number; entry: NodeEntry }[] = [];
   const custom = {
     patchNamespacedCustomObjectStatus: async (req: { body: { status: { nodes: NodeEntry[] } } }) => {
@@ -31,6 +33,7 @@ function setup(opts: { stored?: NodeEntry; countersIntervalMs?: number; fail?: (
     countersIntervalMs: opts.countersIntervalMs ?? 200,
     minIntervalMs: 20,
     ...(opts.inventoryIntervalMs ? { inventory: () => inventory, adoptInventory: (_k, s) => adopted.push(s), inventoryIntervalMs: opts.inventoryIntervalMs } : {}),
+    blocks: opts.blocks,
   });
   return { w, writes, adopted, setCounters: (c: Counters) => (counters = c), setInventory: (i: InventoryReport) => (inventory = i) };
 }
@@ -192,4 +195,34 @@ test('the inventory alone is written at most once per its interval, only when it
   await sleep(200);
   assert.equal(again.writes.length, 0);
   again.w.stop();
+});
+
+test('egress blocks: written soon after they change, gone when they end; stale ones a restarted agent no longer holds are cleared', async () => {
+  let blocks: EgressBlock[] = [];
+  const { w, writes } = setup({ countersIntervalMs: 60_000, blocks: () => blocks });
+  w.report(KEY, ok);
+  await sleep(40);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0].entry.blocks, undefined);
+  blocks = [{ pod: 'web', since: '2026-12-02T10:00:00.000Z', until: '2026-12-02T10:01:00.000Z', path: '/etc/secret', destination: '198.18.0.2:443' }];
+  w.blocksChanged(KEY);
+  await sleep(40);
+  assert.equal(writes.length, 2, 'written without waiting for the counters interval');
+  assert.deepEqual(writes[1].entry.blocks, blocks);
+  w.report(KEY, ok); // the same report, the same blocks: nothing to write
+  await sleep(40);
+  assert.equal(writes.length, 2);
+  blocks = [];
+  w.blocksChanged(KEY);
+  await sleep(40);
+  assert.equal(writes.length, 3);
+  assert.equal(writes[2].entry.blocks, undefined, 'the field left out: server-side apply removes it');
+  w.stop();
+  const stored = { ...writes[1].entry };
+  const r = setup({ stored, blocks: () => [] });
+  r.w.report(KEY, ok);
+  await sleep(40);
+  assert.equal(r.writes.length, 1, 'the stored entry lists a block this agent does not hold');
+  assert.equal(r.writes[0].entry.blocks, undefined);
+  r.w.stop();
 });

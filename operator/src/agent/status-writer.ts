@@ -16,11 +16,13 @@
 // field its manager leaves out), and a restarted agent adopts the stored one
 // (merged into its own). Status writes never bump
 // metadata.generation (the status subresource), so none re-triggers a reconcile.
+// The egress blocks of spec.correlate (blocks(), when they start, are
+// extended or end: blocksChanged) are written soon after they change.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { isDeepStrictEqual } from 'node:util';
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
-import { GROUP, HiveTraceStatus, KIND, PLURAL, VERSION } from '../kube/hivetrace-schema';
+import { GROUP, HiveTraceStatus, KIND, MAX_BLOCKS, PLURAL, VERSION } from '../kube/hivetrace-schema';
 import { k8sLib } from '../kube/client';
 import { TraceKey, traceId } from './keys';
 import type { InventoryReport } from './inventory';
@@ -62,7 +64,11 @@ export interface StatusWriterOptions {
   minIntervalMs?: number;
   onWrite?: (key: TraceKey) => void;
   onError?: () => void;
+  /** The trace's egress blocks on this node now (spec.correlate.block). */
+  blocks?: (key: TraceKey) => EgressBlock[];
 }
+
+export type EgressBlock = NonNullable<NodeEntry['blocks']>[number];
 
 /** What was last written for a trace (or found written, at first sight). */
 interface Written {
@@ -75,6 +81,8 @@ interface Written {
   counters: Counters;
   /** The inventory last written (or found written). */
   inventory?: InventoryReport;
+  /** The blocks last written. */
+  blocks: EgressBlock[];
   at: number;
   /** The report to write, when it differs from `report`. */
   pending?: NodeReport;
@@ -109,7 +117,7 @@ export class StatusWriter {
   report(key: TraceKey, r: NodeReport): void {
     if (this.stopped) return;
     const w = this.entry(key);
-    if (isDeepStrictEqual(w.report, r)) {
+    if (isDeepStrictEqual(w.report, r) && isDeepStrictEqual(w.blocks, this.blocks(w))) {
       w.pending = undefined;
       return;
     }
@@ -131,7 +139,7 @@ export class StatusWriter {
   private adopt(key: TraceKey): Written {
     const s = this.o.stored(key);
     const base: Counters = { eventsSeen: s?.eventsSeen ?? 0, ...(s?.lastEventTime ? { lastEventTime: s.lastEventTime } : {}) };
-    const w: Written = { key, base, counters: base, at: 0, failures: 0 };
+    const w: Written = { key, base, counters: base, blocks: s?.blocks ?? [], at: 0, failures: 0 };
     if (!s) return w;
     if (s.inventory && this.o.inventory) {
       w.inventory = s.inventory;
@@ -151,6 +159,16 @@ export class StatusWriter {
     return w;
   }
 
+  private blocks(w: Written): EgressBlock[] {
+    return this.o.blocks?.(w.key).slice(0, MAX_BLOCKS) ?? [];
+  }
+
+  /** The trace's blocks changed: written soon, as a changed report is. */
+  blocksChanged(key: TraceKey): void {
+    const w = this.traces.get(traceId(key));
+    if (w && !this.stopped) this.schedule(w, w.at + this.minIntervalMs);
+  }
+
   private counters(w: Written): Counters {
     const c = this.o.counters(w.key);
     if (!c) return w.base;
@@ -166,7 +184,9 @@ export class StatusWriter {
     const now = Date.now();
     for (const w of this.traces.values()) {
       if (w.timer || !w.report) continue; // a write is coming (it carries the counters), or nothing was reported yet
-      const counters = now - w.at >= this.countersIntervalMs && !isDeepStrictEqual(this.counters(w), w.counters);
+      // blocks missed by blocksChanged (e.g. stale ones adopted) ride with the counters' cadence
+      const counters =
+        now - w.at >= this.countersIntervalMs && (!isDeepStrictEqual(this.counters(w), w.counters) || !isDeepStrictEqual(this.blocks(w), w.blocks));
       const inventory = !counters && this.o.inventory && now - w.at >= this.inventoryIntervalMs && !isDeepStrictEqual(this.inventoryOf(w), w.inventory);
       if (counters || inventory) this.schedule(w, now);
     }
@@ -193,6 +213,7 @@ export class StatusWriter {
     if (!r) return;
     const counters = this.counters(w);
     const inventory = this.inventoryOf(w);
+    const blocks = this.blocks(w);
     const ready = r.unresolved.length === 0;
     const now = new Date().toISOString();
     const lastTransitionTime = ready === w.ready && w.lastTransitionTime ? w.lastTransitionTime : now;
@@ -200,7 +221,9 @@ export class StatusWriter {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: KIND,
       metadata: { name: w.key.name, namespace: w.key.namespace },
-      status: { nodes: [{ ...entry(this.node, r, counters, ready, lastTransitionTime), ...(inventory ? { inventory } : {}) }] },
+      status: {
+        nodes: [{ ...entry(this.node, r, counters, ready, lastTransitionTime), ...(inventory ? { inventory } : {}), ...(blocks.length ? { blocks } : {}) }],
+      },
     };
     const attempt = w.at;
     w.at = Date.now();
@@ -232,6 +255,7 @@ export class StatusWriter {
     w.lastTransitionTime = lastTransitionTime;
     w.counters = counters;
     w.inventory = inventory;
+    w.blocks = blocks;
     this.o.onWrite?.(w.key);
     // a report that changed while this write was in flight
     if (w.pending) this.schedule(w, w.at + this.minIntervalMs);

@@ -14,7 +14,7 @@ import type { NativeBpfObject } from '../bpf/native';
 import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput, variantsFromEnv } from './network';
 import { watchChurn } from './watch-churn';
-import { pipelineThroughput } from './pipeline';
+import { correlateOverhead, pipelineThroughput } from './pipeline';
 import { memoryBench } from './memory';
 import { peersOverhead } from './peers';
 import { stormCost } from './storm';
@@ -243,6 +243,11 @@ async function main() {
   const PIPELINE_TITLE = 'Pipeline: ring buffer -> decode -> enrich -> rate limit -> JSON line on stdout, one pinned CPU (ring pre-filled, rotating arms)';
   if (process.env.HIVE_BENCH_ONLY === 'pipeline') {
     table(PIPELINE_TITLE, await pipelineThroughput(quiet));
+    return;
+  }
+  // env HIVE_BENCH_ONLY=correlate: the read-then-egress correlator's cost on the pipeline
+  if (process.env.HIVE_BENCH_ONLY === 'correlate') {
+    table('Correlator (spec.correlate) on the file pipeline: lines/s to /dev/null, one pinned CPU, rotating', await correlateOverhead());
     return;
   }
   const STORM_TITLE = 'Storms: one process opening+reading one watched file (build/storm on one CPU), the agent pipeline on the other, 5 s an arm, rotating';

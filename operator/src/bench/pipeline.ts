@@ -14,6 +14,7 @@ import { FileAccessMonitor } from '../fileaccess/monitor';
 import { ACCESS_ALL } from '../fileaccess/layout';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import { FilePipeline } from '../agent/file-pipeline';
+import { Correlator } from '../agent/correlator';
 import { AgentMetrics } from '../agent/metrics';
 import { Clock } from '../output/clock';
 import { EventWriter } from '../output/event-writer';
@@ -22,6 +23,8 @@ import { BenchGenerator } from './generator';
 
 type Row = Record<string, string | number>;
 type Sink = 'pipe' | 'devnull';
+/** The correlator on the pipeline: none; tapped, no trace correlates; tapped, the trace correlates (every read kept as its pod's window). */
+type Tap = 'none' | 'off' | 'on';
 
 const EVENTS = 1_000_000;
 /** 128 MiB holds 1.5 M 88-byte records: the whole load fits before the clock starts. */
@@ -37,7 +40,7 @@ interface ChildResult {
 }
 
 /** The measured process: fills the ring, then runs the agent's pipeline to fd 1. */
-async function child(events: number, rateLimit: number | undefined): Promise<void> {
+async function child(events: number, rateLimit: number | undefined, tap: Tap = 'none'): Promise<void> {
   const quiet = log.child({ module: 'bench' });
   quiet.level = 'warn';
   const { monitor } = FileAccessMonitor.open({ mode: 'auto', ringBufferBytes: RING, log: quiet });
@@ -57,6 +60,8 @@ async function child(events: number, rateLimit: number | undefined): Promise<voi
   ]);
   const writer = new EventWriter();
   const pipeline = new FilePipeline(registry, writer, new Clock(), 'node-bench-1', new AgentMetrics(), () => rateLimit);
+  const correlator = tap === 'none' ? undefined : new Correlator({ node: 'node-bench-1', spec: () => (tap === 'on' ? { withinSeconds: 30 } : undefined), emit: () => undefined, log: quiet });
+  if (correlator) pipeline.tap = (r) => correlator.file(r);
   for (let done = 0; done < events; done += 10_000) gen.generate(Math.min(10_000, events - done));
   // HIVE_BENCH_PROFILE=FILE: a CPU profile of the measured phase only (node's
   // --cpu-prof would also sample the program loads, and the verifier gives up
@@ -83,6 +88,7 @@ async function child(events: number, rateLimit: number | undefined): Promise<voi
   });
   await finished;
   pipeline.stop();
+  correlator?.stop();
   await writer.drained();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(c0);
@@ -101,10 +107,10 @@ async function child(events: number, rateLimit: number | undefined): Promise<voi
 }
 
 /** One round: the pipeline process on the last CPU, its stdout to `sink`. */
-function round(sink: Sink, rateLimit: number | undefined, events = EVENTS): Promise<ChildResult & { counted?: number }> {
+function round(sink: Sink, rateLimit: number | undefined, events = EVENTS, tap: Tap = 'none'): Promise<ChildResult & { counted?: number }> {
   const cpus = os.cpus().length;
   const last = String(cpus - 1);
-  const child = ['taskset', '-c', last, process.execPath, __filename, '--child', String(events), String(rateLimit ?? 0)].map((a) => `'${a}'`).join(' ');
+  const child = ['taskset', '-c', last, process.execPath, __filename, '--child', String(events), String(rateLimit ?? 0), tap].map((a) => `'${a}'`).join(' ');
   // the reader on another CPU when there is one, so it does not take the measured core
   const reader = `taskset -c ${cpus > 1 ? '0' : last} wc -l`;
   const script = sink === 'pipe' ? `${child} | ${reader}` : `${child} > /dev/null`;
@@ -162,9 +168,39 @@ export async function pipelineThroughput(_log: Logger, rounds = 5): Promise<Row[
   }));
 }
 
+/**
+ * The correlator's cost on the pipeline (to /dev/null, no rate limit):
+ * without it, tapped by a correlator no trace asks for, and with the trace
+ * correlating (each read becomes its pod's window), rotating; ratios to the first.
+ */
+export async function correlateOverhead(rounds = 3): Promise<Row[]> {
+  const arms: { name: string; tap: Tap }[] = [
+    { name: 'no correlator', tap: 'none' },
+    { name: 'correlator tapped, trace without correlate', tap: 'off' },
+    { name: 'correlator tapped, trace with correlate (every record a read)', tap: 'on' },
+  ];
+  const rates = arms.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < arms.length; i++) {
+      const k = (i + r) % arms.length;
+      const res = await round('devnull', undefined, EVENTS, arms[k].tap);
+      if (res.lines !== res.events) throw new Error(`correlate bench: ${res.events} events gave ${res.lines} lines`);
+      rates[k].push(res.events / res.seconds);
+    }
+  }
+  const base = median(rates[0]);
+  return arms.map((a, k) => ({
+    arm: a.name,
+    [`lines/s (median of ${rounds} x ${EVENTS / 1e6} M)`]: Math.round(median(rates[k])),
+    'runs (k lines/s)': rates[k].map((x) => (x / 1e3).toFixed(0)).join(' '),
+    'ratio to no correlator (medians)': +(median(rates[k]) / base).toFixed(3),
+    'load average (1 min) at end': +os.loadavg()[0].toFixed(2),
+  }));
+}
+
 if (require.main === module && process.argv[2] === '--child') {
   const limit = Number(process.argv[4]);
-  child(Number(process.argv[3]), limit > 0 ? limit : undefined).catch((e) => {
+  child(Number(process.argv[3]), limit > 0 ? limit : undefined, (process.argv[5] as Tap | undefined) ?? 'none').catch((e) => {
     console.error(e);
     process.exit(1);
   });

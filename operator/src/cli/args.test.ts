@@ -228,7 +228,7 @@ test('options fall back to their environment variable, then their default; an em
 test('logs: choices, names and numbers are checked, each with one line', () => {
   const o = parseLogsArgs(['-f', '-n', 'ns', '--tail', '5', '--pod', 'team-a/web-1']);
   assert.deepEqual([o.follow, o.namespace, o.tail, o.pod, o.selector, o.kind], [true, 'ns', 5, 'team-a/web-1', 'app.kubernetes.io/name=hive', undefined]);
-  assert.throws(() => parseLogsArgs(['--kind', 'dns']), { message: /^hive logs: --kind must be file or network, got 'dns'$/ });
+  assert.throws(() => parseLogsArgs(['--kind', 'dns']), { message: /^hive logs: --kind must be one of file, network, alert, got 'dns'$/ });
   assert.throws(() => parseLogsArgs(['--trace', 'Bad_Name']), { message: /^hive logs: --trace must be NAME or NAMESPACE\/NAME/ });
   assert.throws(() => parseLogsArgs(['--tail=-1']), { message: /^hive logs: --tail must be a whole number from 0 to \d+, got '-1'$/ });
   // node's own parse errors span lines; the CLI keeps their first sentence

@@ -348,7 +348,7 @@ export const LOGS: CommandDef = {
   options: [
     { name: 'follow', short: 'f', kind: 'flag', help: 'keep printing new events' },
     { name: 'stdin', kind: 'flag', help: 'render agent log lines read from stdin (e.g. piped from kubectl logs) instead of the API' },
-    { name: 'kind', kind: 'string', value: 'file|network', choices: ['file', 'network'], help: 'only events of this kind' },
+    { name: 'kind', kind: 'string', value: 'file|network|alert', choices: ['file', 'network', 'alert'], help: 'only events of this kind' },
     { name: 'pod', kind: 'string', value: '[NAMESPACE/]NAME', help: 'only events of this pod' },
     { name: 'trace', kind: 'string', value: '[NAMESPACE/]NAME', help: 'only events of this HiveTrace' },
     { name: 'json', kind: 'flag', help: 'print the JSON lines as they are' },
@@ -362,7 +362,7 @@ export interface LogsOptions {
   follow: boolean;
   /** Render agent log lines read from stdin (e.g. piped from kubectl logs) instead of the API. */
   stdin: boolean;
-  kind?: 'file' | 'network';
+  kind?: 'file' | 'network' | 'alert';
   pod?: string;
   trace?: string;
   json: boolean;

@@ -3,9 +3,10 @@
 // event, or null for lines that are not events or that the filters drop.
 import { FileEventRecord, prettyLine } from '../fileaccess/file-event';
 import { NetEventRecord, prettyNetLine } from '../netmon/net-event';
+import { AlertRecord, prettyAlertLine } from '../agent/alert';
 
 export interface LogFilter {
-  kind?: 'file' | 'network';
+  kind?: 'file' | 'network' | 'alert';
   /** "namespace/name" or "name" of the audited pod */
   pod?: string;
   /** "namespace/name" or "name" of the trace */
@@ -23,15 +24,15 @@ function matches(ref: { namespace?: string; name?: string } | undefined, want: s
 export function renderAgentLine(line: string, f: LogFilter = {}): string | null {
   const text = line.trim();
   if (!text.startsWith('{')) return null;
-  let rec: FileEventRecord | NetEventRecord;
+  let rec: FileEventRecord | NetEventRecord | AlertRecord;
   try {
-    rec = JSON.parse(text) as FileEventRecord | NetEventRecord;
+    rec = JSON.parse(text) as FileEventRecord | NetEventRecord | AlertRecord;
   } catch {
     return null;
   }
-  if (rec.kind !== 'file' && rec.kind !== 'network') return null; // the agent's own logs
+  if (rec.kind !== 'file' && rec.kind !== 'network' && rec.kind !== 'alert') return null; // the agent's own logs
   if (f.kind && rec.kind !== f.kind) return null;
   if (!matches(rec.pod, f.pod) || !matches(rec.trace, f.trace)) return null;
   if (f.json) return text;
-  return `${rec.node} ${rec.kind === 'network' ? prettyNetLine(rec) : prettyLine(rec)}`;
+  return `${rec.node} ${rec.kind === 'network' ? prettyNetLine(rec) : rec.kind === 'alert' ? prettyAlertLine(rec) : prettyLine(rec)}`;
 }

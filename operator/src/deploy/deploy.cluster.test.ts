@@ -108,7 +108,7 @@ describe('the deploy path on a real API server', { skip: clusterSkip() }, () => 
     assert.equal(kubectl('create', 'namespace', 'demo').status, 0);
     const s = kubectl('apply', '--server-side', '--dry-run=server', '-f', 'config/samples/');
     assert.equal(s.status, 0, s.stderr);
-    for (const what of ['pod/demo', 'secret/db-credentials', 'hivetrace.hive.io/secrets', 'hivetrace.hive.io/egress', 'hivetrace.hive.io/shadow']) {
+    for (const what of ['pod/demo', 'secret/db-credentials', 'hivetrace.hive.io/secrets', 'hivetrace.hive.io/egress', 'hivetrace.hive.io/exfil', 'hivetrace.hive.io/shadow']) {
       assert.match(s.stdout, new RegExp(`${what.replace('.', '\\.')} serverside-applied`), what);
     }
     // no namespace controller here: hive-system would stay Terminating, so no waiting

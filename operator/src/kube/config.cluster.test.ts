@@ -78,6 +78,10 @@ describe('config/ on a real API server', { skip: clusterSkip() }, () => {
     const netOnly = { ...minimal, metadata: { name: 'network-only', namespace: 'default' }, spec: { selector: {}, network: { mode: 'block-external' } } };
     const n = await cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/default/hivetraces', netOnly);
     assert.equal(n.status, 201, `a trace without paths but with a network mode is valid: ${JSON.stringify(n.body.message)}`);
+    const exfil = parseAllDocuments(fs.readFileSync(path.join(CONFIG, 'samples/hivetrace-exfil.yaml'), 'utf8'))[0].toJS() as Obj;
+    const x = await cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/default/hivetraces', { ...exfil, metadata: { name: 'exfil', namespace: 'default' } });
+    assert.equal(x.status, 201, `the correlate sample is valid: ${JSON.stringify(x.body.message)}`);
+    assert.deepEqual((x.body.spec as { correlate: unknown }).correlate, { withinSeconds: 30, block: { seconds: 600 } });
   });
 
   test('invalid HiveTraces are rejected by the API server with a clear message', async () => {
@@ -98,6 +102,13 @@ describe('config/ on a real API server', { skip: clusterSkip() }, () => {
       ['no selector', { paths: ['/a'] }, /spec\.selector: Required value/],
       ['unknown network mode', { paths: ['/a'], selector: {}, network: { mode: 'block-all' } }, /Unsupported value: "block-all"/],
       ['rate limit 0', { paths: ['/a'], selector: {}, rateLimit: 0 }, /spec\.rateLimit: Invalid value: 0: spec\.rateLimit in body should be greater than or equal to 1/],
+      ['correlate window 0', { paths: ['/a'], selector: {}, correlate: { withinSeconds: 0 } }, /spec\.correlate\.withinSeconds: Invalid value: 0: spec\.correlate\.withinSeconds in body should be greater than or equal to 1/],
+      ['correlate window 3601', { paths: ['/a'], selector: {}, correlate: { withinSeconds: 3601 } }, /spec\.correlate\.withinSeconds: Invalid value: 3601: spec\.correlate\.withinSeconds in body should be less than or equal to 3600/],
+      ['correlate without window', { paths: ['/a'], selector: {}, correlate: {} }, /spec\.correlate\.withinSeconds: Required value/],
+      ['correlate block 86401', { paths: ['/a'], selector: {}, correlate: { withinSeconds: 5, block: { seconds: 86401 } } }, /spec\.correlate\.block\.seconds: Invalid value: 86401: spec\.correlate\.block\.seconds in body should be less than or equal to 86400/],
+      ['correlate block 0', { paths: ['/a'], selector: {}, correlate: { withinSeconds: 5, block: { seconds: 0 } } }, /spec\.correlate\.block\.seconds in body should be greater than or equal to 1/],
+      ['correlate without paths', { selector: {}, network: { mode: 'monitor' }, correlate: { withinSeconds: 5 } }, /correlate needs paths: the reads it joins are of watched files/],
+      ['correlate without read', { paths: ['/a'], selector: {}, access: ['write'], correlate: { withinSeconds: 5 } }, /correlate joins reads: access must include read/],
     ];
     const failures: string[] = [];
     for (const [what, spec, re] of cases) {

@@ -15,6 +15,11 @@ export const MAX_PATHS = 64;
 export const MAX_EXPLAIN_ENTRIES = 50;
 /** The access inventory of a node lists at most this many entries (the agent's --inventory-size, default 50). */
 export const MAX_INVENTORY_ENTRIES = 500;
+/** spec.correlate bounds: the join window and the block's length, in seconds. */
+export const MAX_CORRELATE_WINDOW_S = 3600;
+export const MAX_CORRELATE_BLOCK_S = 86400;
+/** A node's status lists at most this many egress blocks. */
+export const MAX_BLOCKS = 50;
 
 /** A string enum as Kubernetes wants it (type + enum; no anyOf/const). */
 function StringEnum<T extends string>(values: readonly T[], opts: Record<string, unknown> = {}) {
@@ -89,13 +94,44 @@ export const HiveTraceSpec = Type.Object({
       },
     ),
   ),
+  correlate: Type.Optional(
+    Type.Object(
+      {
+        withinSeconds: Type.Integer({
+          minimum: 1,
+          maximum: MAX_CORRELATE_WINDOW_S,
+          description: `The join window: an external connection the pod opens at most this many seconds (1 to ${MAX_CORRELATE_WINDOW_S}) after it read a watched file raises one alert.`,
+        }),
+        block: Type.Optional(
+          Type.Object(
+            {
+              seconds: Type.Integer({
+                minimum: 1,
+                maximum: MAX_CORRELATE_BLOCK_S,
+                description: `How long (1 to ${MAX_CORRELATE_BLOCK_S} s) the pod's external egress stays blocked after an alert; a later alert extends it.`,
+              }),
+            },
+            { description: "On an alert, block the pod's new external connections (that pod only) for a while; the block is listed in status.nodes[].blocks." },
+          ),
+        ),
+      },
+      {
+        description:
+          "Read-then-egress alerts: when a selected pod reads a watched file and then opens a connection to an address outside the cluster within withinSeconds, the agent emits one kind:\"alert\" event naming the file event and the flow. The join is per pod (flows carry no reliable process: a connection is seen on the pod's veth). It implies network monitoring (mode monitor) of the selected pods when network.mode is off.",
+      },
+    ),
+  ),
   dryRun: Type.Optional(
     Type.Boolean({
       description:
         "Resolve and report, attach nothing: each node's agent resolves the selected containers' paths as for a live trace and lists the result in status.nodes[].explain (symlink hops, final path, inode, device, mount, or why not) without watching any of them; for network, the pod addresses that would be monitored and the interface their route leaves by, with no filter attached. Ready's reason is DryRun. Setting it to false starts the trace.",
     }),
   ),
-}, cel(["has(self.paths) || (has(self.network) && self.network.mode != 'off')", 'a trace needs paths, or a network mode other than off']));
+}, cel(
+  ["has(self.paths) || (has(self.network) && self.network.mode != 'off')", 'a trace needs paths, or a network mode other than off'],
+  ['!has(self.correlate) || has(self.paths)', 'correlate needs paths: the reads it joins are of watched files'],
+  ["!has(self.correlate) || !has(self.access) || 'read' in self.access", 'correlate joins reads: access must include read'],
+));
 
 const Condition = Type.Object({
   type: Type.String(),
@@ -171,6 +207,16 @@ const Inventory = Type.Object(
   },
 );
 
+/** A pod's external egress blocked after a read-then-egress alert. */
+const EgressBlock = Type.Object({
+  pod: Type.String(),
+  since: Type.String({ format: 'date-time' }),
+  until: Type.String({ format: 'date-time' }),
+  /** What raised it: the file read and the connection's destination. */
+  path: Type.Optional(Type.String()),
+  destination: Type.Optional(Type.String()),
+});
+
 const NodeStatus = Type.Object({
   node: Type.String(),
   // per node, so that two agents never write the same condition
@@ -189,6 +235,8 @@ const NodeStatus = Type.Object({
   explain: Type.Optional(Explain),
   inventory: Type.Optional(Inventory),
   eventsSeen: Type.Optional(Type.Integer()),
+  /** Pods whose external egress spec.correlate.block holds blocked now (at most MAX_BLOCKS, latest first). */
+  blocks: Type.Optional(Type.Array(EgressBlock, { maxItems: MAX_BLOCKS })),
   lastEventTime: Type.Optional(Type.String({ format: 'date-time' })),
   updated: Type.Optional(Type.String({ format: 'date-time' })),
 });
