@@ -44,13 +44,15 @@ export interface WatchInfo {
   container?: FileEventRecord['container'];
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Clock, node = os.hostname()): FileEventRecord {
   const rec: FileEventRecord = {
     time: clock.toIso(e.tsNs),
     node,
     kind: 'file',
     path: info?.path ?? '?',
-    inode: e.ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(e.ino) : e.ino.toString(),
+    inode: e.ino <= MAX_SAFE ? Number(e.ino) : e.ino.toString(),
     dev: formatDev(e.dev),
     access: accessNames(e.access),
     process: { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
@@ -116,14 +118,19 @@ function once(o: object): string {
 }
 
 const ACCESS_JSON = new Map<string, string>();
+/** By the array itself first: accessNames() hands out one array per mask. */
+const ACCESS_JSON_OF = new WeakMap<string[], string>();
 
 function accessJson(a: string[]): string {
+  const known = ACCESS_JSON_OF.get(a);
+  if (known !== undefined) return known;
   const k = a.join(',');
   let j = ACCESS_JSON.get(k);
   if (j === undefined) {
     j = JSON.stringify(a);
     if (ACCESS_JSON.size < 64) ACCESS_JSON.set(k, j);
   }
+  ACCESS_JSON_OF.set(a, j);
   return j;
 }
 
