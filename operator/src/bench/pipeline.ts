@@ -147,6 +147,8 @@ export async function pipelineThroughput(_log: Logger, rounds = Number(process.e
   }
   const rates = arms.map(() => [] as number[]);
   const cpu = arms.map(() => [] as number[]);
+  // lines per second of the process's own CPU time: what one core does, whatever else held the CPU
+  const perCpu = arms.map(() => [] as number[]);
   const dropped = arms.map(() => 0);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < arms.length; i++) {
@@ -161,6 +163,7 @@ export async function pipelineThroughput(_log: Logger, rounds = Number(process.e
       dropped[k] += res.writerDropped;
       rates[k].push((res.events - res.writerDropped) / res.seconds);
       cpu[k].push(res.cpuSeconds / res.seconds);
+      perCpu[k].push(res.events / res.cpuSeconds);
     }
   }
   return arms.map((a, k) => ({
@@ -168,6 +171,9 @@ export async function pipelineThroughput(_log: Logger, rounds = Number(process.e
     [`lines/s (median of ${rounds} x ${EVENTS / 1e6} M)`]: Math.round(median(rates[k])),
     'runs (k lines/s)': rates[k].map((x) => (x / 1e3).toFixed(0)).join(' '),
     'CPU of the pipeline process (1.0 = one core)': +median(cpu[k]).toFixed(2),
+    'lines per CPU-second of the process (median)': Math.round(median(perCpu[k])),
+    'runs (k lines per CPU-second)': perCpu[k].map((x) => (x / 1e3).toFixed(0)).join(' '),
+    'median of per-round ratios to the first arm, per CPU-second': +median(perCpu[k].map((x, r) => x / perCpu[0][r])).toFixed(3),
     'lines dropped by the writer, counted (reader too slow), all runs': dropped[k],
     'ratio to target 250k': +(median(rates[k]) / 250_000).toFixed(2),
     'ratio to goal 500k': +(median(rates[k]) / 500_000).toFixed(2),

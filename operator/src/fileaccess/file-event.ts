@@ -46,6 +46,22 @@ export interface WatchInfo {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** f() remembering its last answer: a node's events mostly repeat the device, mode and cgroup (fewer strings for the GC). */
+function lastOf<K, V>(f: (k: K) => V): (k: K) => V {
+  let key: K | undefined;
+  let val: V | undefined;
+  return (k) => {
+    if (k !== key || val === undefined) {
+      val = f(k);
+      key = k;
+    }
+    return val;
+  };
+}
+const devText = lastOf(formatDev);
+const fileModeText = lastOf((m: number) => `0${m.toString(8)}`);
+const cgroupText = lastOf((c: bigint) => c.toString());
+
 export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Clock, node = os.hostname()): FileEventRecord {
   const rec: FileEventRecord = {
     time: clock.toIso(e.tsNs),
@@ -53,12 +69,12 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
     kind: 'file',
     path: info?.path ?? '?',
     inode: e.ino <= MAX_SAFE ? Number(e.ino) : e.ino.toString(),
-    dev: formatDev(e.dev),
+    dev: devText(e.dev),
     access: accessNames(e.access),
     process: { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
     mode: SOURCE[e.source] ?? `source-${e.source}`,
-    file_mode: `0${e.fileMode.toString(8)}`,
-    cgroup_id: e.cgroupId.toString(),
+    file_mode: fileModeText(e.fileMode),
+    cgroup_id: cgroupText(e.cgroupId),
   };
   if (info?.aliases?.length) rec.aliases = info.aliases;
   if (info?.trace) rec.trace = info.trace;
