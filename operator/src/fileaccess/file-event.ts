@@ -168,6 +168,10 @@ export function fileEventLine(r: FileEventRecord): string {
   return `${s}}`;
 }
 
+/** The keys of `process` fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other).
+ * A field added to toRecord's process (or to the record) must be added to fileEventLine and here. */
+export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm'];
+
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
 export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];
 
