@@ -88,6 +88,13 @@ $(BUILD)/bpf/fileaccess-noagg.bpf.o: bpf/fileaccess.bpf.c bpf/include/*.h $(BUIL
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -DHIVE_NO_AGGREGATE -c $< -o $@
 
+# make bench only: the cast tracepoint hook stopped after stage N (see
+# HIVE_TP_STOP in bpf/fileaccess.bpf.c), to measure where its cost goes.
+BENCH_STAGE_OBJS := $(foreach n,1 2 3,$(BUILD)/bpf/bench/fileaccess-stage$(n).bpf.o)
+$(BUILD)/bpf/bench/fileaccess-stage%.bpf.o: bpf/fileaccess.bpf.c bpf/include/*.h $(BUILD)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -DHIVE_TP_STOP=$* -c $< -o $@
+
 addon: $(ADDON)
 $(ADDON): operator/native/binding.gyp operator/native/src/*.cc operator/native/src/*.h node_modules/.hive-installed
 	cd operator/native && ../../node_modules/.bin/node-gyp rebuild --nodedir=$(NODEDIR) --jobs=2 --loglevel=error >/dev/null
@@ -149,7 +156,7 @@ test-bpf: deps build $(BENCH_OBJ) $(BUILD)/storm
 test-netns: deps build
 	$(NODE) --test --test-concurrency=1 $(shell find operator/dist -name '*.netns.test.js' | sort)
 
-bench: deps build $(BENCH_OBJ) $(BUILD)/openloop $(BUILD)/storm
+bench: deps build $(BENCH_OBJ) $(BENCH_STAGE_OBJS) $(BUILD)/openloop $(BUILD)/storm
 	$(NODE) operator/dist/bench/main.js
 
 $(BUILD)/openloop: test/bench/openloop.c

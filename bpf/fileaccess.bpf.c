@@ -545,6 +545,21 @@ static __always_inline struct file *current_fd_file(long fd, bool cast)
 	return f;
 }
 
+/* Benchmark variants only: `make bench` also builds this file with
+ * -DHIVE_TP_STOP=N (build/bpf/bench/fileaccess-stageN.bpf.o), a cast hook
+ * that stops after stage N, to measure what each stage costs: 1 the syscall
+ * filter, 2 + the fd's struct file, 3 + the inode key (no map lookup).
+ * 0, the default, is the whole hook. The empty asm keeps a stopped stage's
+ * result from being optimised away. */
+#ifndef HIVE_TP_STOP
+#define HIVE_TP_STOP 0
+#endif
+#define HIVE_TP_KEEP(cond)                   \
+	do {                                 \
+		if (cond)                    \
+			asm volatile("" ::: "memory"); \
+	} while (0)
+
 static __always_inline void on_open(long fd, bool cast)
 {
 	struct hive_inode_key key;
@@ -554,6 +569,10 @@ static __always_inline void on_open(long fd, bool cast)
 	u32 fmode;
 
 	f = current_fd_file(fd, cast);
+#if HIVE_TP_STOP == 2
+	HIVE_TP_KEEP(f);
+	return;
+#endif
 	if (!f)
 		return;
 	if (cast) {
@@ -563,6 +582,10 @@ static __always_inline void on_open(long fd, bool cast)
 		key.ino = inode->i_ino;
 		key.dev = inode->i_sb->s_dev;
 		key.pad = 0;
+#if HIVE_TP_STOP == 3
+		HIVE_TP_KEEP(key.ino == (u64)key.dev);
+		return;
+#endif
 		w = bpf_map_lookup_elem(&watched, &key);
 	} else {
 		inode = BPF_CORE_READ(f, f_inode);
@@ -579,6 +602,10 @@ static __always_inline void on_open(long fd, bool cast)
 SEC("?tp_btf/sys_exit")
 int BPF_PROG(hive_tp_sys_exit, struct pt_regs *regs, long ret)
 {
+#if HIVE_TP_STOP == 1
+	HIVE_TP_KEEP(ret >= 0 && open_family(syscall_nr(regs)));
+	return 0;
+#endif
 	if (ret >= 0 && open_family(syscall_nr(regs)))
 		on_open(ret, true);
 	return 0;

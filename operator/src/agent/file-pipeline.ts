@@ -42,11 +42,14 @@ export class FilePipeline {
     for (const e of events) {
       for (const o of this.registry.owners(e.watchId, e.access)) {
         if (!o.trace) continue; // every agent owner has one
-        const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.nodeName);
+        // the owner is the watch info (path, aliases, trace, pod, container)
+        const rec = toRecord(e, o, this.clock, this.nodeName);
         if ((e.access & o.access) !== e.access) rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
         const id = traceId(o.trace);
         this.tap?.(rec);
-        this.limiter.offer(`${id}|${e.tgid}`, this.rateLimit(o.trace), rec);
+        const limit = this.rateLimit(o.trace);
+        // the window's key only where there is a limit: a string per event otherwise
+        this.limiter.offer(limit ? `${id}|${e.tgid}` : '', limit, rec);
         let t = tally.get(id);
         if (!t) tally.set(id, (t = { events: 0, access: new Map() }));
         t.events += e.count;

@@ -107,10 +107,16 @@ async function child(events: number, rateLimit: number | undefined, tap: Tap = '
 }
 
 /** One round: the pipeline process on the last CPU, its stdout to `sink`. */
-function round(sink: Sink, rateLimit: number | undefined, events = EVENTS, tap: Tap = 'none'): Promise<ChildResult & { counted?: number }> {
+function round(
+  sink: Sink,
+  rateLimit: number | undefined,
+  events = EVENTS,
+  tap: Tap = 'none',
+  childScript = __filename,
+): Promise<ChildResult & { counted?: number }> {
   const cpus = os.cpus().length;
   const last = String(cpus - 1);
-  const child = ['taskset', '-c', last, process.execPath, __filename, '--child', String(events), String(rateLimit ?? 0), tap].map((a) => `'${a}'`).join(' ');
+  const child = ['taskset', '-c', last, process.execPath, childScript, '--child', String(events), String(rateLimit ?? 0), tap].map((a) => `'${a}'`).join(' ');
   // the reader on another CPU when there is one, so it does not take the measured core
   const reader = `taskset -c ${cpus > 1 ? '0' : last} wc -l`;
   const script = sink === 'pipe' ? `${child} | ${reader}` : `${child} > /dev/null`;
@@ -132,20 +138,34 @@ function round(sink: Sink, rateLimit: number | undefined, events = EVENTS, tap: 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Lines/s to a pipe and to /dev/null, with no rate limit and with one that is never reached, rotating. */
-export async function pipelineThroughput(_log: Logger, rounds = 5): Promise<Row[]> {
-  const arms: { name: string; sink: Sink; limit?: number }[] = [
+/**
+ * Lines/s to a pipe and to /dev/null, with no rate limit and with one that is
+ * never reached, rotating. env HIVE_BENCH_PIPELINE_BASELINE=PATH (the
+ * compiled bench/pipeline.js of another build of the tree) adds that build's
+ * pipe and /dev/null arms to the same rounds, to compare a change within one
+ * run; HIVE_BENCH_PIPELINE_ROUNDS sets the rounds.
+ */
+export async function pipelineThroughput(_log: Logger, rounds = Number(process.env.HIVE_BENCH_PIPELINE_ROUNDS ?? 5)): Promise<Row[]> {
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`HIVE_BENCH_PIPELINE_ROUNDS must be an integer from 1 to 100, got "${process.env.HIVE_BENCH_PIPELINE_ROUNDS}"`);
+  const arms: { name: string; sink: Sink; limit?: number; script?: string }[] = [
     { name: 'to a pipe (wc -l on the other CPU), no rateLimit', sink: 'pipe' },
     { name: 'to /dev/null, no rateLimit', sink: 'devnull' },
     { name: 'to a pipe, rateLimit 10^9/s (windows kept, never reached)', sink: 'pipe', limit: 1e9 },
   ];
+  const baseline = process.env.HIVE_BENCH_PIPELINE_BASELINE;
+  if (baseline) {
+    if (!fs.existsSync(baseline)) throw new Error(`HIVE_BENCH_PIPELINE_BASELINE: no such file ${baseline}`);
+    arms.push({ name: `baseline build, to a pipe (${baseline})`, sink: 'pipe', script: baseline }, { name: 'baseline build, to /dev/null', sink: 'devnull', script: baseline });
+  }
   const rates = arms.map(() => [] as number[]);
   const cpu = arms.map(() => [] as number[]);
+  // lines per second of the process's own CPU time: what one core does, whatever else held the CPU
+  const perCpu = arms.map(() => [] as number[]);
   const dropped = arms.map(() => 0);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < arms.length; i++) {
       const k = (i + r) % arms.length;
-      const res = await round(arms[k].sink, arms[k].limit);
+      const res = await round(arms[k].sink, arms[k].limit, EVENTS, 'none', arms[k].script);
       if (res.lines !== res.events) throw new Error(`pipeline bench: ${res.events} events gave ${res.lines} lines`);
       // a reader slower than the pipeline (a busy machine) makes the writer drop, counted: reported, and
       // only what reached the reader is a line delivered; an uncounted loss is a failure
@@ -155,6 +175,7 @@ export async function pipelineThroughput(_log: Logger, rounds = 5): Promise<Row[
       dropped[k] += res.writerDropped;
       rates[k].push((res.events - res.writerDropped) / res.seconds);
       cpu[k].push(res.cpuSeconds / res.seconds);
+      perCpu[k].push(res.events / res.cpuSeconds);
     }
   }
   return arms.map((a, k) => ({
@@ -162,9 +183,15 @@ export async function pipelineThroughput(_log: Logger, rounds = 5): Promise<Row[
     [`lines/s (median of ${rounds} x ${EVENTS / 1e6} M)`]: Math.round(median(rates[k])),
     'runs (k lines/s)': rates[k].map((x) => (x / 1e3).toFixed(0)).join(' '),
     'CPU of the pipeline process (1.0 = one core)': +median(cpu[k]).toFixed(2),
+    'lines per CPU-second of the process (median)': Math.round(median(perCpu[k])),
+    'runs (k lines per CPU-second)': perCpu[k].map((x) => (x / 1e3).toFixed(0)).join(' '),
+    'median of per-round ratios to the first arm, per CPU-second': +median(perCpu[k].map((x, r) => x / perCpu[0][r])).toFixed(3),
     'lines dropped by the writer, counted (reader too slow), all runs': dropped[k],
     'ratio to target 250k': +(median(rates[k]) / 250_000).toFixed(2),
     'ratio to goal 500k': +(median(rates[k]) / 500_000).toFixed(2),
+    // each round over the same round's first arm: the statistic least moved by the machine's drift
+    'median of per-round ratios to the first arm': +median(rates[k].map((x, r) => x / rates[0][r])).toFixed(3),
+    'load average (1 min) at end': +os.loadavg()[0].toFixed(2),
   }));
 }
 

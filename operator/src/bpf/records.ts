@@ -57,7 +57,9 @@ export function decodeRecords<T>(
  * latin1 maps each byte to one character, so no input can fail to decode.
  */
 export function cString(buf: Buffer, at: number, width: number): string {
-  const field = buf.subarray(at, at + width);
-  const nul = field.indexOf(0);
-  return field.toString('latin1', 0, nul < 0 ? field.length : nul);
+  // a byte loop, not subarray + indexOf: no view object per string (a field is 16 bytes or so)
+  let end = at;
+  const stop = Math.min(at + width, buf.length);
+  while (end < stop && buf[end] !== 0) end++;
+  return buf.toString('latin1', at, end);
 }

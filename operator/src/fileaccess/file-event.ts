@@ -44,19 +44,37 @@ export interface WatchInfo {
   container?: FileEventRecord['container'];
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** f() remembering its last answer: a node's events mostly repeat the device, mode and cgroup (fewer strings for the GC). */
+function lastOf<K, V>(f: (k: K) => V): (k: K) => V {
+  let key: K | undefined;
+  let val: V | undefined;
+  return (k) => {
+    if (k !== key || val === undefined) {
+      val = f(k);
+      key = k;
+    }
+    return val;
+  };
+}
+const devText = lastOf(formatDev);
+const fileModeText = lastOf((m: number) => `0${m.toString(8)}`);
+const cgroupText = lastOf((c: bigint) => c.toString());
+
 export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Clock, node = os.hostname()): FileEventRecord {
   const rec: FileEventRecord = {
     time: clock.toIso(e.tsNs),
     node,
     kind: 'file',
     path: info?.path ?? '?',
-    inode: e.ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(e.ino) : e.ino.toString(),
-    dev: formatDev(e.dev),
+    inode: e.ino <= MAX_SAFE ? Number(e.ino) : e.ino.toString(),
+    dev: devText(e.dev),
     access: accessNames(e.access),
     process: { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
     mode: SOURCE[e.source] ?? `source-${e.source}`,
-    file_mode: `0${e.fileMode.toString(8)}`,
-    cgroup_id: e.cgroupId.toString(),
+    file_mode: fileModeText(e.fileMode),
+    cgroup_id: cgroupText(e.cgroupId),
   };
   if (info?.aliases?.length) rec.aliases = info.aliases;
   if (info?.trace) rec.trace = info.trace;
@@ -116,14 +134,19 @@ function once(o: object): string {
 }
 
 const ACCESS_JSON = new Map<string, string>();
+/** By the array itself first: accessNames() hands out one array per mask. */
+const ACCESS_JSON_OF = new WeakMap<string[], string>();
 
 function accessJson(a: string[]): string {
+  const known = ACCESS_JSON_OF.get(a);
+  if (known !== undefined) return known;
   const k = a.join(',');
   let j = ACCESS_JSON.get(k);
   if (j === undefined) {
     j = JSON.stringify(a);
     if (ACCESS_JSON.size < 64) ACCESS_JSON.set(k, j);
   }
+  ACCESS_JSON_OF.set(a, j);
   return j;
 }
 
@@ -144,6 +167,10 @@ export function fileEventLine(r: FileEventRecord): string {
   if (r.count !== undefined) s += `,"count":${num(r.count)}`;
   return `${s}}`;
 }
+
+/** The keys of `process` fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other).
+ * A field added to toRecord's process (or to the record) must be added to fileEventLine and here. */
+export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm'];
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
 export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileEventLine, FILE_EVENT_KEYS, toRecord } from './file-event';
+import { fileEventLine, FILE_EVENT_KEYS, PROCESS_KEYS, toRecord } from './file-event';
 import { Clock } from '../output/clock';
 import { RawFileEvent } from './layout';
 
@@ -35,4 +35,8 @@ test('every key toRecord writes is one fileEventLine knows, in its order', () =>
   const keys = Object.keys(r);
   assert.deepEqual(keys, FILE_EVENT_KEYS.filter((k) => keys.includes(k)));
   assert.equal(keys.length, FILE_EVENT_KEYS.length);
+});
+
+test('every key of process toRecord writes is one fileEventLine knows, in its order', () => {
+  assert.deepEqual(Object.keys(toRecord(raw, owner, new Clock(), 'node-a').process), PROCESS_KEYS);
 });

@@ -161,8 +161,10 @@ export interface RawFileEvent {
 
 const F = FILE_EVENT.fields;
 
+/** readBigUInt64LE, with one BigInt made instead of three when the high half is 0 (inode numbers, cgroup ids mostly). */
 function u64(buf: Buffer, at: number): bigint {
-  return buf.readBigUInt64LE(at);
+  const hi = buf.readUInt32LE(at + 4);
+  return hi === 0 ? BigInt(buf.readUInt32LE(at)) : buf.readBigUInt64LE(at);
 }
 
 export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
@@ -191,8 +193,17 @@ export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: 
   return decodeRecords(batch, FILE_EVENT.size, decodeFileEvent, out);
 }
 
+// one array per mask, made once: a record's access list is never changed in place (narrowing makes a new one)
+const NAMES_BY_MASK = new Map<number, AccessName[]>();
+
+/** The names of the bits of `mask`. The array is shared by every caller asking for that mask: do not change it. */
 export function accessNames(mask: number): AccessName[] {
-  return ACCESS_NAMES.filter((n) => (mask & ACCESS[n]) !== 0);
+  let names = NAMES_BY_MASK.get(mask);
+  if (names === undefined) {
+    names = ACCESS_NAMES.filter((n) => (mask & ACCESS[n]) !== 0);
+    if (NAMES_BY_MASK.size < 256) NAMES_BY_MASK.set(mask, names);
+  }
+  return names;
 }
 
 /** Parses "read,write" into a mask; throws with the allowed names on a bad one. */

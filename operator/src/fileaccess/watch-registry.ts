@@ -6,6 +6,8 @@
 // nothing is dropped early.
 import type { InodeRef, WatchEntry } from './monitor';
 
+const NO_OWNERS: Owner[] = [];
+
 export interface Owner {
   /** The (trace, pod, container) this belongs to: "ns/trace|podUid|container". */
   key: string;
@@ -109,9 +111,11 @@ export class WatchRegistry {
     return [...this.byKey.keys()];
   }
 
-  /** The owners of a watch id that want this access. */
+  /** The owners of a watch id that want this access (maybe the registry's own list: read it, do not change it). */
   owners(watchId: number, access: number): Owner[] {
-    return (this.byId.get(watchId)?.owners ?? []).filter((o) => (o.access & access) !== 0);
+    const all = this.byId.get(watchId)?.owners ?? NO_OWNERS;
+    // usually every owner wants the access: the list itself, no copy per event
+    return all.every((o) => (o.access & access) !== 0) ? all : all.filter((o) => (o.access & access) !== 0);
   }
 
   get inodes(): number {
