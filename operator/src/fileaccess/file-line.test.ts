@@ -22,6 +22,8 @@ test('a file event line is exactly JSON.stringify of its record', () => {
     toRecord({ ...raw, comm: 'lone\ud800' }, { path: '/x\u001f' }, clock, 'n'),
     { ...toRecord(raw, owner, clock, 'node-a'), count: 41 },
     toRecord({ ...raw, count: 7 }, owner, clock, 'node-a'),
+    toRecord({ ...raw, lineage: { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/"sh' }] } }, { ...owner, container: { ...owner.container, image: 'reg/app:1' } }, clock, 'n'),
+    toRecord({ ...raw, lineage: { exe: '', ancestors: [] } }, owner, clock, 'n'),
   ];
   for (const r of cases) assert.equal(fileEventLine(r), JSON.stringify(r));
   // the same shared objects again (cached) and a different owner after it
