@@ -9,7 +9,9 @@
  * Every read is a CO-RE probe read and every loop is bounded, so the same
  * code runs in kprobe, fentry, lsm and tracepoint programs on 5.10 to 6.18:
  * no bpf_d_path (not allowed from kprobe/tracepoint programs), no kfuncs.
- * Included by fileaccess.bpf.c after its maps; needs `events` and count().
+ * Included by fileaccess.bpf.c after its `events` ring buffer. A record the
+ * full ring refuses is not counted (the counters count file events); the
+ * process is then written with its next event.
  */
 #ifndef HIVE_LINEAGE_BPF_H
 #define HIVE_LINEAGE_BPF_H
@@ -68,6 +70,10 @@ static __always_inline void exe_path(struct hive_proc_record *r, struct task_str
 	root_m = BPF_CORE_READ(t, fs, root.mnt);
 	m = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
 	for (int i = 0; i < HIVE_PATH_DEPTH; i++) {
+		/* a no-op (off < HIVE_EXE_LEN + HIVE_NAME_MAX), but it gives off one
+		 * range at every turn, so the verifier prunes the turns that crossed
+		 * a mount with those that wrote a name: without it they multiply */
+		off &= HIVE_EXE_LEN + HIVE_NAME_MAX - 1;
 		if (d == root_d && vm == root_m) {
 			done = true; /* t's root */
 			break;
@@ -114,10 +120,8 @@ static __noinline int emit_proc(struct task_struct *leader, u32 tgid, u64 start)
 
 	u32 ns_pid = ns_tgid(leader);
 
-	if (!r) {
-		count(HIVE_CNT_DROPPED);
-		return -1; /* not marked seen: the next event tries again */
-	}
+	if (!r)
+		return -1; /* ring full: not marked seen, the next event tries again */
 	r->start_ns = start;
 	r->parent_start_ns = BPF_CORE_READ(parent, start_time);
 	r->cgroup_id = BPF_CORE_READ(leader, cgroups, dfl_cgrp, kn, id);
