@@ -29,19 +29,22 @@ struct {
 /* Never read: keeps the record struct in the object's BTF for the layout check. */
 const volatile struct hive_proc_record *const btf_keep_proc_record = 0;
 
-/* tgid of t in its own (innermost) pid namespace: t->thread_pid->numbers[level].nr. */
-static __always_inline u32 ns_tgid(struct task_struct *t)
+/* t->thread_pid->numbers[level]: t's pid in its own (innermost) pid namespace, and that namespace. */
+static __always_inline struct upid *own_upid(struct task_struct *t)
 {
 	struct pid *p = BPF_CORE_READ(t, thread_pid);
 	u32 level = BPF_CORE_READ(p, level);
-	u32 nr = 0;
 
 	if (!p)
-		return 0;
-	bpf_probe_read_kernel(&nr, sizeof(nr),
-			      (void *)p + bpf_core_field_offset(struct pid, numbers) +
-				      (level & 31) * bpf_core_type_size(struct upid) + bpf_core_field_offset(struct upid, nr));
-	return nr;
+		return NULL;
+	return (struct upid *)((void *)p + bpf_core_field_offset(struct pid, numbers) + (level & 31) * bpf_core_type_size(struct upid));
+}
+
+static __always_inline u32 ns_tgid(struct task_struct *t)
+{
+	struct upid *u = own_upid(t);
+
+	return u ? BPF_CORE_READ(u, nr) : 0;
 }
 
 /*
@@ -118,7 +121,9 @@ static __noinline int emit_proc(struct task_struct *leader, u32 tgid, u64 start)
 	struct task_struct *parent = BPF_CORE_READ(leader, real_parent, group_leader);
 	struct hive_proc_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 
-	u32 ns_pid = ns_tgid(leader);
+	struct upid *u = own_upid(leader);
+	u32 ns_pid = u ? BPF_CORE_READ(u, nr) : 0;
+	u32 pid_ns = u ? BPF_CORE_READ(u, ns, ns.inum) : 0;
 
 	if (!r)
 		return -1; /* ring full: not marked seen, the next event tries again */
@@ -132,7 +137,7 @@ static __noinline int emit_proc(struct task_struct *leader, u32 tgid, u64 start)
 	r->exe_len = 0;
 	r->flags = 0;
 	r->pad = 0;
-	r->pad2 = 0;
+	r->pid_ns = pid_ns;
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), &leader->comm);
 	exe_path(r, leader);
 	bpf_ringbuf_submit(r, 0);

@@ -160,7 +160,7 @@ struct hive_proc_record {
 	u16 exe_len;
 	u8 flags;            /* HIVE_PROC_* */
 	u8 pad;
-	u32 pad2;
+	u32 pid_ns;          /* inode number of its pid namespace: a chain ends where it changes */
 	char comm[HIVE_COMM_LEN]; /* the thread group leader's */
 	char exe[HIVE_EXE_LEN + HIVE_NAME_MAX];
 };

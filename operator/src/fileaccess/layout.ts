@@ -137,7 +137,7 @@ export const PROC_RECORD = {
     exe_len: { offset: 40, size: 2 },
     flags: { offset: 42, size: 1 },
     pad: { offset: 43, size: 1 },
-    pad2: { offset: 44, size: 4 },
+    pid_ns: { offset: 44, size: 4 },
     comm: { offset: 48, size: 16 },
     exe: { offset: 64, size: 512 },
   },
@@ -199,7 +199,7 @@ export interface Ancestor {
 /** What a file event's process gets from the process records: one object per process, shared by its events. */
 export interface Lineage {
   exe: string;
-  /** Parent first, up to the init of the process's pid namespace or LINEAGE_DEPTH. */
+  /** Parent first, within the process's pid namespace, up to its init (a container's) or LINEAGE_DEPTH. */
   ancestors: Ancestor[];
 }
 
@@ -211,6 +211,8 @@ export interface RawProcRecord {
   tgid: number;
   ppid: number;
   nsPid: number;
+  /** Inode number of its pid namespace. */
+  pidNs: number;
   uid: number;
   flags: number;
   comm: string;
@@ -238,6 +240,7 @@ export function decodeProcRecord(buf: Buffer, at = 0): RawProcRecord {
     tgid: buf.readUInt32LE(at + P.tgid.offset),
     ppid: buf.readUInt32LE(at + P.ppid.offset),
     nsPid: buf.readUInt32LE(at + P.ns_pid.offset),
+    pidNs: buf.readUInt32LE(at + P.pid_ns.offset),
     uid: buf.readUInt32LE(at + P.uid.offset),
     flags,
     comm: cString(buf, at + P.comm.offset, P.comm.size),

@@ -4,7 +4,7 @@ import { ProcessTable } from './process-table';
 import { FILE_EVENT, PROC_FLAG, PROC_RECORD, RawProcRecord, decodeBatch, decodeProcRecord, exeFromComponents } from './layout';
 
 const rec = (tgid: number, ppid: number, nsPid: number, comm: string, exe: string, start = tgid * 10, parentStart = ppid * 10): RawProcRecord => ({
-  startNs: BigInt(start), parentStartNs: BigInt(parentStart), cgroupId: 1n, tgid, ppid, nsPid, uid: 0, flags: 0, comm, exe,
+  startNs: BigInt(start), parentStartNs: BigInt(parentStart), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 7, uid: 0, flags: 0, comm, exe,
 });
 
 test('a lineage is the chain of parents, up to the pid namespace init', () => {
@@ -33,6 +33,10 @@ test('a reused parent tgid (another start time) ends the chain; depth is bounded
   assert.deepEqual(t.lineage(51)?.ancestors, []);
   for (let i = 1; i <= 8; i++) t.add(rec(i, i - 1, i + 10, `p${i}`, `/p${i}`));
   assert.deepEqual(t.lineage(8)?.ancestors.map((a) => a.pid), [7, 6, 5, 4]);
+  // exec'd into a container: the parent (the runtime's shim) is in another pid namespace
+  t.add({ ...rec(300, 200, 9, 'sh', '/bin/sh'), pidNs: 99 });
+  t.add(rec(200, 1, 200, 'containerd-shim', '/usr/bin/containerd-shim-runc-v2'));
+  assert.deepEqual(t.lineage(300)?.ancestors, []);
 });
 
 test('an exec (a new record of the same tgid) gives the new executable; the table is bounded', () => {
@@ -57,6 +61,7 @@ function procBuffer(components: string[], flags = 0): Buffer {
   b.writeUInt32LE(4242, f.tgid.offset);
   b.writeUInt32LE(4200, f.ppid.offset);
   b.writeUInt32LE(3, f.ns_pid.offset);
+  b.writeUInt32LE(0xeffffffc, f.pid_ns.offset);
   b.writeUInt32LE(1000, f.uid.offset);
   b.writeUInt8(flags, f.flags.offset);
   b.write('cat', f.comm.offset, 'latin1');
@@ -68,7 +73,7 @@ function procBuffer(components: string[], flags = 0): Buffer {
 
 test('decodes a process record: the exe components leaf first, as a path', () => {
   assert.deepEqual(decodeProcRecord(procBuffer(['cat', 'bin', 'usr'])), {
-    startNs: 123n, parentStartNs: 45n, cgroupId: 9n, tgid: 4242, ppid: 4200, nsPid: 3, uid: 1000, flags: 0, comm: 'cat', exe: '/usr/bin/cat',
+    startNs: 123n, parentStartNs: 45n, cgroupId: 9n, tgid: 4242, ppid: 4200, nsPid: 3, pidNs: 0xeffffffc, uid: 1000, flags: 0, comm: 'cat', exe: '/usr/bin/cat',
   });
   assert.equal(decodeProcRecord(procBuffer(['x', 'deep'], PROC_FLAG.truncated)).exe, '.../deep/x');
   assert.equal(decodeProcRecord(procBuffer([], PROC_FLAG.noExe)).exe, '');

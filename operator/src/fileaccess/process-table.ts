@@ -40,14 +40,16 @@ export class ProcessTable implements LineageSink {
     return e.lineage;
   }
 
-  /** Parent first, up to the pid namespace's init (included) or LINEAGE_DEPTH. */
+  /** Parent first, up to the pid namespace's init (included), its edge, or LINEAGE_DEPTH. */
   private ancestors(r: RawProcRecord): Ancestor[] {
     const out: Ancestor[] = [];
     let cur = r;
     while (out.length < LINEAGE_DEPTH && cur.nsPid !== 1) {
       const p = this.byTgid.get(cur.ppid)?.rec;
-      // a parent gone and its tgid reused is another process: the chain ends
-      if (!p || p.startNs !== cur.parentStartNs) break;
+      // a parent gone and its tgid reused is another process: the chain ends;
+      // so it does at the pid namespace's edge (a process exec'd into a
+      // container has the runtime's shim for a parent)
+      if (!p || p.startNs !== cur.parentStartNs || p.pidNs !== r.pidNs) break;
       out.push({ pid: p.tgid, comm: p.comm, exe: p.exe });
       cur = p;
     }
