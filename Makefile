@@ -77,14 +77,14 @@ $(BUILD)/vmlinux.h:
 	@test -r /sys/kernel/btf/vmlinux || { echo "build: /sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/include/*.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/include/*.h bpf/*.bpf.h $(BUILD)/vmlinux.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # The file-access hook without storm aggregation, for kernels before 5.12
 # (Debian 11's 5.10), whose verifier refuses an object holding BPF atomic
 # fetch/cmpxchg instructions even where they are never reached.
-$(BUILD)/bpf/fileaccess-noagg.bpf.o: bpf/fileaccess.bpf.c bpf/include/*.h $(BUILD)/vmlinux.h
+$(BUILD)/bpf/fileaccess-noagg.bpf.o: bpf/fileaccess.bpf.c bpf/include/*.h bpf/*.bpf.h $(BUILD)/vmlinux.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -DHIVE_NO_AGGREGATE -c $< -o $@
 

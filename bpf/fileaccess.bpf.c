@@ -59,6 +59,8 @@ static __always_inline void count(u32 idx)
 		*v += 1;
 }
 
+#include "lineage.bpf.h"
+
 /* MAY_* bits of inode_permission's mask (include/linux/fs.h). */
 #define MAY_EXEC   0x1
 #define MAY_WRITE  0x2
@@ -283,6 +285,7 @@ static __always_inline void emit(struct inode *inode, struct hive_inode_key *key
 		return;
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
+	hive_ensure_lineage(); /* the process's record before its event */
 #ifndef HIVE_NO_AGGREGATE
 	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, pid_tgid))
 		return;

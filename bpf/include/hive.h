@@ -124,6 +124,47 @@ struct hive_agg {
 	u32 pad;
 };
 
+/* ---- Process lineage (bpf/fileaccess.bpf.c: ensure_lineage) ----
+ * The first time a file event comes from a process (tgid, start time) the
+ * kernel writes a process record for it, and for its ancestors not written
+ * yet, up to HIVE_LINEAGE_DEPTH above it or the init of its pid namespace
+ * (a container's init), into the same ring buffer, before the event. File
+ * events stay small; user space joins them to these records by tgid
+ * (operator/src/fileaccess/process-table.ts). An exec forgets the process,
+ * so its next event brings a record with the new executable. The ring
+ * buffer tells the two record types apart by their length. */
+#define HIVE_LINEAGE_DEPTH 4 /* ancestors recorded above the process */
+#define HIVE_EXE_LEN 256     /* path bytes a record keeps, at most */
+#define HIVE_NAME_MAX 256    /* one path component and its NUL (NAME_MAX + 1) */
+#define HIVE_PATH_DEPTH 32   /* dentries (and mount crossings) walked, at most */
+
+/* hive_proc_record.flags */
+enum hive_proc_flag {
+	HIVE_PROC_NO_EXE = 0x1,        /* no mm or exe_file (kernel thread, exiting task) */
+	HIVE_PROC_EXE_TRUNCATED = 0x2, /* the path was longer: its components nearest the root are missing */
+};
+
+/* One process, as written to the ring buffer (576 bytes). exe holds the
+ * executable's path (task->mm->exe_file) as the task sees it, walked from
+ * the file up to the task's root (fs->root), crossing mounts: components
+ * leaf first, each NUL-terminated, exe_len bytes in all ("cat\0bin\0usr\0"
+ * is /usr/bin/cat). The second half of exe is room for the last component. */
+struct hive_proc_record {
+	u64 start_ns;        /* the process's start (task->start_time, CLOCK_MONOTONIC) */
+	u64 parent_start_ns; /* its parent's: (ppid, parent_start_ns) names the parent's record */
+	u64 cgroup_id;       /* cgroup v2 id (task->cgroups->dfl_cgrp) */
+	u32 tgid;
+	u32 ppid;
+	u32 ns_pid;          /* tgid in its own pid namespace: 1 for a container's init */
+	u32 uid;
+	u16 exe_len;
+	u8 flags;            /* HIVE_PROC_* */
+	u8 pad;
+	u32 pid_ns;          /* inode number of its pid namespace: a chain ends where it changes */
+	char comm[HIVE_COMM_LEN]; /* the thread group leader's */
+	char exe[HIVE_EXE_LEN + HIVE_NAME_MAX];
+};
+
 /* Argument of the benchmark generator program (BPF_PROG_TEST_RUN ctx_in). */
 struct hive_bench_args {
 	u32 count; /* events to write in this run */
@@ -284,6 +325,7 @@ struct hive_btf_enums {
 	enum hive_source source;
 	enum hive_counter counter;
 	enum hive_agg_state agg_state;
+	enum hive_proc_flag proc_flag;
 	enum hive_net_flag net_flag;
 	enum hive_net_scope scope;
 	enum hive_net_verdict verdict;

@@ -161,7 +161,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     const e = got[0];
     assert.deepEqual(e.trace, { namespace: 'team-a', name: 'secrets' });
     assert.deepEqual(e.pod, { namespace: 'team-a', name: 'web-1', uid: pods['team-a/web-1'].uid });
-    assert.deepEqual(e.container, { name: 'app', id: pods['team-a/web-1'].pod.containers[0].id });
+    assert.deepEqual(e.container, { name: 'app', id: pods['team-a/web-1'].pod.containers[0].id, image: IMAGE });
     assert.equal(e.node, NODE);
     assert.equal(e.kind, 'file');
     assert.deepEqual(e.access, ['read']);
@@ -498,7 +498,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
       assert.equal(r.exitCode, 0);
       await waitFor(() => cri.events.some((e) => e.process?.comm === 'cat'), 5000, 'the event from the CRI agent');
       const e = cri.events.find((x) => x.process?.comm === 'cat')!;
-      assert.deepEqual(e.container, { name: 'app', id: pod.containers[0].id });
+      assert.deepEqual(e.container, { name: 'app', id: pod.containers[0].id, image: IMAGE });
       assert.deepEqual(e.pod, { namespace: 'team-c', name: 'cri-1', uid });
       assert.equal(e.node, node);
       assert.deepEqual(e.trace, { namespace: 'team-c', name: 'secrets' });

@@ -50,7 +50,8 @@ export type Unresolved = NodeReport['unresolved'][number];
 export interface WatchMeta {
   trace: TraceKey;
   pod: PodRef;
-  container: { name: string; id: string };
+  /** image: the pod status's containerStatuses[].image (else the spec's), when known. */
+  container: { name: string; id: string; image?: string };
 }
 
 export interface ReconcilerOptions {
@@ -251,7 +252,7 @@ export class Reconciler {
           }
           desired.add(ownerId(owner));
           const root = `${this.o.hostProc}/${target.pid}/root`;
-          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: { name: c.name, id: target.id } })));
+          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: containerMeta(pod, c, target.id) })));
           const notWatched = this.o.keeper.status(ownerId(owner)).filter((p) => p.state !== 'ok').map((p) => p.pattern);
           if (notWatched.length) explanation.container(podRef.name, c.name, target.pid, notWatched);
         }
@@ -400,4 +401,10 @@ export function networkMode(t: HiveTrace): string {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The container as events name it, with its image where the pod knows it. */
+function containerMeta(pod: k8s.V1Pod, c: k8s.V1Container, id: string): WatchMeta['container'] {
+  const image = pod.status?.containerStatuses?.find((s) => s.name === c.name)?.image || c.image;
+  return image ? { name: c.name, id, image } : { name: c.name, id };
 }

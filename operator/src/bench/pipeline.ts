@@ -39,6 +39,21 @@ interface ChildResult {
   writerDropped: number;
 }
 
+/**
+ * Process records as the kernel writes them (bpf/lineage.bpf.h) for the
+ * generator's tgids (0..GEN_TGIDS-1 in every run): each a cat under a shell
+ * under a container's init, so every line carries an exe and two ancestors.
+ */
+const GEN_TGIDS = 10_000;
+function addLineage(monitor: FileAccessMonitor): void {
+  const rec = (tgid: number, ppid: number, nsPid: number, comm: string, exe: string) => ({
+    startNs: BigInt(tgid), parentStartNs: BigInt(ppid), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 4026531836, uid: 0, flags: 0, comm, exe,
+  });
+  monitor.processes.add(rec(GEN_TGIDS + 1, 1, 1, 'entrypoint', '/usr/local/bin/entrypoint'));
+  monitor.processes.add(rec(GEN_TGIDS + 2, GEN_TGIDS + 1, 7, 'sh', '/usr/bin/dash'));
+  for (let t = 0; t < GEN_TGIDS; t++) monitor.processes.add(rec(t, GEN_TGIDS + 2, 100 + t, 'cat', '/usr/bin/cat'));
+}
+
 /** The measured process: fills the ring, then runs the agent's pipeline to fd 1. */
 async function child(events: number, rateLimit: number | undefined, tap: Tap = 'none'): Promise<void> {
   const quiet = log.child({ module: 'bench' });
@@ -58,6 +73,7 @@ async function child(events: number, rateLimit: number | undefined, tap: Tap = '
       container: { name: 'app', id: '4f1c0d6e9b7a5c3e1f2d4b6a8c0e2f4a6b8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e' },
     },
   ]);
+  addLineage(monitor);
   const writer = new EventWriter();
   const pipeline = new FilePipeline(registry, writer, new Clock(), 'node-bench-1', new AgentMetrics(), () => rateLimit);
   const correlator = tap === 'none' ? undefined : new Correlator({ node: 'node-bench-1', spec: () => (tap === 'on' ? { withinSeconds: 30 } : undefined), emit: () => undefined, log: quiet });

@@ -19,7 +19,7 @@ export type TargetOptions = Pick<PathScopeOptions, 'pid' | 'container' | 'contai
 export interface ContainerTarget {
   pid: number;
   root: string;
-  container?: { id: string; name: string };
+  container?: { id: string; name: string; image?: string };
   client?: ContainerdClient;
 }
 
@@ -62,7 +62,7 @@ export async function containerTarget(opts: TargetOptions, cmd = 'trace'): Promi
       }
       const pid = await client.taskPid(id);
       if (!pid) throw new HiveError(`hive ${cmd}: container ${id} has no running task`);
-      return { pid, root: rootOf(opts, pid), container: { id, name: info.name }, client };
+      return { pid, root: rootOf(opts, pid), container: info.image ? { id, name: info.name, image: info.image } : { id, name: info.name }, client };
     } catch (e) {
       client.close();
       throw e;

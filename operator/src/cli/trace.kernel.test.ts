@@ -83,7 +83,8 @@ describe('hive trace', { skip }, () => {
       await run('cat', [path.join(d, 'id_rsa')]);
       await waitFor(() => h.stdout.some((l) => l.includes('id_rsa')), 3000, 'a pretty line');
       const line = h.stdout.find((l) => l.includes('id_rsa'))!;
-      assert.match(line, new RegExp(`READ +${path.join(d, 'id_rsa')} \\(ino \\d+ dev \\d+:\\d+\\) by cat\\[\\d+\\] uid=0`));
+      // the process chain (cat started by this test's node) and cat's executable
+      assert.match(line, new RegExp(`READ +${path.join(d, 'id_rsa')} \\(ino \\d+ dev \\d+:\\d+\\) by cat\\[\\d+\\] ← node( ← \\S+)* exe=\\S*/cat uid=0`));
     } finally {
       h.child.kill('SIGINT');
     }

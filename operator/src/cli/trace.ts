@@ -25,7 +25,7 @@ export interface Target {
   patterns: string[];
   /** Added to error lines: where the paths were looked up. */
   where: string;
-  container?: { id: string; name: string };
+  container?: { id: string; name: string; image?: string };
 }
 
 /**

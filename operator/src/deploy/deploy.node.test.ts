@@ -242,7 +242,8 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     assert.ok(read, 'a read of the password by the demo’s cat');
     assert.equal(read.node, node.name);
     assert.deepEqual(read.pod, { namespace: 'demo', name: 'demo', uid: (await demoPod()).metadata.uid });
-    assert.deepEqual(read.container, { name: 'app', id: cid });
+    assert.deepEqual(read.container, { name: 'app', id: cid, image: read.container.image });
+    assert.ok(read.container.image, 'the image the pod status names');
     assert.deepEqual(read.trace, { namespace: 'demo', name: 'secrets' });
     const flow = ev.find((e) => e.kind === 'network' && e.dst?.ip === `${EXTERNAL_NET}.2`)!;
     assert.equal(flow.proto, 'tcp');

@@ -59,3 +59,15 @@ test('a record stands for one access unless the kernel folded more into it', () 
   assert.equal(r.count, 999);
   assert.equal(Object.keys(r).at(-1), 'count');
 });
+
+test('the process lineage: exe and ancestors in the record, the chain compactly in the pretty line', () => {
+  const lineage = { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/sh' }, { pid: 1, comm: 'entrypoint', exe: '/entrypoint' }] };
+  const r = toRecord({ ...raw, lineage }, { path: '/etc/shadow', pod: { namespace: 'ns', name: 'web', uid: 'u' }, container: { name: 'app', id: 'c1', image: 'app:1' } }, new Clock(), 'n1');
+  assert.deepEqual(r.process, { pid: 11, tgid: 10, ppid: 1, uid: 0, gid: 42, comm: 'cat', exe: '/usr/bin/cat', ancestors: lineage.ancestors });
+  assert.equal(r.container?.image, 'app:1');
+  assert.match(prettyLine(r), / by cat\[10\] ← sh ← entrypoint exe=\/usr\/bin\/cat uid=0 /);
+  // no record of the process: no exe, no chain
+  const bare = toRecord(raw, undefined, new Clock(), 'n1');
+  assert.equal('exe' in bare.process, false);
+  assert.match(prettyLine(bare), / by cat\[10\] uid=0 /);
+});

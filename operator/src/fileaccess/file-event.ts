@@ -1,7 +1,7 @@
 // Raw kernel events -> the JSON records users read (DESIGN.md's file event),
 // and the one-line human form of --pretty.
 import os from 'node:os';
-import { RawFileEvent, accessNames, AccessName, SOURCE } from './layout';
+import { Ancestor, RawFileEvent, accessNames, AccessName, SOURCE } from './layout';
 import { formatDev } from '../sys/devnum';
 import { Clock } from '../output/clock';
 import { setLineFormat } from '../output/event-writer';
@@ -12,7 +12,8 @@ export interface FileEventRecord {
   kind: 'file';
   trace?: { namespace: string; name: string };
   pod?: { namespace: string; name: string; uid: string };
-  container?: { name: string; id: string };
+  /** image: what the pod status (or the runtime) says the container runs, when it knows. */
+  container?: { name: string; id: string; image?: string };
   path: string;
   /** Other names the same inode was watched under (hard links). */
   aliases?: string[];
@@ -20,7 +21,13 @@ export interface FileEventRecord {
   /** "major:minor" of the filesystem, as in /proc/self/mountinfo. */
   dev: string;
   access: AccessName[];
-  process: { pid: number; tgid: number; ppid: number; uid: number; gid: number; comm: string };
+  /**
+   * exe: the executable (the kernel's mm->exe_file) as the process sees it;
+   * ancestors: parent first, up to the init of its pid namespace (a
+   * container's init) or 4. Both absent when the kernel wrote no record of
+   * the process (a synthetic event, or its ring-buffer record was lost).
+   */
+  process: { pid: number; tgid: number; ppid: number; uid: number; gid: number; comm: string; exe?: string; ancestors?: Ancestor[] };
   /** The attach mode that saw the access: kprobe, fentry, lsm or tracepoint. */
   mode: string;
   /** The file's type and permission bits, octal, as stat(1) %f would in octal. */
@@ -71,7 +78,9 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
     inode: e.ino <= MAX_SAFE ? Number(e.ino) : e.ino.toString(),
     dev: devText(e.dev),
     access: accessNames(e.access),
-    process: { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
+    process: e.lineage
+      ? { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: e.lineage.exe, ancestors: e.lineage.ancestors }
+      : { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
     mode: SOURCE[e.source] ?? `source-${e.source}`,
     file_mode: fileModeText(e.fileMode),
     cgroup_id: cgroupText(e.cgroupId),
@@ -84,13 +93,19 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
   return rec;
 }
 
+/** The process chain, compactly: `cat[12] ← sh ← entrypoint` (the leaf's tgid only). */
+export function chainText(p: FileEventRecord['process']): string {
+  return [`${p.comm}[${p.tgid}]`, ...(p.ancestors ?? []).map((a) => a.comm)].join(' ← ');
+}
+
 /** One readable line: time, access, path, then who did it. */
 export function prettyLine(r: FileEventRecord): string {
   const t = r.time.slice(11, 23);
   const acc = r.access.join(',').toUpperCase().padEnd(10);
   const p = r.process;
   const where = r.pod ? ` pod=${r.pod.namespace}/${r.pod.name} container=${r.container?.name ?? '?'}` : '';
-  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${p.comm}[${p.tgid}] uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}`;
+  const exe = p.exe ? ` exe=${p.exe}` : '';
+  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${chainText(p)}${exe} uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}`;
 }
 
 // The JSON line of a record, the same text JSON.stringify gives for a record
@@ -120,7 +135,7 @@ function lastStr(): (s: string) => string {
   };
 }
 
-const F = { time: lastStr(), node: lastStr(), path: lastStr(), dev: lastStr(), comm: lastStr(), mode: lastStr(), fileMode: lastStr(), cgroup: lastStr() };
+const F = { time: lastStr(), node: lastStr(), path: lastStr(), dev: lastStr(), comm: lastStr(), exe: lastStr(), mode: lastStr(), fileMode: lastStr(), cgroup: lastStr() };
 
 const shared = new WeakMap<object, string>();
 
@@ -158,7 +173,11 @@ export function fileEventLine(r: FileEventRecord): string {
   let s =
     `{"time":${F.time(r.time)},"node":${F.node(r.node)},"kind":"file","path":${F.path(r.path)},` +
     `"inode":${typeof r.inode === 'number' ? num(r.inode) : str(r.inode)},"dev":${F.dev(r.dev)},"access":${accessJson(r.access)},` +
-    `"process":{"pid":${num(p.pid)},"tgid":${num(p.tgid)},"ppid":${num(p.ppid)},"uid":${num(p.uid)},"gid":${num(p.gid)},"comm":${F.comm(p.comm)}},` +
+    `"process":{"pid":${num(p.pid)},"tgid":${num(p.tgid)},"ppid":${num(p.ppid)},"uid":${num(p.uid)},"gid":${num(p.gid)},"comm":${F.comm(p.comm)}` +
+    // exe and ancestors are one process's, the same arrays event after event
+    (p.exe !== undefined ? `,"exe":${F.exe(p.exe)}` : '') +
+    (p.ancestors !== undefined ? `,"ancestors":${once(p.ancestors)}` : '') +
+    '},' +
     `"mode":${F.mode(r.mode)},"file_mode":${F.fileMode(r.file_mode)},"cgroup_id":${F.cgroup(r.cgroup_id)}`;
   if (r.aliases !== undefined) s += `,"aliases":${once(r.aliases)}`;
   if (r.trace !== undefined) s += `,"trace":${once(r.trace)}`;
@@ -170,7 +189,7 @@ export function fileEventLine(r: FileEventRecord): string {
 
 /** The keys of `process` fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other).
  * A field added to toRecord's process (or to the record) must be added to fileEventLine and here. */
-export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm'];
+export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'ancestors'];
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
 export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];

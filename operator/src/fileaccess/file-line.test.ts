@@ -22,6 +22,8 @@ test('a file event line is exactly JSON.stringify of its record', () => {
     toRecord({ ...raw, comm: 'lone\ud800' }, { path: '/x\u001f' }, clock, 'n'),
     { ...toRecord(raw, owner, clock, 'node-a'), count: 41 },
     toRecord({ ...raw, count: 7 }, owner, clock, 'node-a'),
+    toRecord({ ...raw, lineage: { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/"sh' }] } }, { ...owner, container: { ...owner.container, image: 'reg/app:1' } }, clock, 'n'),
+    toRecord({ ...raw, lineage: { exe: '', ancestors: [] } }, owner, clock, 'n'),
   ];
   for (const r of cases) assert.equal(fileEventLine(r), JSON.stringify(r));
   // the same shared objects again (cached) and a different owner after it
@@ -38,5 +40,8 @@ test('every key toRecord writes is one fileEventLine knows, in its order', () =>
 });
 
 test('every key of process toRecord writes is one fileEventLine knows, in its order', () => {
-  assert.deepEqual(Object.keys(toRecord(raw, owner, new Clock(), 'node-a').process), PROCESS_KEYS);
+  const lineage = { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/sh' }] };
+  assert.deepEqual(Object.keys(toRecord({ ...raw, lineage }, owner, new Clock(), 'node-a').process), PROCESS_KEYS);
+  // without the kernel's process record: the same keys, less exe and ancestors
+  assert.deepEqual(Object.keys(toRecord(raw, owner, new Clock(), 'node-a').process), PROCESS_KEYS.slice(0, -2));
 });

@@ -1,7 +1,7 @@
 // User-space mirror of bpf/include/hive.h. layout.test.ts compares every
 // offset and size, and every enum value, here with the compiled object's BTF,
 // so the two cannot drift.
-import { EnumDefs, FieldLayout, cString, decodeRecords } from '../bpf/records';
+import { EnumDefs, FieldLayout, cString } from '../bpf/records';
 
 export const ACCESS = { read: 0x1, write: 0x2, exec: 0x4 } as const;
 export type AccessName = keyof typeof ACCESS;
@@ -28,6 +28,9 @@ export const COUNTER_MAX = 8;
 export const AGG_STATE = { open: 0, counting: 1, dead: 2 } as const;
 export type CounterName = keyof typeof COUNTER;
 
+/** enum hive_proc_flag: what a process record's exe is missing. */
+export const PROC_FLAG = { noExe: 0x1, truncated: 0x2 } as const;
+
 /** The values above under their C names, checked against the object's BTF (layout.test.ts). */
 export const ENUMS: EnumDefs = {
   hive_access: { HIVE_ACCESS_READ: ACCESS.read, HIVE_ACCESS_WRITE: ACCESS.write, HIVE_ACCESS_EXEC: ACCESS.exec, HIVE_ACCESS_ALL: ACCESS_ALL },
@@ -51,6 +54,7 @@ export const ENUMS: EnumDefs = {
     HIVE_CNT_MAX: COUNTER_MAX,
   },
   hive_agg_state: { HIVE_AGG_OPEN: AGG_STATE.open, HIVE_AGG_COUNTING: AGG_STATE.counting, HIVE_AGG_DEAD: AGG_STATE.dead },
+  hive_proc_flag: { HIVE_PROC_NO_EXE: PROC_FLAG.noExe, HIVE_PROC_EXE_TRUNCATED: PROC_FLAG.truncated },
 };
 
 
@@ -116,6 +120,29 @@ export const AGG = {
   },
 } as const;
 
+/** HIVE_LINEAGE_DEPTH: ancestors the kernel records above a process. */
+export const LINEAGE_DEPTH = 4;
+
+/** struct hive_proc_record: one process (see process-table.ts). */
+export const PROC_RECORD = {
+  size: 576,
+  fields: {
+    start_ns: { offset: 0, size: 8 },
+    parent_start_ns: { offset: 8, size: 8 },
+    cgroup_id: { offset: 16, size: 8 },
+    tgid: { offset: 24, size: 4 },
+    ppid: { offset: 28, size: 4 },
+    ns_pid: { offset: 32, size: 4 },
+    uid: { offset: 36, size: 4 },
+    exe_len: { offset: 40, size: 2 },
+    flags: { offset: 42, size: 1 },
+    pad: { offset: 43, size: 1 },
+    pid_ns: { offset: 44, size: 4 },
+    comm: { offset: 48, size: 16 },
+    exe: { offset: 64, size: 512 },
+  },
+} as const;
+
 /** Every struct the layout check compares, by its C name. */
 export const STRUCTS: Record<string, { size: number; fields: Record<string, FieldLayout> }> = {
   hive_inode_key: INODE_KEY,
@@ -123,6 +150,7 @@ export const STRUCTS: Record<string, { size: number; fields: Record<string, Fiel
   hive_file_event: FILE_EVENT,
   hive_agg_key: AGG_KEY,
   hive_agg: AGG,
+  hive_proc_record: PROC_RECORD,
 };
 
 export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INODE_KEY.size), at = 0): Buffer {
@@ -157,6 +185,73 @@ export interface RawFileEvent {
   comm: string;
   /** Accesses the record stands for: 1, or more for a storm's aggregate (the kernel folded repeats). */
   count: number;
+  /** The process's executable and ancestors, joined from its process record (absent: none seen). */
+  lineage?: Lineage;
+}
+
+/** An ancestor as events show it. */
+export interface Ancestor {
+  pid: number;
+  comm: string;
+  exe: string;
+}
+
+/** What a file event's process gets from the process records: one object per process, shared by its events. */
+export interface Lineage {
+  exe: string;
+  /** Parent first, within the process's pid namespace, up to its init (a container's) or LINEAGE_DEPTH. */
+  ancestors: Ancestor[];
+}
+
+/** A decoded struct hive_proc_record. */
+export interface RawProcRecord {
+  startNs: bigint;
+  parentStartNs: bigint;
+  cgroupId: bigint;
+  tgid: number;
+  ppid: number;
+  nsPid: number;
+  /** Inode number of its pid namespace. */
+  pidNs: number;
+  uid: number;
+  flags: number;
+  comm: string;
+  /** The path, root first ("" when the task had no executable). */
+  exe: string;
+}
+
+const P = PROC_RECORD.fields;
+
+/** The exe field's components (leaf first, NUL-terminated, len bytes) as a path. */
+export function exeFromComponents(buf: Buffer, at: number, len: number, flags: number): string {
+  if (flags & PROC_FLAG.noExe) return '';
+  const parts = buf.toString('latin1', at, at + Math.min(len, P.exe.size)).split('\0');
+  if (parts[parts.length - 1] === '') parts.pop();
+  parts.reverse();
+  return (flags & PROC_FLAG.truncated ? '...' : '') + '/' + parts.join('/');
+}
+
+export function decodeProcRecord(buf: Buffer, at = 0): RawProcRecord {
+  const flags = buf.readUInt8(at + P.flags.offset);
+  return {
+    startNs: u64(buf, at + P.start_ns.offset),
+    parentStartNs: u64(buf, at + P.parent_start_ns.offset),
+    cgroupId: u64(buf, at + P.cgroup_id.offset),
+    tgid: buf.readUInt32LE(at + P.tgid.offset),
+    ppid: buf.readUInt32LE(at + P.ppid.offset),
+    nsPid: buf.readUInt32LE(at + P.ns_pid.offset),
+    pidNs: buf.readUInt32LE(at + P.pid_ns.offset),
+    uid: buf.readUInt32LE(at + P.uid.offset),
+    flags,
+    comm: cString(buf, at + P.comm.offset, P.comm.size),
+    exe: exeFromComponents(buf, at + P.exe.offset, buf.readUInt16LE(at + P.exe_len.offset), flags),
+  };
+}
+
+/** Where decodeBatch puts process records and finds an event's lineage (process-table.ts). */
+export interface LineageSink {
+  add(r: RawProcRecord): void;
+  lineage(tgid: number): Lineage | undefined;
 }
 
 const F = FILE_EVENT.fields;
@@ -189,8 +284,35 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
   };
 }
 
-export function decodeBatch(batch: Buffer, out: RawFileEvent[] = []): { events: RawFileEvent[]; malformed: number } {
-  return decodeRecords(batch, FILE_EVENT.size, decodeFileEvent, out);
+/**
+ * Splits a ring-buffer batch: file events, and process records (told apart
+ * by their length) into `procs`, in ring order, so that each event is joined
+ * with the records the kernel wrote before it. Without `procs`, process
+ * records are skipped.
+ */
+export function decodeBatch(batch: Buffer, out: RawFileEvent[] = [], procs?: LineageSink): { events: RawFileEvent[]; malformed: number } {
+  let at = 0;
+  let malformed = 0;
+  while (at + 8 <= batch.length) {
+    const len = batch.readUInt32LE(at);
+    const next = at + 8 + ((len + 7) & ~7);
+    if (next > batch.length) {
+      malformed++;
+      break;
+    }
+    if (len === FILE_EVENT.size) {
+      const e = decodeFileEvent(batch, at + 8);
+      if (procs) {
+        const l = procs.lineage(e.tgid);
+        if (l) e.lineage = l;
+      }
+      out.push(e);
+    } else if (len === PROC_RECORD.size) {
+      procs?.add(decodeProcRecord(batch, at + 8));
+    } else malformed++;
+    at = next;
+  }
+  return { events: out, malformed };
 }
 
 // one array per mask, made once: a record's access list is never changed in place (narrowing makes a new one)

@@ -14,17 +14,24 @@ export interface ModePrograms {
   optional: string[];
 }
 
+/**
+ * In every mode: forgets a process on exec (bpf/lineage.bpf.h), so events
+ * after an exec name the new executable. Without it they keep the old one;
+ * the monitor logs that.
+ */
+export const LINEAGE_PROGRAM = 'hive_proc_exec';
+
 export const MODE_PROGRAMS: Record<Mode, ModePrograms> = {
-  kprobe: { required: ['hive_kprobe_inode_permission'], optional: [] },
+  kprobe: { required: ['hive_kprobe_inode_permission'], optional: [LINEAGE_PROGRAM] },
   // hive_fentry_inode_permission_pre512 replaces it where the kernel's BTF says
   // inode_permission(inode, mask): see programsFor().
-  fentry: { required: ['hive_fentry_inode_permission'], optional: [] },
-  lsm: { required: ['hive_lsm_inode_permission'], optional: [] },
+  fentry: { required: ['hive_fentry_inode_permission'], optional: [LINEAGE_PROGRAM] },
+  lsm: { required: ['hive_lsm_inode_permission'], optional: [LINEAGE_PROGRAM] },
   // One program on every syscall's exit that keeps the open family by number
   // (the numbers this architecture lacks never match), and the exec tracepoint.
   // hive_tp_sys_exit_probe_read replaces the first where the kernel lacks
   // bpf_rdonly_cast: see programsFor().
-  tracepoint: { required: ['hive_tp_sys_exit', 'hive_tp_sched_process_exec'], optional: [] },
+  tracepoint: { required: ['hive_tp_sys_exit', 'hive_tp_sched_process_exec'], optional: [LINEAGE_PROGRAM] },
 };
 
 /** What the kernel's BTF says that changes which programs a mode loads. */
@@ -37,8 +44,8 @@ export interface KernelShape {
 
 /** The programs of a mode on a kernel of this shape. */
 export function programsFor(mode: Mode, kernel: KernelShape): ModePrograms {
-  if (mode === 'fentry' && kernel.inodeArg === 0) return { required: ['hive_fentry_inode_permission_pre512'], optional: [] };
-  if (mode === 'tracepoint' && !kernel.rdonlyCast) return { required: ['hive_tp_sys_exit_probe_read', 'hive_tp_sched_process_exec'], optional: [] };
+  if (mode === 'fentry' && kernel.inodeArg === 0) return { required: ['hive_fentry_inode_permission_pre512'], optional: [LINEAGE_PROGRAM] };
+  if (mode === 'tracepoint' && !kernel.rdonlyCast) return { required: ['hive_tp_sys_exit_probe_read', 'hive_tp_sched_process_exec'], optional: [LINEAGE_PROGRAM] };
   return MODE_PROGRAMS[mode];
 }
 

@@ -18,7 +18,8 @@ import {
   encodeInodeKey,
   encodeWatch,
 } from './layout';
-import { AUTO_ORDER, Mode, ModeOption, programsFor } from './modes';
+import { AUTO_ORDER, LINEAGE_PROGRAM, Mode, ModeOption, programsFor } from './modes';
+import { ProcessTable } from './process-table';
 import { checkCapabilities, checkKernelBtf, customBtfPath } from '../bpf/environment';
 
 export const DEFAULT_MAX_WATCHES = 65536;
@@ -114,6 +115,8 @@ export class FileAccessMonitor {
   private poll: RingPoll | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private static readonly FLUSH_ARG = Buffer.alloc(0);
+  /** Process records from the ring buffer: each event's executable and ancestors. */
+  readonly processes = new ProcessTable();
 
   private constructor(
     obj: NativeBpfObject,
@@ -234,7 +237,8 @@ export class FileAccessMonitor {
           obj.attach(p);
         } catch (e) {
           skipped.push(p);
-          log.debug({ program: p, err: describe(e) }, 'optional program not attached');
+          if (p === LINEAGE_PROGRAM) log.warn({ program: p, err: describe(e) }, 'exec tracepoint not attached: events after an exec keep the executable from before it');
+          else log.debug({ program: p, err: describe(e) }, 'optional program not attached');
         }
       }
     } catch (e) {
@@ -348,7 +352,7 @@ export class FileAccessMonitor {
     const obj = this.live('onEvents');
     if (this.poll) throw new HiveError('onEvents: events are delivered already');
     const onBatch = (batch: Buffer) => {
-      const { events, malformed } = decodeBatch(batch);
+      const { events, malformed } = decodeBatch(batch, [], this.processes);
       this.malformed += malformed;
       try {
         cb(events);

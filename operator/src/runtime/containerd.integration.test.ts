@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { ContainerdHarness, Pod, containerdSkip } from '../testing/containerd-harness';
+import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { ContainerdClient } from './client';
 import { resolvePattern } from '../resolve/pattern';
 import { FileAccessMonitor } from '../fileaccess/monitor';
@@ -104,7 +104,7 @@ describe('real containerd', { skip }, () => {
       const ev = JSON.parse(t.stdout.find((l) => l.includes('"comm":"cat"'))!);
       assert.equal(ev.inode, newIno);
       assert.equal(ev.path, '/etc/rotated');
-      assert.deepEqual(ev.container, { id: app.id, name: 'app' });
+      assert.deepEqual(ev.container, { id: app.id, name: 'app', image: IMAGE });
     } finally {
       t.child.kill('SIGINT');
       await t.exited;
@@ -192,11 +192,11 @@ describe('real containerd', { skip }, () => {
     try {
       const r = await ready(t);
       assert.equal(r.watches, 1, 'a hard link is the same inode: one watch');
-      assert.deepEqual(r.container, { id: side.id, name: 'side' });
+      assert.deepEqual(r.container, { id: side.id, name: 'side', image: IMAGE });
       await h.cri.execSync(side.id, ['cat', '/etc/secret-hardlink']);
       await waitFor(() => t.stdout.some((l) => l.includes('"comm":"cat"')), 5000, 'an event from the container');
       const ev = JSON.parse(t.stdout.find((l) => l.includes('"comm":"cat"'))!);
-      assert.deepEqual(ev.container, { id: side.id, name: 'side' });
+      assert.deepEqual(ev.container, { id: side.id, name: 'side', image: IMAGE });
       assert.equal(ev.path, '/etc/secret');
       assert.deepEqual(ev.aliases, ['/etc/secret-hardlink']);
       const firstDev = ev.dev;
