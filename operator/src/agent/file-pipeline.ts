@@ -39,7 +39,7 @@ export class FilePipeline {
         const rec = toRecord(e, { path: o.path, aliases: o.aliases, trace: o.trace, pod: o.pod, container: o.container }, this.clock, this.nodeName);
         if ((e.access & o.access) !== e.access) rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
         const id = traceId(o.trace);
-        this.limiter.offer(`${id}|${e.tgid}`, this.rateLimit(o.trace), rec);
+        this.limiter.offer(`${id}|${e.tgid}|${e.verdict}`, this.rateLimit(o.trace), rec);
         let t = tally.get(id);
         if (!t) tally.set(id, (t = { events: 0, access: new Map() }));
         t.events += e.count;

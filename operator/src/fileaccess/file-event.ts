@@ -1,7 +1,7 @@
 // Raw kernel events -> the JSON records users read (DESIGN.md's file event),
 // and the one-line human form of --pretty.
 import os from 'node:os';
-import { RawFileEvent, accessNames, AccessName, SOURCE } from './layout';
+import { RawFileEvent, accessNames, AccessName, SOURCE, VERDICT, Verdict } from './layout';
 import { formatDev } from '../sys/devnum';
 import { Clock } from '../output/clock';
 import { setLineFormat } from '../output/event-writer';
@@ -23,6 +23,12 @@ export interface FileEventRecord {
   process: { pid: number; tgid: number; ppid: number; uid: number; gid: number; comm: string };
   /** The attach mode that saw the access: kprobe, fentry, lsm or tracepoint. */
   mode: string;
+  /**
+   * What was done to the access: allowed, denied (EPERM from the hook),
+   * killed (the opener got SIGKILL at the open's exit); would-deny is the
+   * agent's dry run of a deny.
+   */
+  verdict: Verdict;
   /** The file's type and permission bits, octal, as stat(1) %f would in octal. */
   file_mode: string;
   cgroup_id: string;
@@ -55,6 +61,7 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
     access: accessNames(e.access),
     process: { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
     mode: SOURCE[e.source] ?? `source-${e.source}`,
+    verdict: VERDICT[e.verdict] ?? 'allowed',
     file_mode: `0${e.fileMode.toString(8)}`,
     cgroup_id: e.cgroupId.toString(),
   };
@@ -72,7 +79,8 @@ export function prettyLine(r: FileEventRecord): string {
   const acc = r.access.join(',').toUpperCase().padEnd(10);
   const p = r.process;
   const where = r.pod ? ` pod=${r.pod.namespace}/${r.pod.name} container=${r.container?.name ?? '?'}` : '';
-  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${p.comm}[${p.tgid}] uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}`;
+  const verdict = r.verdict === 'allowed' ? '' : ` ${r.verdict.toUpperCase()}`;
+  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${p.comm}[${p.tgid}] uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}${verdict}`;
 }
 
 // The JSON line of a record, the same text JSON.stringify gives for a record
@@ -102,7 +110,7 @@ function lastStr(): (s: string) => string {
   };
 }
 
-const F = { time: lastStr(), node: lastStr(), path: lastStr(), dev: lastStr(), comm: lastStr(), mode: lastStr(), fileMode: lastStr(), cgroup: lastStr() };
+const F = { time: lastStr(), node: lastStr(), path: lastStr(), dev: lastStr(), comm: lastStr(), mode: lastStr(), verdict: lastStr(), fileMode: lastStr(), cgroup: lastStr() };
 
 const shared = new WeakMap<object, string>();
 
@@ -136,7 +144,7 @@ export function fileEventLine(r: FileEventRecord): string {
     `{"time":${F.time(r.time)},"node":${F.node(r.node)},"kind":"file","path":${F.path(r.path)},` +
     `"inode":${typeof r.inode === 'number' ? num(r.inode) : str(r.inode)},"dev":${F.dev(r.dev)},"access":${accessJson(r.access)},` +
     `"process":{"pid":${num(p.pid)},"tgid":${num(p.tgid)},"ppid":${num(p.ppid)},"uid":${num(p.uid)},"gid":${num(p.gid)},"comm":${F.comm(p.comm)}},` +
-    `"mode":${F.mode(r.mode)},"file_mode":${F.fileMode(r.file_mode)},"cgroup_id":${F.cgroup(r.cgroup_id)}`;
+    `"mode":${F.mode(r.mode)},"verdict":${F.verdict(r.verdict)},"file_mode":${F.fileMode(r.file_mode)},"cgroup_id":${F.cgroup(r.cgroup_id)}`;
   if (r.aliases !== undefined) s += `,"aliases":${once(r.aliases)}`;
   if (r.trace !== undefined) s += `,"trace":${once(r.trace)}`;
   if (r.pod !== undefined) s += `,"pod":${once(r.pod)}`;
@@ -146,6 +154,6 @@ export function fileEventLine(r: FileEventRecord): string {
 }
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
-export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];
+export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];
 
 setLineFormat('file', (r) => fileEventLine(r as unknown as FileEventRecord));

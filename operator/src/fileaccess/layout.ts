@@ -28,6 +28,11 @@ export const COUNTER_MAX = 8;
 export const AGG_STATE = { open: 0, counting: 1, dead: 2 } as const;
 export type CounterName = keyof typeof COUNTER;
 
+/** enum hive_file_verdict: what was done to an access (DESIGN.md's verdict names). */
+export const VERDICT_CODE = { allowed: 0, denied: 1, killed: 2, 'would-deny': 3 } as const;
+export type Verdict = keyof typeof VERDICT_CODE;
+export const VERDICT: Record<number, Verdict> = Object.fromEntries(Object.entries(VERDICT_CODE).map(([n, c]) => [c, n as Verdict]));
+
 /** The values above under their C names, checked against the object's BTF (layout.test.ts). */
 export const ENUMS: EnumDefs = {
   hive_access: { HIVE_ACCESS_READ: ACCESS.read, HIVE_ACCESS_WRITE: ACCESS.write, HIVE_ACCESS_EXEC: ACCESS.exec, HIVE_ACCESS_ALL: ACCESS_ALL },
@@ -51,6 +56,12 @@ export const ENUMS: EnumDefs = {
     HIVE_CNT_MAX: COUNTER_MAX,
   },
   hive_agg_state: { HIVE_AGG_OPEN: AGG_STATE.open, HIVE_AGG_COUNTING: AGG_STATE.counting, HIVE_AGG_DEAD: AGG_STATE.dead },
+  hive_file_verdict: {
+    HIVE_FILE_ALLOWED: VERDICT_CODE.allowed,
+    HIVE_FILE_DENIED: VERDICT_CODE.denied,
+    HIVE_FILE_KILLED: VERDICT_CODE.killed,
+    HIVE_FILE_WOULD_DENY: VERDICT_CODE['would-deny'],
+  },
 };
 
 
@@ -62,8 +73,13 @@ export const INODE_KEY = {
 
 /** struct hive_watch */
 export const WATCH = {
-  size: 8,
-  fields: { watch_id: { offset: 0, size: 4 }, access_mask: { offset: 4, size: 4 } },
+  size: 16,
+  fields: {
+    watch_id: { offset: 0, size: 4 },
+    access_mask: { offset: 4, size: 4 },
+    deny_mask: { offset: 8, size: 4 },
+    kill_mask: { offset: 12, size: 4 },
+  },
 } as const;
 
 /** struct hive_file_event */
@@ -84,7 +100,7 @@ export const FILE_EVENT = {
     raw_mask: { offset: 56, size: 4 },
     file_mode: { offset: 60, size: 2 },
     source: { offset: 62, size: 1 },
-    pad: { offset: 63, size: 1 },
+    verdict: { offset: 63, size: 1 },
     comm: { offset: 64, size: 16 },
     count: { offset: 80, size: 4 },
     pad2: { offset: 84, size: 4 },
@@ -93,13 +109,15 @@ export const FILE_EVENT = {
 
 /** struct hive_agg_key: what the kernel's storm aggregation keeps apart. */
 export const AGG_KEY = {
-  size: 24,
+  size: 32,
   fields: {
     ino: { offset: 0, size: 8 },
     dev: { offset: 8, size: 4 },
     watch_id: { offset: 12, size: 4 },
     tgid: { offset: 16, size: 4 },
     access: { offset: 20, size: 4 },
+    verdict: { offset: 24, size: 4 },
+    pad: { offset: 28, size: 4 },
   },
 } as const;
 
@@ -132,9 +150,12 @@ export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INOD
   return out;
 }
 
-export function encodeWatch(watchId: number, accessMask: number, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
+/** A watched map value: the accesses to report, and which of them to deny or kill (subsets). */
+export function encodeWatch(watchId: number, accessMask: number, denyMask = 0, killMask = 0, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
   out.writeUInt32LE(watchId >>> 0, at + WATCH.fields.watch_id.offset);
   out.writeUInt32LE(accessMask >>> 0, at + WATCH.fields.access_mask.offset);
+  out.writeUInt32LE(denyMask >>> 0, at + WATCH.fields.deny_mask.offset);
+  out.writeUInt32LE(killMask >>> 0, at + WATCH.fields.kill_mask.offset);
   return out;
 }
 
@@ -154,6 +175,8 @@ export interface RawFileEvent {
   rawMask: number;
   fileMode: number;
   source: number;
+  /** enum hive_file_verdict (VERDICT names it). */
+  verdict: number;
   comm: string;
   /** Accesses the record stands for: 1, or more for a storm's aggregate (the kernel folded repeats). */
   count: number;
@@ -182,6 +205,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     rawMask: buf.readUInt32LE(at + F.raw_mask.offset),
     fileMode: buf.readUInt16LE(at + F.file_mode.offset),
     source: buf.readUInt8(at + F.source.offset),
+    verdict: buf.readUInt8(at + F.verdict.offset),
     comm: cString(buf, at + F.comm.offset, F.comm.size),
     count: buf.readUInt32LE(at + F.count.offset) || 1,
   };
