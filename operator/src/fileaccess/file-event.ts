@@ -79,7 +79,8 @@ export function prettyLine(r: FileEventRecord): string {
   const acc = r.access.join(',').toUpperCase().padEnd(10);
   const p = r.process;
   const where = r.pod ? ` pod=${r.pod.namespace}/${r.pod.name} container=${r.container?.name ?? '?'}` : '';
-  const verdict = r.verdict === 'allowed' ? '' : ` ${r.verdict.toUpperCase()}`;
+  // lines recorded before verdicts existed (hive logs reads them back) have none: allowed
+  const verdict = !r.verdict || r.verdict === 'allowed' ? '' : ` ${r.verdict.toUpperCase()}`;
   return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${p.comm}[${p.tgid}] uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}${verdict}`;
 }
 
