@@ -3,13 +3,17 @@
  * File-access auditing: one object, one hook per attach mode. User space turns
  * on (autoload) only the programs of the chosen mode before load:
  *   kprobe      kprobe/inode_permission
- *   fentry      fentry/inode_permission
+ *   fentry      fentry/inode_permission; with enforcement,
+ *               fmod_ret/security_inode_permission instead
  *   lsm         lsm/inode_permission
  *   tracepoint  tp_btf/sys_exit filtered to the open family +
  *               tp_btf/sched_process_exec, for kernels where none of the
  *               above can attach.
  * Every mode looks the inode up in `watched` and only matches reach the ring
  * buffer, so unwatched files cost one hash lookup.
+ * Enforcement (the watch's deny_mask / kill_mask): lsm and fmod_ret return
+ * -EPERM, the tracepoint program sends SIGKILL at the open's exit; kprobe
+ * and plain fentry only report. Every record says what was done (verdict).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +28,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * 0 before 5.12, 1 since (the idmap/user namespace came first). User space
  * reads it from the kernel's BTF prototype. The mask follows the inode. */
 const volatile u32 inode_arg = 1;
+
+/* The process that loaded the programs (the agent, or `hive trace`): never
+ * denied or killed, whatever its watches say. 0: nobody is exempt. */
+const volatile u32 self_tgid = 0;
 
 /* Never read: keeps the event struct in the object's BTF (clang drops types
  * only reached through optimised-out locals), where the layout check reads it. */
@@ -149,7 +157,7 @@ static __always_inline void count_n(u32 idx, u64 n)
 
 /* The record of the current task's access. */
 static __always_inline void fill_event(struct hive_file_event *e, struct inode *inode, struct hive_inode_key *key,
-				       u32 watch_id, u32 access, u32 raw_mask, u8 source, u64 pid_tgid)
+				       u32 watch_id, u32 access, u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	u64 uid_gid = bpf_get_current_uid_gid();
@@ -168,7 +176,7 @@ static __always_inline void fill_event(struct hive_file_event *e, struct inode *
 	e->raw_mask = raw_mask;
 	e->file_mode = BPF_CORE_READ(inode, i_mode);
 	e->source = source;
-	e->pad = 0;
+	e->verdict = verdict;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->count = 1;
 	e->pad2 = 0;
@@ -176,7 +184,7 @@ static __always_inline void fill_event(struct hive_file_event *e, struct inode *
 
 /* A record of its own for this access. */
 static __always_inline void emit_one(struct inode *inode, struct hive_inode_key *key, u32 watch_id, u32 access,
-				     u32 raw_mask, u8 source, u64 pid_tgid)
+				     u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid)
 {
 	struct hive_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -185,7 +193,7 @@ static __always_inline void emit_one(struct inode *inode, struct hive_inode_key 
 		count(HIVE_CNT_LOST);
 		return;
 	}
-	fill_event(e, inode, key, watch_id, access, raw_mask, source, pid_tgid);
+	fill_event(e, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid);
 	bpf_ringbuf_submit(e, 0);
 	count(HIVE_CNT_EMITTED);
 }
@@ -204,9 +212,10 @@ static __always_inline void emit_one(struct inode *inode, struct hive_inode_key 
  *    flush's last exchange already took it, the flush reported it.
  */
 static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key *key, u32 watch_id, u32 access,
-				      u32 raw_mask, u8 source, u64 pid_tgid)
+				      u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid)
 {
-	struct hive_agg_key k = { .ino = key->ino, .dev = key->dev, .watch_id = watch_id, .tgid = pid_tgid >> 32, .access = access };
+	struct hive_agg_key k = { .ino = key->ino, .dev = key->dev, .watch_id = watch_id, .tgid = pid_tgid >> 32,
+				  .access = access, .verdict = verdict, .pad = 0 };
 	struct hive_file_event *e;
 	struct hive_agg *v;
 	u32 zero = 0;
@@ -218,7 +227,7 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 		struct hive_agg *n = bpf_map_lookup_elem(&agg_scratch, &zero);
 		if (!n)
 			return false;
-		fill_event(&n->tmpl, inode, key, watch_id, access, raw_mask, source, pid_tgid);
+		fill_event(&n->tmpl, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid);
 		n->count = 0;
 		n->last_ts = 0;
 		n->last_pid = 0;
@@ -253,7 +262,7 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 			count(HIVE_CNT_LOST);
 			return true;
 		}
-		fill_event(e, inode, key, watch_id, access, raw_mask, source, pid_tgid);
+		fill_event(e, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid);
 		__builtin_memcpy(&v->tmpl, e, sizeof(*e));
 		bpf_ringbuf_submit(e, 0);
 		count(HIVE_CNT_EMITTED);
@@ -271,26 +280,47 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 }
 #endif
 
-/* Reports an access to a watched inode if its watch wants it. An audit hook
- * never changes the access decision. */
-static __always_inline void emit(struct inode *inode, struct hive_inode_key *key, struct hive_watch *w,
-				 u32 access, u32 raw_mask, u8 source)
+/* What a hook can do to an access besides reporting it. */
+#define CAN_AUDIT 0
+#define CAN_DENY 1 /* its return value refuses the access (lsm, fmod_ret) */
+#define CAN_KILL 2 /* it runs in the opener at the open's exit (tracepoint) */
+
+/* The verdict on an access (already masked) to a watched inode by the
+ * current task, for a hook that `can` what it says. */
+static __always_inline u8 verdict_of(struct hive_watch *w, u32 access, u32 can, u64 pid_tgid)
+{
+	u32 stop = can == CAN_DENY ? w->deny_mask : can == CAN_KILL ? w->kill_mask : 0;
+
+	if (!(access & stop))
+		return HIVE_FILE_ALLOWED;
+	if (self_tgid && (pid_tgid >> 32) == self_tgid)
+		return HIVE_FILE_ALLOWED; /* the agent itself: never stopped */
+	return can == CAN_DENY ? HIVE_FILE_DENIED : HIVE_FILE_KILLED;
+}
+
+/* Reports an access to a watched inode if its watch wants it, and returns
+ * what the hook must do with it (enum hive_file_verdict). */
+static __always_inline u8 emit(struct inode *inode, struct hive_inode_key *key, struct hive_watch *w,
+			       u32 access, u32 raw_mask, u8 source, u32 can)
 {
 	u64 pid_tgid;
+	u8 verdict;
 
 	count(HIVE_CNT_MATCHED);
 	access &= w->access_mask;
 	if (!access) {
 		count(HIVE_CNT_MASKED);
-		return;
+		return HIVE_FILE_ALLOWED;
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	hive_ensure_lineage(); /* the process's record before its event */
+	verdict = verdict_of(w, access, can, pid_tgid);
 #ifndef HIVE_NO_AGGREGATE
-	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, pid_tgid))
-		return;
+	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, verdict, pid_tgid))
+		return verdict;
 #endif
-	emit_one(inode, key, w->watch_id, access, raw_mask, source, pid_tgid);
+	emit_one(inode, key, w->watch_id, access, raw_mask, source, verdict, pid_tgid);
+	return verdict;
 }
 
 #ifndef HIVE_NO_AGGREGATE
@@ -349,16 +379,28 @@ int hive_agg_flush(void *ctx)
 
 #endif
 
-static __always_inline void report(struct inode *inode, u32 access, u32 raw_mask, u8 source)
+static __always_inline u8 report(struct inode *inode, u32 access, u32 raw_mask, u8 source, u32 can)
 {
 	struct hive_inode_key key;
 	struct hive_watch *w;
 
 	if (!access)
-		return;
+		return HIVE_FILE_ALLOWED;
 	w = lookup_inode(inode, &key);
-	if (w)
-		emit(inode, &key, w, access, raw_mask, source);
+	if (!w)
+		return HIVE_FILE_ALLOWED;
+	return emit(inode, &key, w, access, raw_mask, source, can);
+}
+
+#define EPERM 1
+#define SIGKILL 9
+
+/* A killed verdict's signal: to the whole thread group, delivered before the
+ * task returns to user space, so no instruction of it runs with the fd. */
+static __always_inline void kill_if(u8 verdict)
+{
+	if (verdict == HIVE_FILE_KILLED)
+		bpf_send_signal(SIGKILL);
 }
 /* ---- kprobe / fentry / lsm: the inode_permission hook ---- */
 
@@ -375,7 +417,9 @@ int BPF_KPROBE(hive_kprobe_inode_permission)
 		inode = (struct inode *)PT_REGS_PARM2_CORE(ctx);
 		mask = (u32)PT_REGS_PARM3_CORE(ctx);
 	}
-	report(inode, access_from_may(mask), mask, HIVE_SRC_KPROBE);
+	/* no override here: bpf_override_return needs an error-injectable
+	 * function (inode_permission is not) and CONFIG_BPF_KPROBE_OVERRIDE */
+	report(inode, access_from_may(mask), mask, HIVE_SRC_KPROBE, CAN_AUDIT);
 	return 0;
 }
 
@@ -386,7 +430,7 @@ int BPF_KPROBE(hive_kprobe_inode_permission)
 SEC("?fentry/inode_permission")
 int BPF_PROG(hive_fentry_inode_permission, void *idmap, struct inode *inode, int mask)
 {
-	report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY);
+	report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY, CAN_AUDIT);
 	return 0;
 }
 
@@ -394,7 +438,25 @@ int BPF_PROG(hive_fentry_inode_permission, void *idmap, struct inode *inode, int
 SEC("?fentry/inode_permission")
 int BPF_PROG(hive_fentry_inode_permission_pre512, struct inode *inode, int mask)
 {
-	report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY);
+	report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY, CAN_AUDIT);
+	return 0;
+}
+
+/* fentry mode with enforcement, in place of the fentry program: the kernel
+ * lets fmod_ret change the return of security_* functions only (and of the
+ * error-injection list, which inode_permission is not on), so the hook is
+ * security_inode_permission(inode, mask), the same prototype on every
+ * kernel. inode_permission calls it after the permission bits passed, as
+ * the LSM hook is, so both enforcing modes see the same accesses. A non-zero
+ * return skips the function and is its result; `ret` is what an earlier
+ * fmod_ret program returned. */
+SEC("?fmod_ret/security_inode_permission")
+int BPF_PROG(hive_fmodret_security_inode_permission, struct inode *inode, int mask, int ret)
+{
+	if (ret != 0)
+		return ret;
+	if (report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_FENTRY, CAN_DENY) == HIVE_FILE_DENIED)
+		return -EPERM;
 	return 0;
 }
 
@@ -402,9 +464,11 @@ int BPF_PROG(hive_fentry_inode_permission_pre512, struct inode *inode, int mask)
 SEC("?lsm/inode_permission")
 int BPF_PROG(hive_lsm_inode_permission, struct inode *inode, int mask, int ret)
 {
-	if (ret == 0)
-		report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_LSM);
-	return ret; /* audit only: keep the decision made so far */
+	if (ret != 0)
+		return ret; /* refused already: keep that decision */
+	if (report(inode, access_from_may((u32)mask), (u32)mask, HIVE_SRC_LSM, CAN_DENY) == HIVE_FILE_DENIED)
+		return -EPERM;
+	return 0;
 }
 
 /* ---- tracepoint fallback ---- */
@@ -598,7 +662,7 @@ static __always_inline void on_open(long fd, bool cast)
 		return;
 	fmode = BPF_CORE_READ(f, f_mode);
 	if (access_from_fmode(fmode)) /* not an O_PATH open */
-		emit(inode, &key, w, access_from_fmode(fmode), fmode, HIVE_SRC_TP_OPEN);
+		kill_if(emit(inode, &key, w, access_from_fmode(fmode), fmode, HIVE_SRC_TP_OPEN, CAN_KILL));
 }
 
 /* Kernels with bpf_rdonly_cast (6.2+). */
@@ -690,7 +754,8 @@ static __always_inline void report_scripts(struct task_struct *task)
 		if ((u64)head.func == fput_fn) {
 			struct file *f = (struct file *)(cb - off);
 			if (BPF_CORE_READ(f, f_flags) & FLAGS_FMODE_EXEC)
-				report(BPF_CORE_READ(f, f_inode), HIVE_ACCESS_EXEC, BPF_CORE_READ(f, f_mode), HIVE_SRC_TP_EXEC);
+				kill_if(report(BPF_CORE_READ(f, f_inode), HIVE_ACCESS_EXEC, BPF_CORE_READ(f, f_mode),
+					       HIVE_SRC_TP_EXEC, CAN_KILL));
 		}
 		cb = (u64)head.next;
 	}
@@ -701,7 +766,8 @@ static __always_inline void report_scripts(struct task_struct *task)
 SEC("?tp_btf/sched_process_exec")
 int BPF_PROG(hive_tp_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	report(BPF_CORE_READ(bprm, file, f_inode), HIVE_ACCESS_EXEC, FMODE_EXEC, HIVE_SRC_TP_EXEC);
+	/* kill: after the point of no return, before the new image runs */
+	kill_if(report(BPF_CORE_READ(bprm, file, f_inode), HIVE_ACCESS_EXEC, FMODE_EXEC, HIVE_SRC_TP_EXEC, CAN_KILL));
 	report_scripts(bpf_get_current_task_btf());
 	return 0;
 }

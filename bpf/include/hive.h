@@ -47,11 +47,25 @@ struct hive_inode_key {
 	u32 pad;
 };
 
-/* Value of the watched map: which watch asked for the inode and which
- * accesses it wants reported. */
+/* Value of the watched map: which watch asked for the inode, which accesses
+ * it wants reported, and which of those the hook must stop. A mask per
+ * action (not one action per inode) because several watches can share an
+ * inode: user space ORs each action's accesses over them. deny_mask and
+ * kill_mask are subsets of access_mask; 0 in both is audit. */
 struct hive_watch {
 	u32 watch_id;
-	u32 access_mask; /* HIVE_ACCESS_* */
+	u32 access_mask; /* HIVE_ACCESS_* to report */
+	u32 deny_mask;   /* HIVE_ACCESS_* refused with -EPERM (lsm, fentry's fmod_ret) */
+	u32 kill_mask;   /* HIVE_ACCESS_* whose opener gets SIGKILL (tracepoint) */
+};
+
+/* What happened to an access (hive_file_event.verdict). 0 is allowed, so a
+ * record from a hook that never enforces says so without setting it. */
+enum hive_file_verdict {
+	HIVE_FILE_ALLOWED = 0,
+	HIVE_FILE_DENIED = 1,     /* the hook returned -EPERM */
+	HIVE_FILE_KILLED = 2,     /* the opener was sent SIGKILL at the open's exit */
+	HIVE_FILE_WOULD_DENY = 3, /* reserved: a dry-run deny (the agent's rollout) */
 };
 
 /* Indexes of the per-CPU counters array. */
@@ -86,7 +100,7 @@ struct hive_file_event {
 	u32 raw_mask;    /* the hook's own mask: MAY_* for inode_permission, f_mode for open */
 	u16 file_mode;   /* inode i_mode (type and permission bits) */
 	u8 source;       /* enum hive_source */
-	u8 pad;
+	u8 verdict;      /* enum hive_file_verdict */
 	char comm[HIVE_COMM_LEN];
 	u32 count;       /* accesses this record stands for: 1, or the repeats an aggregate folded */
 	u32 pad2;
@@ -98,13 +112,17 @@ struct hive_file_event {
  * one record with `count` by the flush program, which user space runs once an
  * interval. */
 
-/* Key of the aggregate map: what a folded record keeps apart. */
+/* Key of the aggregate map: what a folded record keeps apart. The verdict
+ * is part of it: a denied access never folds into an allowed one (a storm of
+ * refused retries still folds, into records of its own). */
 struct hive_agg_key {
 	u64 ino;
 	u32 dev;
 	u32 watch_id;
 	u32 tgid;
-	u32 access; /* HIVE_ACCESS_* of the access (after the watch's mask) */
+	u32 access;  /* HIVE_ACCESS_* of the access (after the watch's mask) */
+	u32 verdict; /* enum hive_file_verdict */
+	u32 pad;
 };
 
 /* hive_agg.state: where the key's interval is. */
@@ -326,6 +344,7 @@ struct hive_btf_enums {
 	enum hive_counter counter;
 	enum hive_agg_state agg_state;
 	enum hive_proc_flag proc_flag;
+	enum hive_file_verdict file_verdict;
 	enum hive_net_flag net_flag;
 	enum hive_net_scope scope;
 	enum hive_net_verdict verdict;

@@ -27,8 +27,8 @@ export HIVE_PROBE_REPORT=$out/probe.json
 # tests are about argument handling and already run on the host.
 files=() patterns=()
 case ",$suites," in *,fileaccess,*)
-  files+=(fileaccess/probe.kernel.test.js fileaccess/monitor.kernel.test.js fileaccess/watch-keeper.kernel.test.js cli/trace.kernel.test.js)
-  patterns+=('file-access hook' 'probe: modes' 'watch keeper in the running kernel' 'prints one JSON line per access' 'replaced by rename') ;;
+  files+=(fileaccess/probe.kernel.test.js fileaccess/monitor.kernel.test.js fileaccess/watch-keeper.kernel.test.js fileaccess/enforce.kernel.test.js cli/trace.kernel.test.js)
+  patterns+=('file-access hook' 'probe: modes' 'watch keeper in the running kernel' 'enforcement in the running kernel' 'prints one JSON line per access' 'replaced by rename' 'hive trace --deny') ;;
 esac
 case ",$suites," in *,netmon,*)
   files+=(netmon/netmon.netns.test.js)

@@ -31,6 +31,7 @@ function read(atMs: number, pod = POD, access: FileEventRecord['access'] = ['rea
     access,
     process: { pid: 7, tgid: 7, ppid: 1, uid: 0, gid: 0, comm: 'cat' },
     mode: 'tracepoint',
+    verdict: 'allowed',
     file_mode: '0100644',
     cgroup_id: '1',
   };
@@ -240,4 +241,13 @@ test('the alert renders on one line (pretty, hive logs) and hive logs --kind ale
   assert.equal(renderAgentLine(json, { kind: 'alert' }), `n1 ${line}`);
   assert.equal(renderAgentLine(json, { kind: 'file' }), null);
   assert.equal(renderAgentLine(json, { pod: 'ns/web', trace: 'secrets' }), `n1 ${line}`);
+});
+
+test('a read the kernel refused (denied) or stopped (killed) opens no window', () => {
+  const { c, alerts } = setup();
+  c.file({ ...read(0), verdict: 'denied' });
+  c.file({ ...read(10), verdict: 'killed' });
+  c.flow(conn(1200));
+  c.sweep();
+  assert.equal(alerts.length, 0);
 });

@@ -88,7 +88,8 @@ export class Correlator {
 
   /** A file event as written (after enrichment, before any rate limit). */
   file(rec: FileEventRecord): void {
-    if (!rec.trace || !rec.pod || !rec.access.includes('read')) return;
+    // a read the kernel refused (deny) or stopped (kill) read nothing: it opens no window
+    if (!rec.trace || !rec.pod || !rec.access.includes('read') || (rec.verdict !== 'allowed' && rec.verdict !== 'would-deny')) return;
     const spec = this.o.spec(rec.trace);
     if (!spec) return;
     const t = Date.parse(rec.time);

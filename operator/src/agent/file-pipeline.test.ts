@@ -19,7 +19,7 @@ function setup(rateLimit: number | undefined) {
   const p = new FilePipeline(registry, writer, new Clock(), 'node-a', metrics, () => rateLimit);
   const raw = (count: number): RawFileEvent => ({
     tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: entries[0].watchId, pid: 10, tgid: 10, ppid: 1,
-    uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, comm: 'storm', count,
+    uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 0, comm: 'storm', count,
   });
   return { p, lines, metrics, raw };
 }

@@ -49,7 +49,7 @@ export class FilePipeline {
         this.tap?.(rec);
         const limit = this.rateLimit(o.trace);
         // the window's key only where there is a limit: a string per event otherwise
-        this.limiter.offer(limit ? `${id}|${e.tgid}` : '', limit, rec);
+        this.limiter.offer(limit ? `${id}|${e.tgid}|${e.verdict}` : '', limit, rec);
         let t = tally.get(id);
         if (!t) tally.set(id, (t = { events: 0, access: new Map() }));
         t.events += e.count;

@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { NativeBpfObject, NativeError, POLL_RESTART_MS, addonPath, bpfObjectPath, native, readCounters } from './native';
 import { FileAccessMonitor } from '../fileaccess/monitor';
-import { COUNTER_MAX } from '../fileaccess/layout';
+import { COUNTER_MAX, WATCH } from '../fileaccess/layout';
 import { BenchGenerator, GENERATOR_PROGRAM, encodeBenchArgs } from '../bench/generator';
 import { kernelSkip, sleep, testMode, waitFor } from '../testing/kernel';
 
@@ -183,7 +183,7 @@ describe('the addon under misuse', { skip, concurrency: 1 }, () => {
       throwsOp(() => gen.reuseMap('events', fa, 'nope'), op, /^reuseMap\(events\): no map named nope in .*fileaccess\.bpf\.o$/, ENOENT);
       throwsOp(() => gen.reuseMap('nope', fa, 'events'), 'reuseMap(nope)', /^reuseMap\(nope\): no map named nope in .*bench\.bpf\.o$/, ENOENT);
       throwsOp(() => gen.reuseMap('events', fa, 'counters'), op, 'this one is a ringbuf map, key 0 bytes, value 0 bytes, counters a percpu_array map, key 4 bytes, value 8 bytes', EINVAL);
-      throwsOp(() => gen.reuseMap('counters', fa, 'watched'), 'reuseMap(counters)', 'this one is a percpu_array map, key 4 bytes, value 8 bytes, watched a hash map, key 16 bytes, value 8 bytes');
+      throwsOp(() => gen.reuseMap('counters', fa, 'watched'), 'reuseMap(counters)', `this one is a percpu_array map, key 4 bytes, value 8 bytes, watched a hash map, key 16 bytes, value ${WATCH.size} bytes`);
       gen.reuseMap('events', fa, 'events');
       gen.reuseMap('counters', fa, 'counters');
       gen.load();

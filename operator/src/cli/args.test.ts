@@ -14,6 +14,7 @@ test('trace defaults', () => {
   try {
     assert.deepEqual(parseTraceArgs(['/etc/shadow']), {
       mode: 'auto',
+      action: 'audit',
       access: ACCESS_ALL,
       pretty: false,
       maxWatches: 65536,
@@ -74,6 +75,10 @@ test('trace options', () => {
   assert.equal(o.maxWatches, 10);
   assert.deepEqual(o.paths, ['/a', '/b']);
   assert.equal(parseTraceArgs(['--mode=tracepoint', '/a']).mode, 'tracepoint');
+  assert.equal(parseTraceArgs(['--deny', '/a']).action, 'deny');
+  assert.equal(parseTraceArgs(['--deny', '--mode', 'lsm', '/a']).action, 'deny');
+  assert.equal(parseTraceArgs(['--kill', '--mode', 'tracepoint', '/a']).action, 'kill');
+  assert.equal(parseTraceArgs(['--kill', '/a']).action, 'kill');
 });
 
 test('trace rejects bad input with one line naming what is allowed', () => {
@@ -84,6 +89,10 @@ test('trace rejects bad input with one line naming what is allowed', () => {
     [['--max-watches', 'lots', '/a'], /--max-watches must be a whole number/],
     [['--frobnicate', '/a'], /hive trace: Unknown option '--frobnicate'/],
     [[], /no paths given/],
+    [['--deny', '--kill', '/a'], /give --deny or --kill, not both/],
+    [['--deny', '--mode', 'kprobe', '/a'], /--deny: mode kprobe cannot deny .*; modes that can: fentry, lsm$/],
+    [['--deny', '--mode', 'tracepoint', '/a'], /--deny: mode tracepoint cannot deny .*can kill the opener instead.*; modes that can: fentry, lsm$/],
+    [['--kill', '--mode', 'lsm', '/a'], /--kill: mode lsm cannot kill .*; modes that can: tracepoint$/],
   ];
   for (const [argv, re] of cases) {
     assert.throws(

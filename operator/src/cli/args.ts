@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { UsageError, errorMessage } from '../util/errors';
 import { ACCESS_NAMES, parseAccess } from '../fileaccess/layout';
 import { MODES, ModeOption, parseMode } from '../fileaccess/modes';
+import { Action, enforcementProblem } from '../fileaccess/action';
 import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../fileaccess/monitor';
 import { DEFAULT_CONTAINERD_SOCKET } from '../runtime/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
@@ -80,6 +81,8 @@ export const TRACE: CommandDef = {
   options: [
     MODE,
     { name: 'access', kind: 'string', value: ACCESS_NAMES.join(','), default: ACCESS_NAMES.join(','), help: 'which accesses to report' },
+    { name: 'deny', kind: 'flag', help: 'refuse those accesses with EPERM in the kernel (modes lsm, fentry; auto picks one); exits 2 where no mode can' },
+    { name: 'kill', kind: 'flag', help: 'SIGKILL the process opening a watched file, before it can use the fd (mode tracepoint only, where an open cannot be refused)' },
     PRETTY,
     MAX_WATCHES,
     { name: 'skip-missing', kind: 'flag', help: 'start without the paths that do not exist yet; each is watched when it appears' },
@@ -105,6 +108,8 @@ export interface PathScopeOptions {
 export interface TraceOptions extends PathScopeOptions {
   mode: ModeOption;
   access: number;
+  /** audit, or deny (--deny) or kill (--kill) the watched accesses. */
+  action: Action;
   pretty: boolean;
   maxWatches: number;
   skipMissing: boolean;
@@ -122,8 +127,16 @@ function checked<T>(cmd: CommandDef, parseValue: () => T): T {
 export function parseTraceArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): TraceOptions {
   const { values: v, positionals } = parseCommand(TRACE, argv, env);
   if (v.pid !== undefined && v.container !== undefined) throw usageError(TRACE, 'give --pid or --container, not both');
+  if (v.deny && v.kill) throw usageError(TRACE, 'give --deny or --kill, not both (deny refuses the access, kill stops the process after it)');
+  const mode = checked(TRACE, () => parseMode(v.mode as string));
+  const action: Action = v.deny ? 'deny' : v.kill ? 'kill' : 'audit';
+  if (action !== 'audit' && mode !== 'auto') {
+    const problem = enforcementProblem(mode, action);
+    if (problem) throw usageError(TRACE, `--${action}: ${problem}`);
+  }
   return {
-    mode: checked(TRACE, () => parseMode(v.mode as string)),
+    mode,
+    action,
     access: checked(TRACE, () => parseAccess(v.access as string)),
     pretty: v.pretty as boolean,
     maxWatches: v['max-watches'] as number,

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { kernelSkip, run, testMode, tmpDir, waitFor } from '../testing/kernel';
 import { assertOneLineError, hive, ready, startTrace as start } from '../testing/cli';
 
@@ -177,6 +178,42 @@ describe('hive trace', { skip }, () => {
     assertOneLineError(res, new RegExp(`mode ${unsupported} cannot attach on this kernel: .*; this kernel supports: `));
     const supported = ['kprobe', 'fentry', 'lsm', 'tracepoint'].filter((m) => probe.modes[m].supported);
     assert.ok(res.stderr.trim().endsWith(`this kernel supports: ${supported.join(', ')}`), res.stderr);
+  });
+
+  test('hive trace --deny: a cat of the path fails with EPERM and its line says denied; where no mode can deny, exit 2 naming them', async (t) => {
+    const f = path.join(dir, 'deny-me');
+    fs.writeFileSync(f, 'api-key=s3cr3t\n');
+    const probe = JSON.parse((await hive(['probe'])).stdout);
+    if (!probe.modes.fentry.supported && !probe.modes.lsm.supported) {
+      assertOneLineError(await hive(['trace', '--deny', f]), /^no attach mode that can deny \(fentry, lsm\) works on this kernel: /);
+      return;
+    }
+    const h = start(['--deny', f]);
+    try {
+      const r = await ready(h);
+      assert.ok(['fentry', 'lsm'].includes(String(r.mode)), String(r.mode));
+      assert.equal(r.action, 'deny');
+      const cat = await new Promise<{ pid: number; code: number | null; stderr: string }>((resolve) => {
+        const c = spawn('cat', [f], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('close', (code) => resolve({ pid: c.pid!, code, stderr }));
+      });
+      assert.equal(cat.code, 1);
+      assert.match(cat.stderr, /Operation not permitted/);
+      await waitFor(() => h.stdout.length >= 1, 3000, 'an event line');
+      const ev = JSON.parse(h.stdout[0]);
+      assert.equal(ev.verdict, 'denied');
+      assert.equal(ev.process.tgid, cat.pid);
+      // what the README shows: real output of this run
+      t.diagnostic(`cat: ${cat.stderr.trim()} (exit ${cat.code})`);
+      t.diagnostic(`event: ${h.stdout[0]}`);
+    } finally {
+      h.child.kill('SIGINT');
+    }
+    assert.equal(await h.exited, 0);
+    // the programs are gone with the process: access is back
+    assert.equal((await run('cat', [f])).code, 0);
   });
 
   test('missing BTF and missing capabilities are named', async () => {

@@ -7,7 +7,8 @@ import { resolvePattern } from '../resolve/pattern';
 import { AttachError, FileAccessMonitor } from '../fileaccess/monitor';
 import { WatchKeeper, WatchTarget } from '../fileaccess/watch-keeper';
 import { ACCESS_ALL, accessNames } from '../fileaccess/layout';
-import { MODES, Mode } from '../fileaccess/modes';
+import { AUTO_ORDER, MODES, Mode } from '../fileaccess/modes';
+import { Action, MODE_ENFORCEMENT } from '../fileaccess/action';
 import { probeMode, supportedList } from '../fileaccess/probe';
 import { prettyLine, toRecord } from '../fileaccess/file-event';
 import { Clock } from '../output/clock';
@@ -15,6 +16,11 @@ import { EventWriter } from '../output/event-writer';
 import { watchDrops } from '../output/drop-watch';
 
 const log = rootLog.child({ module: 'trace' });
+
+/** The modes --mode auto tries for this action. */
+function autoCandidates(action: Action): Mode[] {
+  return action === 'audit' ? [...AUTO_ORDER] : AUTO_ORDER.filter((m) => MODE_ENFORCEMENT[m] === action);
+}
 
 /** The keeper's key of this run's watches. */
 const KEY = 'hive-trace';
@@ -47,7 +53,7 @@ export function checkTarget(opts: TraceOptions, t: Target): void {
 
 function openMonitor(opts: TraceOptions) {
   try {
-    return FileAccessMonitor.open({ mode: opts.mode, maxWatches: opts.maxWatches, log });
+    return FileAccessMonitor.open({ mode: opts.mode, maxWatches: opts.maxWatches, enforce: opts.action === 'audit' ? undefined : opts.action, log });
   } catch (e) {
     if (e instanceof AttachError) {
       const modes = {} as Record<Mode, ReturnType<typeof probeMode>>;
@@ -71,6 +77,7 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
     root: t.root,
     patterns: t.patterns,
     access: opts.access,
+    action: opts.action,
     maxMatches: opts.maxMatches,
     meta: t.container ? { container: t.container } : {},
   });
@@ -144,7 +151,8 @@ export async function runTrace(opts: TraceOptions): Promise<number> {
   log.info(
     {
       mode: monitor.mode,
-      why: opts.mode === 'auto' ? { chosen: `first of fentry, kprobe, lsm, tracepoint that attaches`, passedOver: reasons } : 'requested',
+      why: opts.mode === 'auto' ? { chosen: `first of ${autoCandidates(opts.action).join(', ')} that attaches`, passedOver: reasons } : 'requested',
+      action: opts.action,
       skippedPrograms: monitor.skipped,
       aggregation: monitor.aggregation,
       watches: keeper.registry.inodes,

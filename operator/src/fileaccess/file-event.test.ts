@@ -19,6 +19,7 @@ const raw: RawFileEvent = {
   rawMask: 1,
   fileMode: 0o100640,
   source: 4,
+  verdict: 0,
   comm: 'cat',
   count: 1,
 };
@@ -35,6 +36,7 @@ test('record carries the fields DESIGN.md names', () => {
   assert.deepEqual(r.access, ['read']);
   assert.deepEqual(r.process, { pid: 11, tgid: 10, ppid: 1, uid: 0, gid: 42, comm: 'cat' });
   assert.equal(r.mode, 'tracepoint');
+  assert.equal(r.verdict, 'allowed');
   assert.equal(r.file_mode, '0100640');
   assert.equal(r.trace, undefined);
   assert.equal(r.pod, undefined);
@@ -70,4 +72,12 @@ test('the process lineage: exe and ancestors in the record, the chain compactly 
   const bare = toRecord(raw, undefined, new Clock(), 'n1');
   assert.equal('exe' in bare.process, false);
   assert.match(prettyLine(bare), / by cat\[10\] uid=0 /);
+});
+
+test('the verdict names what was done, and the pretty line shows a stop', () => {
+  assert.equal(toRecord({ ...raw, verdict: 1 }, { path: '/x' }, new Clock(), 'n').verdict, 'denied');
+  assert.equal(toRecord({ ...raw, verdict: 2 }, { path: '/x' }, new Clock(), 'n').verdict, 'killed');
+  assert.equal(toRecord({ ...raw, verdict: 3 }, { path: '/x' }, new Clock(), 'n').verdict, 'would-deny');
+  assert.match(prettyLine(toRecord({ ...raw, verdict: 1, source: 3 }, { path: '/x' }, new Clock(), 'n')), / via lsm DENIED$/);
+  assert.doesNotMatch(prettyLine(toRecord(raw, { path: '/x' }, new Clock(), 'n')), /ALLOWED/);
 });

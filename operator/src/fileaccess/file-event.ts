@@ -1,7 +1,7 @@
 // Raw kernel events -> the JSON records users read (DESIGN.md's file event),
 // and the one-line human form of --pretty.
 import os from 'node:os';
-import { Ancestor, RawFileEvent, accessNames, AccessName, SOURCE } from './layout';
+import { Ancestor, RawFileEvent, accessNames, AccessName, SOURCE, VERDICT, Verdict } from './layout';
 import { formatDev } from '../sys/devnum';
 import { Clock } from '../output/clock';
 import { setLineFormat } from '../output/event-writer';
@@ -30,6 +30,12 @@ export interface FileEventRecord {
   process: { pid: number; tgid: number; ppid: number; uid: number; gid: number; comm: string; exe?: string; ancestors?: Ancestor[] };
   /** The attach mode that saw the access: kprobe, fentry, lsm or tracepoint. */
   mode: string;
+  /**
+   * What was done to the access: allowed, denied (EPERM from the hook),
+   * killed (the opener got SIGKILL at the open's exit); would-deny is the
+   * agent's dry run of a deny.
+   */
+  verdict: Verdict;
   /** The file's type and permission bits, octal, as stat(1) %f would in octal. */
   file_mode: string;
   cgroup_id: string;
@@ -82,6 +88,7 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
       ? { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: e.lineage.exe, ancestors: e.lineage.ancestors }
       : { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
     mode: SOURCE[e.source] ?? `source-${e.source}`,
+    verdict: VERDICT[e.verdict] ?? 'allowed',
     file_mode: fileModeText(e.fileMode),
     cgroup_id: cgroupText(e.cgroupId),
   };
@@ -105,7 +112,9 @@ export function prettyLine(r: FileEventRecord): string {
   const p = r.process;
   const where = r.pod ? ` pod=${r.pod.namespace}/${r.pod.name} container=${r.container?.name ?? '?'}` : '';
   const exe = p.exe ? ` exe=${p.exe}` : '';
-  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${chainText(p)}${exe} uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}`;
+  // lines recorded before verdicts existed (hive logs reads them back) have none: allowed
+  const verdict = !r.verdict || r.verdict === 'allowed' ? '' : ` ${r.verdict.toUpperCase()}`;
+  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${chainText(p)}${exe} uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}${verdict}`;
 }
 
 // The JSON line of a record, the same text JSON.stringify gives for a record
@@ -135,7 +144,9 @@ function lastStr(): (s: string) => string {
   };
 }
 
-const F = { time: lastStr(), node: lastStr(), path: lastStr(), dev: lastStr(), comm: lastStr(), exe: lastStr(), mode: lastStr(), fileMode: lastStr(), cgroup: lastStr() };
+const F = {
+  time: lastStr(), node: lastStr(), path: lastStr(), dev: lastStr(), comm: lastStr(), exe: lastStr(), mode: lastStr(), verdict: lastStr(), fileMode: lastStr(), cgroup: lastStr(),
+};
 
 const shared = new WeakMap<object, string>();
 
@@ -178,7 +189,7 @@ export function fileEventLine(r: FileEventRecord): string {
     (p.exe !== undefined ? `,"exe":${F.exe(p.exe)}` : '') +
     (p.ancestors !== undefined ? `,"ancestors":${once(p.ancestors)}` : '') +
     '},' +
-    `"mode":${F.mode(r.mode)},"file_mode":${F.fileMode(r.file_mode)},"cgroup_id":${F.cgroup(r.cgroup_id)}`;
+    `"mode":${F.mode(r.mode)},"verdict":${F.verdict(r.verdict)},"file_mode":${F.fileMode(r.file_mode)},"cgroup_id":${F.cgroup(r.cgroup_id)}`;
   if (r.aliases !== undefined) s += `,"aliases":${once(r.aliases)}`;
   if (r.trace !== undefined) s += `,"trace":${once(r.trace)}`;
   if (r.pod !== undefined) s += `,"pod":${once(r.pod)}`;
@@ -192,6 +203,6 @@ export function fileEventLine(r: FileEventRecord): string {
 export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'ancestors'];
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
-export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];
+export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];
 
 setLineFormat('file', (r) => fileEventLine(r as unknown as FileEventRecord));

@@ -2,7 +2,7 @@
 // in the BPF object (its BTF): Tetragon's "alignchecker", for hive.h.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STRUCTS, ENUMS, FILE_EVENT, SOURCE, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, accessNames, parseAccess, ACCESS } from './layout';
+import { STRUCTS, ENUMS, FILE_EVENT, SOURCE, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, accessNames, parseAccess, ACCESS, VERDICT } from './layout';
 import { enumMismatches, layoutMismatches } from '../bpf/layout-check';
 
 test("every shared struct of fileaccess.bpf.o matches the object's BTF", () => {
@@ -13,6 +13,9 @@ test("every enum value the decoder uses is the one in fileaccess.bpf.o's BTF, an
   assert.deepEqual(enumMismatches('fileaccess', ENUMS), []);
   // each source code the kernel can write has a mode name
   for (const code of Object.values(ENUMS.hive_source)) assert.ok(SOURCE[code], `source ${code}`);
+  // and each verdict code its DESIGN.md name
+  for (const code of Object.values(ENUMS.hive_file_verdict)) assert.ok(VERDICT[code], `verdict ${code}`);
+  assert.deepEqual(Object.values(VERDICT).sort(), ['allowed', 'denied', 'killed', 'would-deny']);
 });
 
 test('the enum check names a wrong value, a constant either side lacks, and a missing enum', () => {
@@ -48,6 +51,7 @@ function sampleEvent(): Buffer {
   b.writeUInt32LE(0x24, f.raw_mask.offset);
   b.writeUInt16LE(0o100755, f.file_mode.offset);
   b.writeUInt8(4, f.source.offset);
+  b.writeUInt8(2, f.verdict.offset);
   b.write('sixteen-chars-ab', f.comm.offset, 'latin1'); // no NUL: full width
   b.writeUInt32LE(250_000, f.count.offset);
   return b;
@@ -70,6 +74,7 @@ test('decodes every field of a file event', () => {
     rawMask: 0x24,
     fileMode: 0o100755,
     source: 4,
+    verdict: 2,
     comm: 'sixteen-chars-ab',
     count: 250_000,
   });
@@ -103,7 +108,10 @@ test('encodes keys and values at the given offsets', () => {
   encodeInodeKey(5n, 9, keys, 16);
   assert.equal(keys.readBigUInt64LE(16), 5n);
   assert.equal(keys.readUInt32LE(24), 9);
-  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0]);
+  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const vals = Buffer.alloc(32);
+  encodeWatch(4, 7, 2, 1, vals, 16);
+  assert.deepEqual([...vals.subarray(16)], [4, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0]);
 });
 
 test('access names and parsing', () => {

@@ -30,6 +30,10 @@ export type CounterName = keyof typeof COUNTER;
 
 /** enum hive_proc_flag: what a process record's exe is missing. */
 export const PROC_FLAG = { noExe: 0x1, truncated: 0x2 } as const;
+/** enum hive_file_verdict: what was done to an access (DESIGN.md's verdict names). */
+export const VERDICT_CODE = { allowed: 0, denied: 1, killed: 2, 'would-deny': 3 } as const;
+export type Verdict = keyof typeof VERDICT_CODE;
+export const VERDICT: Record<number, Verdict> = Object.fromEntries(Object.entries(VERDICT_CODE).map(([n, c]) => [c, n as Verdict]));
 
 /** The values above under their C names, checked against the object's BTF (layout.test.ts). */
 export const ENUMS: EnumDefs = {
@@ -55,6 +59,12 @@ export const ENUMS: EnumDefs = {
   },
   hive_agg_state: { HIVE_AGG_OPEN: AGG_STATE.open, HIVE_AGG_COUNTING: AGG_STATE.counting, HIVE_AGG_DEAD: AGG_STATE.dead },
   hive_proc_flag: { HIVE_PROC_NO_EXE: PROC_FLAG.noExe, HIVE_PROC_EXE_TRUNCATED: PROC_FLAG.truncated },
+  hive_file_verdict: {
+    HIVE_FILE_ALLOWED: VERDICT_CODE.allowed,
+    HIVE_FILE_DENIED: VERDICT_CODE.denied,
+    HIVE_FILE_KILLED: VERDICT_CODE.killed,
+    HIVE_FILE_WOULD_DENY: VERDICT_CODE['would-deny'],
+  },
 };
 
 
@@ -66,8 +76,13 @@ export const INODE_KEY = {
 
 /** struct hive_watch */
 export const WATCH = {
-  size: 8,
-  fields: { watch_id: { offset: 0, size: 4 }, access_mask: { offset: 4, size: 4 } },
+  size: 16,
+  fields: {
+    watch_id: { offset: 0, size: 4 },
+    access_mask: { offset: 4, size: 4 },
+    deny_mask: { offset: 8, size: 4 },
+    kill_mask: { offset: 12, size: 4 },
+  },
 } as const;
 
 /** struct hive_file_event */
@@ -88,7 +103,7 @@ export const FILE_EVENT = {
     raw_mask: { offset: 56, size: 4 },
     file_mode: { offset: 60, size: 2 },
     source: { offset: 62, size: 1 },
-    pad: { offset: 63, size: 1 },
+    verdict: { offset: 63, size: 1 },
     comm: { offset: 64, size: 16 },
     count: { offset: 80, size: 4 },
     pad2: { offset: 84, size: 4 },
@@ -97,13 +112,15 @@ export const FILE_EVENT = {
 
 /** struct hive_agg_key: what the kernel's storm aggregation keeps apart. */
 export const AGG_KEY = {
-  size: 24,
+  size: 32,
   fields: {
     ino: { offset: 0, size: 8 },
     dev: { offset: 8, size: 4 },
     watch_id: { offset: 12, size: 4 },
     tgid: { offset: 16, size: 4 },
     access: { offset: 20, size: 4 },
+    verdict: { offset: 24, size: 4 },
+    pad: { offset: 28, size: 4 },
   },
 } as const;
 
@@ -160,9 +177,12 @@ export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INOD
   return out;
 }
 
-export function encodeWatch(watchId: number, accessMask: number, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
+/** A watched map value: the accesses to report, and which of them to deny or kill (subsets). */
+export function encodeWatch(watchId: number, accessMask: number, denyMask = 0, killMask = 0, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
   out.writeUInt32LE(watchId >>> 0, at + WATCH.fields.watch_id.offset);
   out.writeUInt32LE(accessMask >>> 0, at + WATCH.fields.access_mask.offset);
+  out.writeUInt32LE(denyMask >>> 0, at + WATCH.fields.deny_mask.offset);
+  out.writeUInt32LE(killMask >>> 0, at + WATCH.fields.kill_mask.offset);
   return out;
 }
 
@@ -182,6 +202,8 @@ export interface RawFileEvent {
   rawMask: number;
   fileMode: number;
   source: number;
+  /** enum hive_file_verdict (VERDICT names it). */
+  verdict: number;
   comm: string;
   /** Accesses the record stands for: 1, or more for a storm's aggregate (the kernel folded repeats). */
   count: number;
@@ -279,6 +301,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     rawMask: buf.readUInt32LE(at + F.raw_mask.offset),
     fileMode: buf.readUInt16LE(at + F.file_mode.offset),
     source: buf.readUInt8(at + F.source.offset),
+    verdict: buf.readUInt8(at + F.verdict.offset),
     comm: cString(buf, at + F.comm.offset, F.comm.size),
     count: buf.readUInt32LE(at + F.count.offset) || 1,
   };

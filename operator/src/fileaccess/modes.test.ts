@@ -17,3 +17,8 @@ test('parseMode names what is allowed', () => {
   assert.equal(parseMode('tracepoint'), 'tracepoint');
   assert.throws(() => parseMode('raw_tp'), /unknown mode 'raw_tp'; allowed: auto, kprobe, fentry, lsm, tracepoint/);
 });
+
+test('fentry that must deny loads fmod_ret on security_inode_permission whatever the prototype; the others ignore deny', () => {
+  for (const inodeArg of [0, 1]) assert.deepEqual(programsFor('fentry', { inodeArg, rdonlyCast: true }, true).required, ['hive_fmodret_security_inode_permission']);
+  assert.equal(programsFor('lsm', { inodeArg: 1, rdonlyCast: true }, true), MODE_PROGRAMS.lsm);
+});

@@ -42,8 +42,12 @@ export interface KernelShape {
   rdonlyCast: boolean;
 }
 
-/** The programs of a mode on a kernel of this shape. */
-export function programsFor(mode: Mode, kernel: KernelShape): ModePrograms {
+/** fentry's program when it must refuse accesses: fmod_ret on security_inode_permission (one prototype on every kernel). */
+export const FENTRY_DENY_PROGRAM = 'hive_fmodret_security_inode_permission';
+
+/** The programs of a mode on a kernel of this shape; `deny`: the mode must be able to refuse accesses. */
+export function programsFor(mode: Mode, kernel: KernelShape, deny = false): ModePrograms {
+  if (mode === 'fentry' && deny) return { required: [FENTRY_DENY_PROGRAM], optional: [LINEAGE_PROGRAM] };
   if (mode === 'fentry' && kernel.inodeArg === 0) return { required: ['hive_fentry_inode_permission_pre512'], optional: [LINEAGE_PROGRAM] };
   if (mode === 'tracepoint' && !kernel.rdonlyCast) return { required: ['hive_tp_sys_exit_probe_read', 'hive_tp_sched_process_exec'], optional: [LINEAGE_PROGRAM] };
   return MODE_PROGRAMS[mode];

@@ -20,6 +20,7 @@ import {
 } from './layout';
 import { AUTO_ORDER, LINEAGE_PROGRAM, Mode, ModeOption, programsFor } from './modes';
 import { ProcessTable } from './process-table';
+import { Enforcement, MODE_ENFORCEMENT, enforcementProblem, modesFor } from './action';
 import { checkCapabilities, checkKernelBtf, customBtfPath } from '../bpf/environment';
 
 export const DEFAULT_MAX_WATCHES = 65536;
@@ -45,6 +46,13 @@ export interface FileAccessOptions {
   aggregateMs?: number;
   /** Capacity of the aggregate map (keys seen within an interval); past it, accesses go one by one. */
   aggregateKeys?: number;
+  /**
+   * Watches may stop accesses this way: deny (lsm, fentry with fmod_ret) or
+   * kill (tracepoint). Auto picks among the modes that can; a mode that
+   * cannot is an error naming those that can. Absent: audit only (watches
+   * with deny or kill masks are refused).
+   */
+  enforce?: Enforcement;
   objectPath?: string;
   log?: Logger;
 }
@@ -59,6 +67,10 @@ export interface WatchEntry extends InodeRef {
   watchId: number;
   /** ACCESS_* bits to report. */
   access: number;
+  /** Of those, the ones the hook refuses with EPERM (needs enforce: 'deny'). */
+  deny?: number;
+  /** Of those, the ones whose opener is killed (needs enforce: 'kill'). */
+  kill?: number;
 }
 
 /** A mode that could not be loaded or attached, and why. */
@@ -79,7 +91,7 @@ export function noAggregatePath(objectPath: string): string {
 /** The kernel refused the object with storm aggregation (it loads again without). */
 class AggregationError extends HiveError {}
 
-function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions, 'log' | 'objectPath'>> {
+function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions, 'log' | 'objectPath' | 'enforce'>> & { enforce: Enforcement | null } {
   const maxWatches = checkInt('max watches', o.maxWatches ?? DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES);
   const ring = o.ringBufferBytes ?? DEFAULT_RING_BYTES;
   if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
@@ -87,7 +99,14 @@ function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions,
   }
   const aggregateMs = checkInt('aggregate interval (ms)', o.aggregateMs ?? DEFAULT_AGGREGATE_MS, 0, 60_000);
   const aggregateKeys = checkInt('aggregate keys', o.aggregateKeys ?? DEFAULT_AGGREGATE_KEYS, 1, 1 << 20);
-  return { mode: o.mode ?? 'auto', maxWatches, ringBufferBytes: ring, aggregateMs, aggregateKeys };
+  const enforce = o.enforce ?? null;
+  if (enforce !== null && enforce !== 'deny' && enforce !== 'kill') throw new HiveError(`enforce must be deny or kill, got ${String(enforce)}`);
+  const mode = o.mode ?? 'auto';
+  if (enforce && mode !== 'auto') {
+    const problem = enforcementProblem(mode, enforce);
+    if (problem) throw new HiveError(problem);
+  }
+  return { mode, maxWatches, ringBufferBytes: ring, aggregateMs, aggregateKeys, enforce };
 }
 
 /** Whether the kernel folds storms, and if not why. */
@@ -125,6 +144,8 @@ export class FileAccessMonitor {
     /** Optional programs the kernel could not attach. */
     readonly skipped: string[],
     readonly aggregation: Aggregation,
+    /** What its watches may ask for besides audit (null: nothing). */
+    readonly enforce: Enforcement | null,
     log: Logger,
   ) {
     this.obj = obj;
@@ -148,7 +169,7 @@ export class FileAccessMonitor {
     const log = (options.log ?? rootLog).child({ module: 'file-access' });
     checkCapabilities();
     checkKernelBtf();
-    const candidates = o.mode === 'auto' ? AUTO_ORDER : [o.mode];
+    const candidates = o.mode !== 'auto' ? [o.mode] : o.enforce ? AUTO_ORDER.filter((m) => MODE_ENFORCEMENT[m] === o.enforce) : AUTO_ORDER;
     const reasons: Record<string, string> = {};
     for (const mode of candidates) {
       try {
@@ -161,7 +182,7 @@ export class FileAccessMonitor {
       }
     }
     throw new EnvironmentError(
-      `no attach mode works on this kernel: ${Object.entries(reasons)
+      `no attach mode${o.enforce ? ` that can ${o.enforce} (${modesFor(o.enforce).join(', ')})` : ''} works on this kernel: ${Object.entries(reasons)
         .map(([m, r]) => `${m}: ${r}`)
         .join('; ')}`,
     );
@@ -191,7 +212,7 @@ export class FileAccessMonitor {
       if (inodeArg === null) throw new AttachError(mode, 'inode_permission has no struct inode * argument in the kernel BTF');
     }
     const rdonlyCast = mode === 'tracepoint' && native().kernelFuncParams('bpf_rdonly_cast', customBtfPath()) !== null;
-    const progs = programsFor(mode, { inodeArg, rdonlyCast });
+    const progs = programsFor(mode, { inodeArg, rdonlyCast }, o.enforce === 'deny');
     // open
     let obj: NativeBpfObject;
     try {
@@ -217,6 +238,10 @@ export class FileAccessMonitor {
         b.writeUInt32LE(inodeArg);
         obj.setRodata('inode_arg', b);
       }
+      // this process is never denied or killed, whatever a watch says
+      const self = Buffer.alloc(4);
+      self.writeUInt32LE(process.pid);
+      obj.setRodata('self_tgid', self);
       // load
       try {
         obj.load();
@@ -245,8 +270,8 @@ export class FileAccessMonitor {
       obj.close(); // undo only what was created: the object owns its links
       throw e;
     }
-    log.debug({ mode, inodeArg, programs: progs.required, skipped, aggregation }, 'attached');
-    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, aggregation, log);
+    log.debug({ mode, inodeArg, programs: progs.required, skipped, aggregation, enforce: o.enforce }, 'attached');
+    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, aggregation, o.enforce, log);
   }
 
   private live(op: string): NativeBpfObject {
@@ -266,6 +291,14 @@ export class FileAccessMonitor {
       if (!Number.isInteger(e.access) || e.access < 1 || (e.access & ~ACCESS_ALL) !== 0) {
         throw new HiveError(`watch: access mask must be a non-empty subset of read|write|exec, got ${e.access}`);
       }
+      for (const action of ['deny', 'kill'] as const) {
+        const m = e[action] ?? 0;
+        if (!Number.isInteger(m) || m < 0 || (m & ~e.access) !== 0) throw new HiveError(`watch: the ${action} mask must be a subset of the access mask ${e.access}, got ${m}`);
+        if (m && this.enforce !== action) {
+          // never audit silently what was asked to be stopped
+          throw new HiveError(`watch: ${this.enforce === null ? `this monitor was opened for audit only (mode ${this.mode})` : enforcementProblem(this.mode, action)}; cannot ${action}`);
+        }
+      }
     }
     const unique = new Map<string, WatchEntry>();
     for (const e of entries) unique.set(`${e.dev}:${e.ino}`, e);
@@ -278,7 +311,7 @@ export class FileAccessMonitor {
     let i = 0;
     for (const e of unique.values()) {
       encodeInodeKey(e.ino, e.dev, keys, i * INODE_KEY.size);
-      encodeWatch(e.watchId, e.access, vals, i * WATCH.size);
+      encodeWatch(e.watchId, e.access, e.deny ?? 0, e.kill ?? 0, vals, i * WATCH.size);
       i++;
     }
     try {

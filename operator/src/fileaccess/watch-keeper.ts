@@ -16,12 +16,15 @@ import { DirWatcher, dirKey } from '../resolve/dir-watcher';
 import { ANY_NAME, PatternResolution, resolvePattern } from '../resolve/pattern';
 import type { InRootFile } from '../resolve/in-root';
 import { InodeMap, Owner, WatchRegistry } from './watch-registry';
+import type { Action } from './action';
 
 export interface WatchTarget {
   /** "/" for host paths; the host's view of a container's root otherwise. */
   root: string;
   patterns: string[];
   access: number;
+  /** What is done to those accesses (absent: audit); the monitor must be able to. */
+  action?: Action;
   maxMatches?: number;
   /** Copied into every owner of the key's inodes (event enrichment). */
   meta?: Pick<Owner, 'trace' | 'pod' | 'container'>;
@@ -241,8 +244,8 @@ export class WatchKeeper {
   private apply(key: string): void {
     const entry = this.entries.get(key);
     if (!entry) return;
-    const { access, meta } = entry.target;
-    const files = entry.watches.flatMap((w) => w.res.files.map((f) => ({ ino: f.ino, dev: f.dev, path: f.path, access, ...meta })));
+    const { access, action, meta } = entry.target;
+    const files = entry.watches.flatMap((w) => w.res.files.map((f) => ({ ino: f.ino, dev: f.dev, path: f.path, access, ...(action && action !== 'audit' ? { action } : {}), ...meta })));
     this.registry.set(key, files);
   }
 }

@@ -86,3 +86,30 @@ test('a refused watch (map full) is retried by the next set; stale entries still
   r.set('k', [{ ...b, ...owner('t', 1) }]);
   assert.deepEqual([...m.entries.keys()], ['9:2']);
 });
+
+test('deny and kill masks: the union of the accesses their owners want stopped, narrowed when such an owner goes', () => {
+  const m = new FakeMap();
+  const r = new WatchRegistry(m);
+  const f = { ino: 5n, dev: 9 };
+  r.set('a/audit|u|c', [{ ...f, ...owner('audit', 7) }]);
+  r.set('a/deny|u|c', [{ ...f, ...owner('deny', 2), action: 'deny' as const }]);
+  let e = [...m.entries.values()][0];
+  assert.deepEqual([e.access, e.deny, e.kill], [7, 2, undefined]);
+  assert.equal(r.owners(e.watchId, 2).find((o) => o.trace!.name === 'deny')!.action, 'deny');
+  // the same masks again: nothing rewritten in the kernel
+  let writes = 0;
+  const watch = m.watch.bind(m);
+  m.watch = (es) => {
+    writes++;
+    watch(es);
+  };
+  r.set('a/deny|u|c', [{ ...f, ...owner('deny', 2), action: 'deny' as const }]);
+  assert.equal(writes, 0);
+  r.remove('a/deny|u|c');
+  e = [...m.entries.values()][0];
+  assert.deepEqual([e.access, e.deny ?? 0], [7, 0], 'audit again once the deny owner is gone');
+  assert.equal(writes, 1);
+  r.set('a/kill|u|c', [{ ...f, ...owner('kill', 1), action: 'kill' as const }]);
+  e = [...m.entries.values()][0];
+  assert.deepEqual([e.access, e.deny ?? 0, e.kill], [7, 0, 1]);
+});

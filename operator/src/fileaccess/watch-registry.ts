@@ -1,10 +1,13 @@
 // Who watches which inode. Several (trace, pod, container, path) owners can
 // want the same inode (two traces, or one path and a hard link to it); the
 // kernel map holds one entry per inode, whose watch id names a slot here and
-// whose access mask is the union of its owners'. Removing an owner removes the
+// whose access mask is the union of its owners' (and its deny and kill masks
+// the union of the accesses owners with that action want stopped: one deny
+// owner is enough to refuse the access, whoever else only audits it). Removing an owner removes the
 // kernel entry only when the inode's last owner goes, so nothing leaks and
 // nothing is dropped early.
 import type { InodeRef, WatchEntry } from './monitor';
+import type { Action } from './action';
 
 const NO_OWNERS: Owner[] = [];
 
@@ -15,6 +18,8 @@ export interface Owner {
   /** Other paths of this key that are the same inode (hard links): one event, not two. */
   aliases?: string[];
   access: number;
+  /** What the owner wants done to those accesses (absent: audit). */
+  action?: Action;
   /** Absent in `hive trace` (no Kubernetes). */
   trace?: { namespace: string; name: string };
   pod?: { namespace: string; name: string; uid: string };
@@ -31,7 +36,19 @@ interface Slot {
   id: number;
   ref: InodeRef;
   owners: Owner[];
-  mask: number;
+  /** What the kernel entry holds now ("" when nothing: refused, or not written yet). */
+  masks: string;
+}
+
+/** The kernel entry's masks for these owners. */
+function masksOf(owners: Owner[]): { access: number; deny: number; kill: number } {
+  const m = { access: 0, deny: 0, kill: 0 };
+  for (const o of owners) {
+    m.access |= o.access;
+    if (o.action === 'deny') m.deny |= o.access;
+    if (o.action === 'kill') m.kill |= o.access;
+  }
+  return m;
 }
 
 export class WatchRegistry {
@@ -59,13 +76,13 @@ export class WatchRegistry {
       const ik = WatchRegistry.k(f);
       let slot = this.byInode.get(ik);
       if (!slot) {
-        slot = { id: this.nextId++, ref: { ino: f.ino, dev: f.dev }, owners: [], mask: 0 };
+        slot = { id: this.nextId++, ref: { ino: f.ino, dev: f.dev }, owners: [], masks: '' };
         this.byInode.set(ik, slot);
         this.byId.set(slot.id, slot);
       }
       const same = slot.owners.find((o) => o.key === key);
       if (same) (same.aliases ??= []).push(f.path);
-      else slot.owners.push({ key, path: f.path, access: f.access, trace: f.trace, pod: f.pod, container: f.container });
+      else slot.owners.push({ key, path: f.path, access: f.access, action: f.action, trace: f.trace, pod: f.pod, container: f.container });
       mine.add(slot);
       touched.add(slot);
     }
@@ -73,15 +90,16 @@ export class WatchRegistry {
     const add: WatchEntry[] = [];
     const remove: InodeRef[] = [];
     for (const slot of touched) {
-      const mask = slot.owners.reduce((m, o) => m | o.access, 0);
+      const m = masksOf(slot.owners);
+      const masks = slot.owners.length ? `${m.access}/${m.deny}/${m.kill}` : '';
       if (slot.owners.length === 0) {
         remove.push(slot.ref);
         this.byInode.delete(WatchRegistry.k(slot.ref));
         this.byId.delete(slot.id);
-      } else if (mask !== slot.mask) {
-        add.push({ ...slot.ref, watchId: slot.id, access: mask });
+      } else if (masks !== slot.masks) {
+        add.push({ ...slot.ref, watchId: slot.id, access: m.access, ...(m.deny ? { deny: m.deny } : {}), ...(m.kill ? { kill: m.kill } : {}) });
       }
-      slot.mask = mask;
+      slot.masks = masks;
     }
     // new inodes first: a file swapped for another is never unwatched in between
     let failed: unknown;
@@ -92,7 +110,7 @@ export class WatchRegistry {
         // not in the kernel (e.g. the map is full): a later set() of this key tries them again
         for (const a of add) {
           const slot = this.byId.get(a.watchId);
-          if (slot) slot.mask = 0;
+          if (slot) slot.masks = '';
         }
         failed = e;
       }

@@ -1,0 +1,303 @@
+// Enforcement in the running kernel: real programs refusing real opens. Per
+// mode in HIVE_TEST_MODES: lsm and fentry (fmod_ret) deny with EPERM,
+// tracepoint kills the opener, kprobe is refused up front. On the host
+// (auto) the kill suite runs in the tracepoint mode and the deny suite skips
+// when no mode that can deny attaches (the host kernel has no fentry/LSM).
+import { after, before, describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { FileAccessMonitor, WatchEntry } from './monitor';
+import { ACCESS, ACCESS_ALL, RawFileEvent, VERDICT } from './layout';
+import { Enforcement, MODE_ENFORCEMENT } from './action';
+import { EnvironmentError, HiveError } from '../util/errors';
+import { inodeOf, kernelSkip, settle, sleep, testModes, tmpDir, waitFor } from '../testing/kernel';
+import { ModeOption } from './modes';
+
+const skip = kernelSkip();
+const EPERM_TEXT = /Operation not permitted/; // strerror(EPERM), as cat and sh print it
+const json = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? String(v) : v));
+
+interface Ran {
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, keeping its stderr (the errno's text) and the signal that ended it. */
+function runCapture(cmd: string, args: string[]): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ pid: child.pid ?? -1, code, signal, stdout, stderr }));
+  });
+}
+
+describe('enforcement in the running kernel', { skip, concurrency: true }, () => {
+  for (const mode of testModes()) {
+    const can = mode === 'auto' ? (['deny', 'kill'] as const) : MODE_ENFORCEMENT[mode] ? [MODE_ENFORCEMENT[mode]!] : [];
+    for (const e of can) describe(`mode ${mode}, ${e}`, { concurrency: 1 }, () => (e === 'deny' ? denySuite(mode) : killSuite(mode)));
+    if (mode !== 'auto' && !MODE_ENFORCEMENT[mode]) describe(`mode ${mode}`, () => cannotSuite(mode));
+  }
+});
+
+/** The monitor, its events and files shared by a suite's tests. */
+function fixture(mode: ModeOption, enforce: Enforcement) {
+  const s = {
+    monitor: null as FileAccessMonitor | null,
+    /** Why the suite cannot run on this kernel (auto only: no mode that can attaches). */
+    unavailable: '',
+    dir: '',
+    events: [] as RawFileEvent[],
+    nextId: 1,
+    watch(p: string, access: number, stop: number = access): WatchEntry {
+      const e: WatchEntry = { ...inodeOf(p), watchId: s.nextId++, access, [enforce]: stop };
+      s.monitor!.watch([e]);
+      return e;
+    },
+    file(name: string, text = `${name}\n`): string {
+      const f = path.join(s.dir, name);
+      fs.writeFileSync(f, text);
+      return f;
+    },
+    async eventsOf(tgid: number, n: number): Promise<RawFileEvent[]> {
+      const mine = () => s.events.filter((e) => e.tgid === tgid);
+      if (n > 0) await waitFor(() => mine().length >= n, 3000, `${n} event(s) from pid ${tgid}`);
+      await settle();
+      return mine();
+    },
+    /** Skips the test when the suite cannot run here; true when it can. */
+    ready(t: TestContext): boolean {
+      if (s.monitor) return true;
+      t.skip(s.unavailable);
+      return false;
+    },
+  };
+  before(() => {
+    s.dir = tmpDir('hive-enforce-');
+    try {
+      s.monitor = FileAccessMonitor.open({ mode, enforce }).monitor;
+    } catch (e) {
+      // not applicable on this kernel (no mode that can attaches): says so, not a missing requirement
+      if (mode === 'auto' && e instanceof EnvironmentError) {
+        s.unavailable = `no mode that can ${enforce} attaches on this kernel: ${e.message}`;
+        return;
+      }
+      throw e;
+    }
+    assert.equal(s.monitor.enforce, enforce);
+    if (mode !== 'auto') assert.equal(s.monitor.mode, mode);
+    s.monitor.onEvents((batch) => s.events.push(...batch), 20);
+  });
+  after(() => {
+    s.monitor?.close();
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  });
+  return s;
+}
+
+function denySuite(mode: ModeOption) {
+  const s = fixture(mode, 'deny');
+
+  test('a cat of a denied file fails with EPERM and its event says denied', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('secret', 'top secret\n');
+    const w = s.watch(f, ACCESS_ALL);
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 1, `cat exit status (stderr: ${r.stderr})`);
+    assert.match(r.stderr, EPERM_TEXT);
+    assert.equal(r.stdout, '', 'nothing was read');
+    const got = await s.eventsOf(r.pid, 1);
+    assert.equal(got.length, 1, json(got));
+    assert.equal(VERDICT[got[0].verdict], 'denied');
+    assert.equal(got[0].access, ACCESS.read);
+    assert.equal(got[0].watchId, w.watchId);
+  });
+
+  test('an unwatched sibling in the same directory still reads', async (t) => {
+    if (!s.ready(t)) return;
+    s.watch(s.file('denied-next-door'), ACCESS_ALL);
+    const sibling = s.file('sibling', 'open\n');
+    const r = await runCapture('cat', [sibling]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'open\n');
+    assert.equal((await s.eventsOf(r.pid, 0)).length, 0);
+  });
+
+  test('a watch denying writes still lets reads through (allowed event), and refuses the write', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('config', 'v=1\n');
+    s.watch(f, ACCESS.read | ACCESS.write, ACCESS.write);
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'v=1\n');
+    const reads = await s.eventsOf(r.pid, 1);
+    assert.deepEqual(reads.map((e) => VERDICT[e.verdict]), ['allowed']);
+    const w = await runCapture('sh', ['-c', `echo v=2 >> ${f}`]);
+    assert.notEqual(w.code, 0, 'the write must fail');
+    assert.match(w.stderr, EPERM_TEXT);
+    assert.equal(fs.readFileSync(f, 'utf8'), 'v=1\n', 'the file is unchanged');
+    const writes = await s.eventsOf(w.pid, 1);
+    assert.deepEqual(writes.map((e) => [VERDICT[e.verdict], e.access]), [['denied', ACCESS.write]]);
+  });
+
+  test('a hard link and a symlink to the denied file are denied too (the match is by inode)', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('key', 'k\n');
+    s.watch(f, ACCESS_ALL);
+    const hard = path.join(s.dir, 'key.hard');
+    const sym = path.join(s.dir, 'key.sym');
+    fs.linkSync(f, hard);
+    fs.symlinkSync(f, sym);
+    for (const p of [hard, sym]) {
+      const r = await runCapture('cat', [p]);
+      assert.equal(r.code, 1, `${p}: ${r.stderr}`);
+      assert.match(r.stderr, EPERM_TEXT);
+      const got = await s.eventsOf(r.pid, 1);
+      assert.deepEqual(got.map((e) => VERDICT[e.verdict]), ['denied'], p);
+    }
+  });
+
+  test('the process that loaded the programs is never denied (allowed event)', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('own', 'mine\n');
+    s.watch(f, ACCESS_ALL);
+    assert.equal(fs.readFileSync(f, 'utf8'), 'mine\n');
+    await waitFor(() => s.events.some((e) => e.tgid === process.pid && e.ino === inodeOf(f).ino), 3000, 'our own read');
+    const own = s.events.filter((e) => e.tgid === process.pid && e.ino === inodeOf(f).ino);
+    assert.ok(own.every((e) => VERDICT[e.verdict] === 'allowed'), json(own));
+    // a child of ours is not exempt
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 1);
+  });
+
+  test('removing the watch restores access', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('temp-deny', 'later\n');
+    const w = s.watch(f, ACCESS_ALL);
+    assert.equal((await runCapture('cat', [f])).code, 1);
+    assert.equal(s.monitor!.unwatch([w]), 1);
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'later\n');
+  });
+
+  test('a storm of refused retries folds into denied records only', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('retry', 'r\n');
+    s.watch(f, ACCESS_ALL);
+    const r = await runCapture('sh', ['-c', `for i in 1 2 3 4 5 6 7 8; do read x < ${f}; done; true`]);
+    assert.equal(r.code, 0);
+    s.monitor!.flush();
+    await settle();
+    const got = s.events.filter((e) => e.tgid === r.pid);
+    assert.ok(got.length >= 1);
+    assert.ok(got.every((e) => VERDICT[e.verdict] === 'denied'), json(got));
+    assert.equal(got.reduce((n, e) => n + e.count, 0), 8, `8 refused opens: ${json(got)}`);
+  });
+
+  test('closing the monitor restores access (its programs detach)', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('last', 'free\n');
+    s.watch(f, ACCESS_ALL);
+    assert.equal((await runCapture('cat', [f])).code, 1);
+    s.monitor!.close();
+    s.monitor = null;
+    s.unavailable = 'closed';
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'free\n');
+  });
+}
+
+function killSuite(mode: ModeOption) {
+  const s = fixture(mode, 'kill');
+
+  test('the opener of a kill-watched file is killed before it reads; its parent and a sibling live on', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('canary', 'do not read\n');
+    const w = s.watch(f, ACCESS.read);
+    const sibling = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      // the shell starts cat and reports how it ended: the shell is not the opener
+      const r = await runCapture('sh', ['-c', `cat ${f} & c=$!; echo "pid=$c"; wait $c; echo "status=$?"`]);
+      assert.equal(r.code, 0, `the parent shell lives on (stderr: ${r.stderr})`);
+      const catPid = Number(/pid=(\d+)/.exec(r.stdout)?.[1]);
+      assert.match(r.stdout, /status=137\n/, `cat ended by SIGKILL (128+9): ${r.stdout}`);
+      assert.doesNotMatch(r.stdout, /do not read/, 'cat printed nothing of the file');
+      await sleep(50);
+      assert.equal(sibling.exitCode, null, 'the sibling still runs');
+      assert.doesNotThrow(() => process.kill(sibling.pid!, 0), 'the sibling still exists');
+      const got = await s.eventsOf(catPid, 1);
+      assert.equal(got.length, 1, json(got));
+      assert.equal(VERDICT[got[0].verdict], 'killed');
+      assert.equal(got[0].comm, 'cat');
+      assert.equal(got[0].watchId, w.watchId);
+    } finally {
+      sibling.kill('SIGKILL');
+    }
+  });
+
+  test('an unwatched file and an audit-only watch are read as usual (allowed)', async (t) => {
+    if (!s.ready(t)) return;
+    const plain = s.file('plain', 'p\n');
+    const audited = s.file('audited', 'a\n');
+    s.monitor!.watch([{ ...inodeOf(audited), watchId: s.nextId++, access: ACCESS_ALL }]);
+    const r = await runCapture('cat', [plain, audited]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'p\na\n');
+    const got = await s.eventsOf(r.pid, 1);
+    assert.deepEqual(got.map((e) => VERDICT[e.verdict]), ['allowed']);
+  });
+
+  test('the process that loaded the programs is never killed', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('own-kill', 'mine\n');
+    s.watch(f, ACCESS.read);
+    assert.equal(fs.readFileSync(f, 'utf8'), 'mine\n'); // we are still here
+    await waitFor(() => s.events.some((e) => e.tgid === process.pid && e.ino === inodeOf(f).ino), 3000, 'our own read');
+    const own = s.events.filter((e) => e.tgid === process.pid && e.ino === inodeOf(f).ino);
+    assert.ok(own.every((e) => VERDICT[e.verdict] === 'allowed'), json(own));
+  });
+
+  test('removing the watch lets the opener live', async (t) => {
+    if (!s.ready(t)) return;
+    const f = s.file('temp-kill', 't\n');
+    const w = s.watch(f, ACCESS.read);
+    assert.equal((await runCapture('cat', [f])).signal, 'SIGKILL');
+    s.monitor!.unwatch([w]);
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 't\n');
+  });
+}
+
+/** A mode that can stop nothing: refused before anything is loaded, and its watches cannot ask. */
+function cannotSuite(mode: ModeOption) {
+  test('asking it to deny or kill is an error naming the modes that can', () => {
+    assert.throws(() => FileAccessMonitor.open({ mode, enforce: 'deny' }), (e: unknown) => e instanceof HiveError && /modes that can: fentry, lsm$/.test(e.message));
+    assert.throws(() => FileAccessMonitor.open({ mode, enforce: 'kill' }), (e: unknown) => e instanceof HiveError && /modes that can: tracepoint$/.test(e.message));
+  });
+
+  test('an audit monitor refuses a watch that asks to deny (never audits it silently)', () => {
+    const { monitor } = FileAccessMonitor.open({ mode, maxWatches: 16, ringBufferBytes: 4096 });
+    try {
+      const dir = tmpDir('hive-enforce-');
+      const f = path.join(dir, 'x');
+      fs.writeFileSync(f, '');
+      assert.throws(() => monitor.watch([{ ...inodeOf(f), watchId: 1, access: ACCESS.read, deny: ACCESS.read }]), /audit only .*cannot deny/);
+      assert.equal(monitor.watchedCount, 0);
+      fs.rmSync(dir, { recursive: true, force: true });
+    } finally {
+      monitor.close();
+    }
+  });
+}
