@@ -34,11 +34,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   let topo: Topology | undefined;
   let agentKubeconfig = '';
 
-  async function ok(method: string, p: string, body?: unknown, contentType?: string) {
-    const r = await cluster.request(method, p, body, { contentType });
-    assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body.message)}`);
-    return r.body;
-  }
+  const ok = (method: string, p: string, body?: unknown, contentType?: string) => cluster.ok(method, p, body, contentType);
 
   async function createPod(ns: string, name: string, labels: Record<string, string>) {
     const body = await ok('POST', `/api/v1/namespaces/${ns}/pods`, {
@@ -56,15 +52,8 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
 
   type NodeStatus = { node: string; filesWatched: number; eventsSeen: number; unresolved: { path: string; reason: string }[]; conditions: { status: string; reason: string }[] };
   /** Polls a trace's status until `node`'s entry satisfies `pred` (about 15 s), or fails showing it. */
-  async function untilEntry(ns: string, name: string, node: string, pred: (e: NodeStatus) => boolean, what: string): Promise<NodeStatus> {
-    const entry = async () => (((await ok('GET', `/apis/hive.io/v1alpha1/namespaces/${ns}/hivetraces/${name}`)).status as { nodes?: NodeStatus[] })?.nodes ?? []).find((n) => n.node === node);
-    for (let i = 0; i < 150; i++) {
-      const e = await entry();
-      if (e && pred(e)) return e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return assert.fail(`${what}: ${JSON.stringify(await entry())}`);
-  }
+  const untilEntry = (ns: string, name: string, node: string, pred: (e: NodeStatus) => boolean, what: string): Promise<NodeStatus> =>
+    cluster.untilTraceNodeStatus(ns, name, node, pred, what);
 
   const metrics = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${logs.find((l) => l.msg === 'ready')!.metricsPort}/metrics`)).text());
   const watchedInodes = async () => total(await metrics(), 'hive_watched_inodes');

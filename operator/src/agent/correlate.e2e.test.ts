@@ -31,21 +31,10 @@ describe('HiveTrace spec.correlate: read-then-egress alerts and blocks', { skip 
   let topo: Topology;
   const pods: Record<string, { uid: string; pod: Pod; ip: string }> = {};
 
-  async function ok(method: string, p: string, body?: unknown, contentType?: string) {
-    const r = await cluster.request(method, p, body, { contentType });
-    assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body.message)}`);
-    return r.body;
-  }
+  const ok = (method: string, p: string, body?: unknown, contentType?: string) => cluster.ok(method, p, body, contentType);
   const tracePath = `/apis/hive.io/v1alpha1/namespaces/${NS}/hivetraces/${TRACE}`;
-  const entry = async () => (((await ok('GET', tracePath)).status as any)?.nodes ?? []).find((n: any) => n.node === NODE);
-  async function until(pred: (e: any) => boolean, what: string, tries = 150): Promise<any> {
-    for (let i = 0; i < tries; i++) {
-      const e = await entry();
-      if (e && pred(e)) return e;
-      await sleep(100);
-    }
-    return assert.fail(`${what}: ${JSON.stringify(await entry())}`);
-  }
+  const entry = () => cluster.traceNodeStatus(NS, TRACE, NODE);
+  const until = (pred: (e: any) => boolean, what: string, tries = 150) => cluster.untilTraceNodeStatus(NS, TRACE, NODE, pred, what, tries);
 
   async function createPod(name: string, ip: string) {
     const body = await ok('POST', `/api/v1/namespaces/${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { corr: 'yes' } }, spec: { nodeName: NODE, containers: [{ name: 'app', image: IMAGE }] } });

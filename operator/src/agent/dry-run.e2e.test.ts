@@ -45,21 +45,10 @@ describe('HiveTrace spec.dryRun', { skip }, () => {
   let secretKey = '';
   let tokenIno = '';
 
-  async function ok(method: string, p: string, body?: unknown, contentType?: string) {
-    const r = await cluster.request(method, p, body, { contentType });
-    assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body.message)}`);
-    return r.body;
-  }
+  const ok = (method: string, p: string, body?: unknown, contentType?: string) => cluster.ok(method, p, body, contentType);
   const tracePath = `/apis/hive.io/v1alpha1/namespaces/${NS}/hivetraces/${TRACE}`;
-  const entry = async () => (((await ok('GET', tracePath)).status as any)?.nodes ?? []).find((n: any) => n.node === NODE);
-  async function until(pred: (e: any) => boolean, what: string): Promise<any> {
-    for (let i = 0; i < 150; i++) {
-      const e = await entry();
-      if (e && pred(e)) return e;
-      await sleep(100);
-    }
-    return assert.fail(`${what}: ${JSON.stringify(await entry())}`);
-  }
+  const entry = () => cluster.traceNodeStatus(NS, TRACE, NODE);
+  const until = (pred: (e: any) => boolean, what: string, tries = 150) => cluster.untilTraceNodeStatus(NS, TRACE, NODE, pred, what, tries);
   const setDryRun = (dryRun: boolean) => ok('PATCH', tracePath, JSON.stringify({ spec: { dryRun } }), 'application/merge-patch+json');
   const cat = async (p: string) => assert.equal((await h.cri.execSync(pod.containers[0].id, ['cat', p])).exitCode, 0);
   const fileEvents = (since: number) => agent.events.slice(since).filter((e) => e.kind === 'file' && e.trace?.name === TRACE);

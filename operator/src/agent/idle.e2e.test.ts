@@ -32,11 +32,7 @@ describe('idle: no status write and no reconcile without a cause', { skip }, () 
   const writes = new Map<string, number[]>();
   const unexplained: any[] = [];
 
-  async function ok(method: string, p: string, body?: unknown, contentType?: string) {
-    const r = await cluster.request(method, p, body, { contentType });
-    assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body.message)}`);
-    return r.body;
-  }
+  const ok = (method: string, p: string, body?: unknown, contentType?: string) => cluster.ok(method, p, body, contentType);
 
   const entry = (o: any, node: string) => (o?.status?.nodes ?? []).find((n: any) => n.node === node);
   const managerTime = (o: any, node: string) => (o?.metadata?.managedFields ?? []).find((m: any) => m.manager === `hive-agent/${node}` && m.subresource === 'status')?.time;

@@ -34,21 +34,10 @@ describe('access inventory in HiveTrace status', { skip }, () => {
   const agentArgs = ['--resync-interval', '3600', '--status-interval', '3600', '--inventory-interval', '1', '--inventory-size', String(SIZE)];
   let agentEnv: NodeJS.ProcessEnv;
 
-  async function ok(method: string, p: string, body?: unknown, contentType?: string) {
-    const r = await cluster.request(method, p, body, { contentType });
-    assert.ok(r.status >= 200 && r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body.message)}`);
-    return r.body;
-  }
+  const ok = (method: string, p: string, body?: unknown, contentType?: string) => cluster.ok(method, p, body, contentType);
   const tracePath = `/apis/hive.io/v1alpha1/namespaces/${NS}/hivetraces/${TRACE}`;
-  const entry = async () => (((await ok('GET', tracePath)).status as any)?.nodes ?? []).find((n: any) => n.node === NODE);
-  async function until(pred: (e: any) => boolean, what: string, tries = 200): Promise<any> {
-    for (let i = 0; i < tries; i++) {
-      const e = await entry();
-      if (e && pred(e)) return e;
-      await sleep(100);
-    }
-    return assert.fail(`${what}: ${JSON.stringify(await entry())}`);
-  }
+  const entry = () => cluster.traceNodeStatus(NS, TRACE, NODE);
+  const until = (pred: (e: any) => boolean, what: string, tries = 200) => cluster.untilTraceNodeStatus(NS, TRACE, NODE, pred, what, tries);
   const run = async (argv: string[]) => assert.equal((await h.cri.execSync(pod.containers[0].id, argv)).exitCode, 0, argv.join(' '));
   const traceEvents = () => agent.events.filter((e) => e.kind === 'file' && e.trace?.name === TRACE);
   /** Accesses the agent reported on stdout for processes named `comm`. */

@@ -23,17 +23,13 @@ export function byCode<K extends string>(codes: Readonly<Record<K, number>>): Re
 }
 
 /**
- * Splits a ring-buffer batch from the addon (each record: u32 length, u32
- * pad, the record, padded to 8 bytes) and decodes records of `size` bytes.
- * Records of another size are counted as malformed, never decoded from the
- * wrong offsets.
+ * Walks a ring-buffer batch from the addon (each record: u32 length, u32 pad,
+ * the record, padded to 8 bytes), handing each record's length and offset to
+ * `each`, which returns false for a length it does not know. Returns the
+ * records counted as malformed: unknown lengths and a truncated tail (never
+ * decoded from the wrong offsets).
  */
-export function decodeRecords<T>(
-  batch: Buffer,
-  size: number,
-  decode: (b: Buffer, at: number) => T,
-  out: T[] = [],
-): { events: T[]; malformed: number } {
+export function forEachRecord(batch: Buffer, each: (len: number, at: number) => boolean): number {
   let at = 0;
   let malformed = 0;
   while (at + 8 <= batch.length) {
@@ -43,10 +39,20 @@ export function decodeRecords<T>(
       malformed++;
       break;
     }
-    if (len === size) out.push(decode(batch, at + 8));
-    else malformed++;
+    if (!each(len, at + 8)) malformed++;
     at = next;
   }
+  return malformed;
+}
+
+/** The records of `size` bytes of a batch, decoded; records of another size are counted as malformed. */
+export function decodeRecords<T>(
+  batch: Buffer,
+  size: number,
+  decode: (b: Buffer, at: number) => T,
+  out: T[] = [],
+): { events: T[]; malformed: number } {
+  const malformed = forEachRecord(batch, (len, at) => len === size && out.push(decode(batch, at)) > 0);
   return { events: out, malformed };
 }
 

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { ContainerdHarness, Pod, containerdSkip } from '../testing/containerd-harness';
+import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { assertOneLineError, hive } from '../testing/cli';
 import { formatDev, kernelDevFromStat } from '../sys/devnum';
 
@@ -34,7 +34,7 @@ describe('hive explain in a real container', { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.root, `/proc/${app.pid}/root`);
-    assert.deepEqual(doc.container, { id: app.id, name: 'app' });
+    assert.deepEqual(doc.container, { id: app.id, name: 'app', image: IMAGE });
     const [secret, hard, escape, abs, written, glob] = doc.paths as any[];
     const st = fs.statSync(`/proc/${app.pid}/root/etc/secret`, { bigint: true });
     const f = secret.files[0];

@@ -137,7 +137,7 @@ describe('the deploy path on a real API server', { skip: clusterSkip() }, () => 
     const lines = res.stderr.trim().split('\n');
     assert.equal(lines.length, 1, res.stderr);
     assert.match(lines[0], /^hive logs: cannot read the logs of hive-logs\/hive-agent-x1: /);
-    assertOneLineError(await hive(['logs', '--kind', 'dns'], { env }), /^hive logs: --kind must be file or network, got 'dns'$/);
+    assertOneLineError(await hive(['logs', '--kind', 'dns'], { env }), /^hive logs: --kind must be one of file, network, alert, got 'dns'$/);
     assertOneLineError(await hive(['logs', '--pod', 'Bad_Name'], { env }), /^hive logs: --pod must be NAME or NAMESPACE\/NAME/);
   });
 });

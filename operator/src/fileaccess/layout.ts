@@ -1,7 +1,7 @@
 // User-space mirror of bpf/include/hive.h. layout.test.ts compares every
 // offset and size, and every enum value, here with the compiled object's BTF,
 // so the two cannot drift.
-import { EnumDefs, FieldLayout, cString } from '../bpf/records';
+import { EnumDefs, FieldLayout, cString, forEachRecord } from '../bpf/records';
 
 export const ACCESS = { read: 0x1, write: 0x2, exec: 0x4 } as const;
 export type AccessName = keyof typeof ACCESS;
@@ -314,27 +314,20 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
  * records are skipped.
  */
 export function decodeBatch(batch: Buffer, out: RawFileEvent[] = [], procs?: LineageSink): { events: RawFileEvent[]; malformed: number } {
-  let at = 0;
-  let malformed = 0;
-  while (at + 8 <= batch.length) {
-    const len = batch.readUInt32LE(at);
-    const next = at + 8 + ((len + 7) & ~7);
-    if (next > batch.length) {
-      malformed++;
-      break;
-    }
+  const malformed = forEachRecord(batch, (len, at) => {
     if (len === FILE_EVENT.size) {
-      const e = decodeFileEvent(batch, at + 8);
+      const e = decodeFileEvent(batch, at);
       if (procs) {
         const l = procs.lineage(e.tgid);
         if (l) e.lineage = l;
       }
       out.push(e);
-    } else if (len === PROC_RECORD.size) {
-      procs?.add(decodeProcRecord(batch, at + 8));
-    } else malformed++;
-    at = next;
-  }
+      return true;
+    }
+    if (len !== PROC_RECORD.size) return false;
+    procs?.add(decodeProcRecord(batch, at));
+    return true;
+  });
   return { events: out, malformed };
 }
 

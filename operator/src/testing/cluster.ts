@@ -164,6 +164,37 @@ export class TestCluster {
     }
   }
 
+  /** A REST call that must succeed (2xx): its body; else an error naming the call and the API server's message. */
+  async ok(method: string, urlPath: string, body?: unknown, contentType?: string): Promise<Record<string, unknown>> {
+    const r = await this.request(method, urlPath, body, { contentType });
+    if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${urlPath}: ${r.status} ${JSON.stringify(r.body.message)}`);
+    return r.body;
+  }
+
+  /** A node's entry of a HiveTrace's status.nodes (undefined while there is none). */
+  async traceNodeStatus(namespace: string, name: string, node: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const trace = await this.ok('GET', `/apis/hive.io/v1alpha1/namespaces/${namespace}/hivetraces/${name}`);
+    return ((trace.status as { nodes?: { node: string }[] } | undefined)?.nodes ?? []).find((n) => n.node === node);
+  }
+
+  /** Polls that entry every 100 ms until `pred` holds (at most `tries` times); fails naming `what` and the last entry. */
+  async untilTraceNodeStatus(
+    namespace: string,
+    name: string,
+    node: string,
+    pred: (e: any) => boolean, // eslint-disable-line @typescript-eslint/no-explicit-any
+    what: string,
+    tries = 150,
+  ): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    let e: unknown;
+    for (let i = 0; i < tries; i++) {
+      e = await this.traceNodeStatus(namespace, name, node);
+      if (e && pred(e)) return e;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error(`${what}: ${JSON.stringify(e)}`);
+  }
+
   /** One REST call; `body` is sent as JSON unless contentType says otherwise (string bodies as they are). */
   request(
     method: string,
