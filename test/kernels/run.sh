@@ -15,7 +15,7 @@
 #           and inode_permission takes its inode first (the probe must say 0);
 #   a CONFIG_LSM without bpf boots with lsm=<CONFIG_LSM>,bpf.
 # env: HIVE_CACHE (default ~/.cache/hive) keeps unpacked kernels and initramfs
-#      per package version; HIVE_KERNEL_TIMEOUT (s, default 240) bounds a guest;
+#      per package version; HIVE_KERNEL_TIMEOUT (s, default 900) bounds a guest;
 #      HIVE_TEST_MODES, HIVE_EXPECT_MODES, HIVE_EXPECT_AUTO and
 #      HIVE_KERNEL_SUITES (fileaccess,netmon) override what runs and what the
 #      guest must find (on every kernel); HIVE_BPF_DIR runs
@@ -24,7 +24,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${HIVE_CACHE:-$HOME/.cache/hive}/kernels
 bullseye=${HIVE_CACHE:-$HOME/.cache/hive}/apt-bullseye
-timeout_s=${HIVE_KERNEL_TIMEOUT:-240}
+timeout_s=${HIVE_KERNEL_TIMEOUT:-900}
 read -r -a kernels <<< "${*:-${KERNELS:-5.10 6.1 6.12}}"
 mkdir -p "$cache"
 
