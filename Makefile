@@ -134,8 +134,8 @@ test-kernels-selfcheck: deps build
 	@mkdir -p $(BUILD)/bpf-broken
 	sed 's/PT_REGS_PARM2_CORE(ctx)/PT_REGS_PARM1_CORE(ctx)/' bpf/fileaccess.bpf.c > $(BUILD)/bpf-broken/fileaccess.bpf.c
 	@! cmp -s bpf/fileaccess.bpf.c $(BUILD)/bpf-broken/fileaccess.bpf.c || { echo "selfcheck: the sabotage no longer applies" >&2; exit 1; }
-	$(CLANG) $(BPF_CFLAGS) -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess.bpf.o
-	$(CLANG) $(BPF_CFLAGS) -DHIVE_NO_AGGREGATE -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess-noagg.bpf.o
+	$(CLANG) $(BPF_CFLAGS) -Ibpf -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess.bpf.o
+	$(CLANG) $(BPF_CFLAGS) -Ibpf -DHIVE_NO_AGGREGATE -c $(BUILD)/bpf-broken/fileaccess.bpf.c -o $(BUILD)/bpf-broken/fileaccess-noagg.bpf.o
 	@if HIVE_BPF_DIR=$(CURDIR)/$(BUILD)/bpf-broken HIVE_TEST_MODES=kprobe HIVE_KERNEL_SUITES=fileaccess HIVE_KERNEL_TIMEOUT=900 \
 	    bash test/kernels/run.sh 6.12 > $(BUILD)/selfcheck.log 2>&1; then \
 	  cat $(BUILD)/selfcheck.log; echo "selfcheck: FAILED: the kernel matrix passed a broken BPF program" >&2; exit 1; \
