@@ -11,6 +11,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parse as parseYaml } from 'yaml';
 import { TestCluster, clusterSkip, freePort } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { kernelSkip, sleep, waitFor } from '../testing/kernel';
@@ -106,6 +109,13 @@ describe('access inventory in HiveTrace status', { skip }, () => {
       assert.ok(i.firstSeen <= i.lastSeen);
     }
     assert.deepEqual(e.inventory.entries.map((i: any) => i.count), [500, 2, 3], 'the most recently seen first');
+
+    // what a user runs: the real kubectl shows the same inventory in the object
+    const kubectl = spawnSync('bash', [path.resolve(__dirname, '../../../test/cluster/kubectl.sh'), 'get', 'ht', TRACE, '-n', NS, '-o', 'yaml'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: cluster.kubeconfig } });
+    assert.equal(kubectl.status, 0, kubectl.stderr);
+    console.log(`# kubectl get ht ${TRACE} -n ${NS} -o yaml:\n${kubectl.stdout.replace(/^/gm, '#   ')}`);
+    const shown = (parseYaml(kubectl.stdout).status.nodes as any[]).find((n) => n.node === NODE);
+    assert.deepEqual(shown.inventory.entries.map((i: any) => [i.exe, i.count]), e.inventory.entries.map((i: any) => [i.exe, i.count]), 'kubectl shows the inventory');
 
     // a fourth executable: the oldest (cat) goes past the bound, counted
     await run(['/opt/d/wc', '/etc/secret']);
