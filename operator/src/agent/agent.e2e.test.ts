@@ -214,7 +214,7 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
   test('metrics and health endpoints', async () => {
     const port = logs.find((l) => l.msg === 'ready')!.metricsPort as number;
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(text, /hive_events_total\{trace="team-a\/secrets",access="read"\} [1-9]/);
+    assert.match(text, /hive_events_total\{trace="team-a\/secrets",access="read",verdict="allowed"\} [1-9]/);
     assert.match(text, /hive_watched_inodes [1-9]/);
     assert.match(text, /hive_reconcile_duration_seconds_count [1-9]/);
     assert.match(text, /hive_events_dropped 0/);

@@ -30,7 +30,19 @@ test("a record the kernel folded keeps its count in the line, the trace's counte
   assert.deepEqual(lines.map((l) => l.count), [undefined, 99_999]);
   assert.equal(p.counters({ namespace: 'ns', name: 't' })!.eventsSeen, 100_000);
   const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
-  assert.match(m, /hive_events_total\{trace="ns\/t",access="read"\} 100000/);
+  assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="allowed"\} 100000/);
+  p.stop();
+});
+
+test('the metrics count accesses per verdict: a killed or refused access is not counted as allowed', async () => {
+  const { p, metrics, raw } = setup(undefined);
+  p.handle([raw(3), { ...raw(1), verdict: 2 }, { ...raw(4), verdict: 1 }, { ...raw(1), verdict: 2 }]);
+  const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
+  assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="allowed"\} 3$/m);
+  assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="killed"\} 2$/m);
+  assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="denied"\} 4$/m);
+  p.releaseTrace({ namespace: 'ns', name: 't' });
+  assert.doesNotMatch(await metrics.registry.getSingleMetricAsString('hive_events_total'), /trace="ns\/t"/);
   p.stop();
 });
 

@@ -4,7 +4,7 @@
 // (metrics, the per-trace counters and the access inventory that status
 // reports; both count every access, what a rate limit held back included) and written.
 import { ACCESS } from '../fileaccess/layout';
-import type { RawFileEvent } from '../fileaccess/layout';
+import type { RawFileEvent, Verdict } from '../fileaccess/layout';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import { FileEventRecord, toRecord } from '../fileaccess/file-event';
 import { Clock } from '../output/clock';
@@ -38,7 +38,7 @@ export class FilePipeline {
   handle(events: RawFileEvent[]): void {
     // counted per batch, not per event: a labelled prom-client inc hashes its
     // labels each time, which at node rates was a tenth of the pipeline
-    const tally = new Map<string, { events: number; lastEventTime?: string; access: Map<string, number> }>();
+    const tally = new Map<string, { events: number; lastEventTime?: string; access: Map<string, Map<Verdict, number>> }>();
     for (const e of events) {
       for (const o of this.registry.owners(e.watchId, e.access)) {
         if (!o.trace) continue; // every agent owner has one
@@ -54,7 +54,11 @@ export class FilePipeline {
         if (!t) tally.set(id, (t = { events: 0, access: new Map() }));
         t.events += e.count;
         t.lastEventTime = rec.time;
-        for (const a of rec.access) t.access.set(a, (t.access.get(a) ?? 0) + e.count);
+        for (const a of rec.access) {
+          let byVerdict = t.access.get(a);
+          if (!byVerdict) t.access.set(a, (byVerdict = new Map()));
+          byVerdict.set(rec.verdict, (byVerdict.get(rec.verdict) ?? 0) + e.count);
+        }
         if (this.inventory.enabled) for (const access of rec.access) this.inventory.addRecord(id, o, rec, access, e.count);
       }
     }
@@ -63,7 +67,7 @@ export class FilePipeline {
       s.eventsSeen += t.events;
       s.lastEventTime = t.lastEventTime;
       this.seen.set(id, s);
-      for (const [access, n] of t.access) this.metrics.events.inc({ trace: id, access }, n);
+      for (const [access, byVerdict] of t.access) for (const [verdict, n] of byVerdict) this.metrics.events.inc({ trace: id, access, verdict }, n);
     }
   }
 

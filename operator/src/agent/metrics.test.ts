@@ -23,8 +23,9 @@ test("a deleted pod's flow and blocked-packet series are released; other pods' s
 test("a deleted trace's series are released", async () => {
   const m = new AgentMetrics();
   for (const trace of ['a/x', 'a/y']) {
-    m.events.inc({ trace, access: 'read' });
-    m.events.inc({ trace, access: 'exec' });
+    m.events.inc({ trace, access: 'read', verdict: 'allowed' });
+    m.events.inc({ trace, access: 'read', verdict: 'killed' });
+    m.events.inc({ trace, access: 'exec', verdict: 'would-deny' });
     m.reconciles.inc({ trace, cause: 'spec' });
     m.reconciles.inc({ trace, cause: 'pod' });
     m.reconcileErrors.inc({ trace });
@@ -33,7 +34,7 @@ test("a deleted trace's series are released", async () => {
   m.releaseTrace('a/x');
   const text = await m.registry.metrics();
   assert.doesNotMatch(text, /trace="a\/x"/);
-  assert.equal(text.match(/trace="a\/y"/g)?.length, 6);
+  assert.equal(text.match(/trace="a\/y"/g)?.length, 7);
 });
 
 test('the kernel counters of storms are gauges read when scraped', async () => {

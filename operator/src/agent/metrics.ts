@@ -3,13 +3,15 @@
 // informers started).
 import http from 'node:http';
 import client from 'prom-client';
-import { ACCESS_NAMES } from '../fileaccess/layout';
+import { ACCESS_NAMES, VERDICT_CODE, Verdict } from '../fileaccess/layout';
 import { SCOPE, VERDICT } from '../netmon/layout';
 import { CAUSES } from './keys';
 
+const FILE_VERDICTS = Object.keys(VERDICT_CODE) as Verdict[];
+
 export class AgentMetrics {
   readonly registry = new client.Registry();
-  readonly events = new client.Counter({ name: 'hive_events_total', help: 'File events reported, by trace and access', labelNames: ['trace', 'access'], registers: [this.registry] });
+  readonly events = new client.Counter({ name: 'hive_events_total', help: 'File accesses reported, by trace, access and verdict (allowed, denied, killed, would-deny)', labelNames: ['trace', 'access', 'verdict'], registers: [this.registry] });
   readonly reconcileSeconds = new client.Histogram({ name: 'hive_reconcile_duration_seconds', help: 'Time one reconcile of a HiveTrace took', buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers: [this.registry] });
   readonly reconciles = new client.Counter({ name: 'hive_reconcile_total', help: 'Reconciles of a HiveTrace, by the first cause it was queued for', labelNames: ['trace', 'cause'], registers: [this.registry] });
   readonly reconcileErrors = new client.Counter({ name: 'hive_reconcile_errors_total', help: 'Reconciles that failed (retried with backoff)', labelNames: ['trace'], registers: [this.registry] });
@@ -56,7 +58,7 @@ export class AgentMetrics {
 
   /** Drops a deleted trace's series (trace is "ns/name"). */
   releaseTrace(trace: string): void {
-    for (const access of ACCESS_NAMES) this.events.remove({ trace, access });
+    for (const access of ACCESS_NAMES) for (const verdict of FILE_VERDICTS) this.events.remove({ trace, access, verdict });
     for (const cause of CAUSES) this.reconciles.remove({ trace, cause });
     this.reconcileErrors.remove({ trace });
     this.statusWrites.remove({ trace });
