@@ -353,7 +353,11 @@ export function parseNetmonArgs(argv: string[]): NetmonOptions {
   };
 }
 
-const DNS_NAME = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+// a Kubernetes object name (a lower-case DNS subdomain), the one spelling both
+// --trace options below are built from
+const OBJECT_NAME = '[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?';
+/** NAME or NAMESPACE/NAME. */
+const DNS_NAME = new RegExp(`^(?:${OBJECT_NAME}/)?${OBJECT_NAME}$`);
 
 export const LOGS: CommandDef = {
   name: 'logs',
@@ -408,7 +412,8 @@ export function parseLogsArgs(argv: string[]): LogsOptions {
   };
 }
 
-const TRACE_REF = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+/** NAMESPACE/NAME: the two captured. */
+const TRACE_REF = new RegExp(`^(${OBJECT_NAME})/(${OBJECT_NAME})$`);
 
 export const REPORT: CommandDef = {
   name: 'report',
@@ -432,7 +437,7 @@ export function parseReportArgs(argv: string[]): ReportOptions {
   if (t !== undefined) {
     const m = TRACE_REF.exec(t);
     if (!m) throw usageError(REPORT, `--trace must be NAMESPACE/NAME (lower-case DNS names), got '${t}'`);
-    trace = { namespace: m[1], name: m[3] };
+    trace = { namespace: m[1], name: m[2] };
   }
   return { trace, json: v.json as boolean };
 }
