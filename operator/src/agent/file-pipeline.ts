@@ -38,7 +38,7 @@ export class FilePipeline {
   handle(events: RawFileEvent[]): void {
     // counted per batch, not per event: a labelled prom-client inc hashes its
     // labels each time, which at node rates was a tenth of the pipeline
-    const tally = new Map<string, { events: number; lastEventTime?: string; access: Map<string, Map<Verdict, number>> }>();
+    const tally = new Map<string, { events: number; lastEventTime?: string; verdicts: Map<Verdict, Map<string, number>> }>();
     for (const e of events) {
       for (const o of this.registry.owners(e.watchId, e.access)) {
         if (!o.trace) continue; // every agent owner has one
@@ -51,14 +51,13 @@ export class FilePipeline {
         // the window's key only where there is a limit: a string per event otherwise
         this.limiter.offer(limit ? `${id}|${e.tgid}|${e.verdict}` : '', limit, rec);
         let t = tally.get(id);
-        if (!t) tally.set(id, (t = { events: 0, access: new Map() }));
+        if (!t) tally.set(id, (t = { events: 0, verdicts: new Map() }));
         t.events += e.count;
         t.lastEventTime = rec.time;
-        for (const a of rec.access) {
-          let byVerdict = t.access.get(a);
-          if (!byVerdict) t.access.set(a, (byVerdict = new Map()));
-          byVerdict.set(rec.verdict, (byVerdict.get(rec.verdict) ?? 0) + e.count);
-        }
+        // a record has one verdict for all its accesses: one lookup per record
+        let byAccess = t.verdicts.get(rec.verdict);
+        if (!byAccess) t.verdicts.set(rec.verdict, (byAccess = new Map()));
+        for (const a of rec.access) byAccess.set(a, (byAccess.get(a) ?? 0) + e.count);
         if (this.inventory.enabled) for (const access of rec.access) this.inventory.addRecord(id, o, rec, access, e.count);
       }
     }
@@ -67,7 +66,7 @@ export class FilePipeline {
       s.eventsSeen += t.events;
       s.lastEventTime = t.lastEventTime;
       this.seen.set(id, s);
-      for (const [access, byVerdict] of t.access) for (const [verdict, n] of byVerdict) this.metrics.events.inc({ trace: id, access, verdict }, n);
+      for (const [verdict, byAccess] of t.verdicts) for (const [access, n] of byAccess) this.metrics.events.inc({ trace: id, access, verdict }, n);
     }
   }
 
