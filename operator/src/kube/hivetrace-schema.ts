@@ -33,6 +33,8 @@ function cel(...rules: [rule: string, message: string][]) {
 
 export const ACCESS_VALUES = ['read', 'write', 'exec'] as const;
 export const NETWORK_MODES = ['off', 'monitor', 'block-external'] as const;
+/** spec.action: what is done to the accesses a trace reports (fileaccess/action.ts says which mode can which). */
+export const ACTION_VALUES = ['audit', 'deny', 'kill'] as const;
 
 const PathOrGlob = Type.String({
   minLength: 1,
@@ -121,6 +123,20 @@ export const HiveTraceSpec = Type.Object({
       },
     ),
   ),
+  action: Type.Optional(
+    StringEnum(ACTION_VALUES, {
+      default: 'audit',
+      description:
+        "What is done to the watched accesses of the selected pods: audit (report them); deny (refuse them with EPERM in the kernel: lsm and fentry modes); kill (SIGKILL the opener at the open's exit, before it can use the file: tracepoint mode). A node whose mode cannot do it keeps auditing, marks the events verdict would-deny and reports Ready=False with reason EnforcementUnavailable, naming the modes that could. deny and kill apply to the trace's own namespace's pods only, never to the host's processes, the agent, the kubelet or the container runtime. Creating or changing a trace to deny or kill needs the 'enforce' verb on hivetraces (see the README's RBAC section).",
+    }),
+  ),
+  enforce: Type.Optional(
+    Type.Boolean({
+      default: true,
+      description:
+        "false: audit first. A deny or kill trace stops nothing and its events carry verdict would-deny where they would have been stopped, so a team can switch with confidence. The agent's --enforce=false does the same for every trace on its node.",
+    }),
+  ),
   dryRun: Type.Optional(
     Type.Boolean({
       description:
@@ -131,6 +147,7 @@ export const HiveTraceSpec = Type.Object({
   ["has(self.paths) || (has(self.network) && self.network.mode != 'off')", 'a trace needs paths, or a network mode other than off'],
   ['!has(self.correlate) || has(self.paths)', 'correlate needs paths: the reads it joins are of watched files'],
   ["!has(self.correlate) || !has(self.access) || 'read' in self.access", 'correlate joins reads: access must include read'],
+  ["!has(self.action) || self.action == 'audit' || has(self.paths)", 'deny and kill act on watched files: the trace needs paths'],
 ));
 
 const Condition = Type.Object({
@@ -286,6 +303,7 @@ export function crd(): Record<string, unknown> {
             { name: 'Paths', type: 'string', jsonPath: '.spec.paths', description: 'paths watched' },
             { name: 'Access', type: 'string', jsonPath: '.spec.access' },
             { name: 'Network', type: 'string', jsonPath: '.spec.network.mode' },
+            { name: 'Action', type: 'string', jsonPath: '.spec.action' },
             { name: 'DryRun', type: 'boolean', jsonPath: '.spec.dryRun', priority: 1 },
             { name: 'Nodes', type: 'string', jsonPath: '.status.nodes[*].node', description: 'nodes whose agent reports' },
             { name: 'Ready', type: 'string', jsonPath: ".status.nodes[*].conditions[?(@.type=='Ready')].status", description: 'Ready per node' },
