@@ -219,8 +219,8 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     }
     const table = kubectl('get', 'ht', '-n', 'demo');
     assert.equal(table.status, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^secrets\\s.*\\s${node.name}\\s+True\\s`, 'm'), table.stdout);
-    assert.match(table.stdout, new RegExp(`^egress\\s.*\\smonitor\\s+${node.name}\\s+True\\s`, 'm'), table.stdout);
+    assert.match(table.stdout, new RegExp(`^secrets\\s.*\\saudit\\s+${node.name}\\s+True\\s`, 'm'), table.stdout);
+    assert.match(table.stdout, new RegExp(`^egress\\s.*\\smonitor\\s+audit\\s+${node.name}\\s+True\\s`, 'm'), table.stdout);
 
     const nc = execDemo(`nc ${EXTERNAL_NET}.2 ${PEER_PORT} </dev/null`);
     assert.equal(nc.status, 0, nc.stderr);
