@@ -102,6 +102,7 @@ $(ADDON): operator/native/binding.gyp operator/native/src/*.cc operator/native/s
 
 ts: node_modules/.hive-installed proto-types
 	node_modules/.bin/tsc -p tsconfig.json
+	$(NODE) operator/bundle.mjs
 
 # TypeScript types of the gRPC messages, generated from proto/ (not committed).
 PROTOS := $(sort $(wildcard proto/*/*.proto))
@@ -114,7 +115,7 @@ operator/src/generated/proto/.stamp: $(PROTOS) node_modules/.hive-installed
 
 # Builds, then audits a default set of sensitive host paths (config/trace/default-paths.txt).
 run: build
-	$(NODE) operator/dist/cli/main.js trace --pretty --skip-missing $$(grep -v '^\s*#' config/trace/default-paths.txt)
+	$(NODE) operator/dist/cli/hive.js trace --pretty --skip-missing $$(grep -v '^\s*#' config/trace/default-paths.txt)
 
 test: test-host test-kernels test-kernels-selfcheck
 
@@ -272,7 +273,7 @@ deploy: deploy-overlay
 	  $(KUBECTL) -n hive-system rollout status daemonset/hive-agent --timeout=$(DEPLOY_WAIT); fi
 	@echo "hive deployed with $(IMAGE). Follow the agents:"
 	@echo "  kubectl logs -n hive-system -l app.kubernetes.io/name=hive -f"
-	@echo "  node operator/dist/cli/main.js logs -f        # the events, rendered like hive trace --pretty"
+	@echo "  node operator/dist/cli/hive.js logs -f        # the events, rendered like hive trace --pretty"
 
 undeploy: deploy-overlay
 	$(KUBECTL) delete --ignore-not-found --wait=$(UNDEPLOY_WAIT) -k $(BUILD)/deploy

@@ -16,7 +16,7 @@ import { assertOneLineError, hive } from '../testing/cli';
 import { Topology, netnsSkip, tc, TCP_CLIENT } from '../testing/netns';
 import { AgentProcess, parseMetrics, runningPodStatus, startAgent, total } from '../testing/agent-process';
 
-const MAIN = path.resolve(__dirname, '../cli/main.js');
+const MAIN = path.resolve(__dirname, '../cli/hive.js');
 const RBAC = path.resolve(__dirname, '../../../config/rbac');
 const NODE = 'node-1';
 /** Event counters in status: at most one write per this many seconds per trace. */

@@ -360,6 +360,7 @@ async function memoryTables(title: string): Promise<void> {
   const progress = log.child({ module: 'bench-memory' });
   const t = await memoryBench(progress, pods ? { pods } : {});
   table(`${title}: idle, 3 HiveTraces, no matching pod, per Node flag arm (target RSS <= 100 MiB)`, t.idle);
+  if (!t.scale) return; // HIVE_BENCH_MEMORY=idle
   table(`${title}: the scale set-up`, t.setup);
   table(`${title}: at scale, idle and under a reader's load, per Node flag arm (targets RSS <= 100 MiB idle, <= 150 MiB at 200k events/s, every watch in <= 5 s)`, t.scale);
   table(`${title}: kernel maps of the agent at scale (memlock from fdinfo, names from bpftool)`, t.kernel);

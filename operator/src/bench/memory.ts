@@ -23,7 +23,9 @@ export interface Row {
 }
 
 const REPO = path.resolve(__dirname, '../../..');
-const MAIN = path.join(REPO, 'operator/dist/cli/main.js');
+/** What ships (the image's entry point): the bundle; the unbundled modules are an idle arm. */
+const BUNDLE = path.join(REPO, 'operator/dist/cli/hive.js');
+const UNBUNDLED = path.join(REPO, 'operator/dist/cli/main.js');
 const PROBE = path.join(__dirname, 'memory-probe.js');
 const NODE = 'mem-node';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,11 +105,11 @@ class AgentChild {
     this.probeFile = probeFile;
   }
 
-  static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string): Promise<AgentChild> {
+  static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string, main = BUNDLE): Promise<AgentChild> {
     const probeFile = path.join(dir, `probe-${Date.now()}.json`);
     const devnull = fs.openSync('/dev/null', 'w');
     const snap = process.env.HIVE_BENCH_HEAPSNAPSHOT || process.env.HIVE_BENCH_HEAPSNAPSHOT_LOAD ? ['--heapsnapshot-signal=SIGUSR2'] : [];
-    const child = spawn(process.execPath, [...nodeFlags, ...snap, '--require', PROBE, MAIN, 'agent', '--metrics-port', '0'], {
+    const child = spawn(process.execPath, [...nodeFlags, ...snap, '--require', PROBE, main, 'agent', '--metrics-port', '0'], {
       env: { ...process.env, ...env, HIVE_MEMORY_PROBE: probeFile, HIVE_MEMORY_PROBE_PROFILE: env.HIVE_BENCH_CPUPROF ?? '' },
       stdio: ['ignore', devnull, 'pipe'],
     });
@@ -192,10 +194,12 @@ class AgentChild {
 }
 
 /** The Node flags compared: none (Node's defaults), a 1 MiB semi-space (young generation). */
-export const FLAG_ARMS: { name: string; flags: string[] }[] = [
+export const FLAG_ARMS: { name: string; flags: string[]; main?: string }[] = [
   { name: 'node defaults', flags: [] },
   { name: '--max-semi-space-size=1', flags: ['--max-semi-space-size=1'] },
 ];
+/** Idle also runs the unbundled modules (operator/dist/cli/main.js), to show what the bundle saves. */
+const IDLE_ARMS = [...FLAG_ARMS, { name: 'unbundled, node defaults', flags: [], main: UNBUNDLED }];
 
 interface Setup {
   cluster: TestCluster;
@@ -240,8 +244,8 @@ async function idle(s: Setup, log: Logger): Promise<Row[]> {
   await ok(s.cluster, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mem-idle' } });
   for (const t of ['t1', 't2', 't3']) await createTrace(s, 'mem-idle', t, { paths: ['/etc/secret', '/etc/*'], selector: { matchLabels: { app: 'nothing-runs-this' } } });
   const rows: Row[] = [];
-  for (const arm of FLAG_ARMS) {
-    const a = await AgentChild.start(arm.flags, s.env, s.dir);
+  for (const arm of IDLE_ARMS) {
+    const a = await AgentChild.start(arm.flags, s.env, s.dir, arm.main);
     try {
       await sleep(10_000);
       rows.push({ arm: arm.name, 'ready after ms': a.readyAt - a.started, ...a.snapshot(), 'load average': load1() });
@@ -379,6 +383,8 @@ export async function memoryBench(log: Logger, o: Partial<ScaleOptions> = {}): P
   const s = await setUp();
   try {
     const idleRows = await idle(s, log);
+    // HIVE_BENCH_MEMORY=idle: the idle rows alone (a minute instead of ten)
+    if (process.env.HIVE_BENCH_MEMORY === 'idle') return { idle: idleRows };
     const sc = await scale(s, opts, log);
     return { idle: idleRows, setup: [sc.setup], scale: sc.rows, kernel: sc.kernel };
   } finally {

@@ -96,7 +96,7 @@ test('the Dockerfile lints clean and is the image the issue asks for', () => {
   const rt = runtime.lines.join('\n');
   assert.match(rt, /apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g/);
   assert.doesNotMatch(rt, /\b(clang|llvm|gcc|g\+\+|make|libbpf-dev|linux-headers\S*|bpftool)\b/);
-  assert.match(rt, /^ENTRYPOINT \["node", "\/opt\/hive\/operator\/dist\/cli\/main\.js"\]$/m);
+  assert.match(rt, /^ENTRYPOINT \["node", "--max-semi-space-size=1", "\/opt\/hive\/operator\/dist\/cli\/hive\.js"\]$/m);
   assert.match(rt, /^CMD \["agent"\]$/m);
   // every file the runtime stage copies from the build stage is a build output that exists here
   for (const l of runtime.lines.filter((x) => x.startsWith('COPY --from=build'))) {
@@ -128,7 +128,7 @@ test("the image ships no tests: the build stage deletes test files, testing/ and
     const left = (fs.readdirSync(path.join(tmp, 'operator/dist'), { recursive: true }) as string[]).map((f) => f.split(path.sep).join('/'));
     assert.deepEqual(left.filter((f) => /\.test\.js/.test(f)), [], 'no test files');
     assert.deepEqual(left.filter((f) => /^(testing|bench)(\/|$)/.test(f)), [], 'no testing/ or bench/');
-    assert.ok(left.includes('cli/main.js') && left.includes('agent/agent.js'), 'the agent and the CLI are still there');
+    assert.ok(left.includes('cli/hive.js') && left.includes('cli/main.js') && left.includes('agent/agent.js'), 'the bundle, the agent and the CLI are still there');
     assert.ok(fs.readdirSync(dist, { recursive: true }).length > left.length, 'something was removed');
     // what is left never requires (or lazily imports) what was removed
     let seen = 0;
@@ -185,7 +185,7 @@ test('hive logs renders recorded agent output like --pretty, and filters by kind
 });
 
 test('hive logs --stdin renders what kubectl logs pipes in, with the same filters', () => {
-  const main = path.join(ROOT, 'operator/dist/cli/main.js');
+  const main = path.join(ROOT, 'operator/dist/cli/hive.js');
   const r = spawnSync(process.execPath, [main, 'logs', '--stdin', '--kind', 'file'], { input: RECORDED.join('\n'), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), [renderAgentLine(RECORDED[1])]);

@@ -57,14 +57,14 @@ function bridgePorts(): string[] {
   }
 }
 
-/** Host processes running the agent (the image's entrypoint runs operator/dist/cli/main.js agent). */
+/** Host processes running the agent (the image's entrypoint runs operator/dist/cli/hive.js agent). */
 function agentProcesses(): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('/opt/hive/operator/dist/cli/main.js')) && argv.includes('agent')) out.push(Number(d));
+      if (argv.some((a) => a.endsWith('/opt/hive/operator/dist/cli/hive.js')) && argv.includes('agent')) out.push(Number(d));
     } catch {
       // gone
     }

@@ -181,7 +181,7 @@ describe('the agent image (Dockerfile, podman, containerd)', { skip, timeout: BU
 
   test('a missing shared library fails the probe (what the checks above would catch)', async () => {
     const r = await run({
-      command: ['sh', '-c', 'rm -f /usr/lib/*/libbpf.so.1* && exec node /opt/hive/operator/dist/cli/main.js probe'],
+      command: ['sh', '-c', 'rm -f /usr/lib/*/libbpf.so.1* && exec node /opt/hive/operator/dist/cli/hive.js probe'],
     });
     assert.notEqual(r.exitCode, 0, r.stdout);
     assert.match(r.stdout + r.stderr, /libbpf\.so\.1/);

@@ -5,7 +5,14 @@ import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'i
 
 import { HiveError, errorMessage } from '../util/errors';
 
-export type K8s = typeof k8s;
+/**
+ * The names hive uses from the library, and only those: the shipped bundle
+ * (operator/bundle.mjs) imports exactly these, so that esbuild leaves out the
+ * rest of it (every generated API and model, ~45 MiB of an idle agent's RSS,
+ * BENCHMARKS.md). A name missing here is a type error at its use.
+ */
+export const K8S_NAMES = ['KubeConfig', 'CoreV1Api', 'CustomObjectsApi', 'makeInformer', 'setHeaderOptions', 'PatchStrategy', 'Log'] as const;
+export type K8s = Pick<typeof k8s, (typeof K8S_NAMES)[number]>;
 let lib: Promise<K8s> | undefined;
 
 export function k8sLib(): Promise<K8s> {

@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { waitFor } from './kernel';
 
-const MAIN = path.resolve(__dirname, '../cli/main.js');
+const MAIN = path.resolve(__dirname, '../cli/hive.js');
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export interface AgentProcess {
