@@ -14,6 +14,8 @@
  * Enforcement (the watch's deny_mask / kill_mask): lsm and fmod_ret return
  * -EPERM, the tracepoint program sends SIGKILL at the open's exit; kprobe
  * and plain fentry only report. Every record says what was done (verdict).
+ * Some tasks are never stopped (exempt_task: the loader, the exempt mount
+ * namespace, exempt executables): their accesses are reported as allowed.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,6 +35,10 @@ const volatile u32 inode_arg = 1;
  * denied or killed, whatever its watches say. 0: nobody is exempt. */
 const volatile u32 self_tgid = 0;
 
+/* Inode number of a mount namespace (the host's, as the agent sets it) whose
+ * tasks are never denied or killed: enforcement is for containers. 0: none. */
+const volatile u32 exempt_mntns = 0;
+
 /* Never read: keeps the event struct in the object's BTF (clang drops types
  * only reached through optimised-out locals), where the layout check reads it. */
 const volatile struct hive_file_event *const btf_keep_file_event = 0;
@@ -45,6 +51,19 @@ struct {
 	__type(key, struct hive_inode_key);
 	__type(value, struct hive_watch);
 } watched SEC(".maps");
+
+/* Exempt executables: (inode, dev) of a file, keyed as `watched` is, whose
+ * processes (task->mm->exe_file) are never denied or killed, whatever a watch
+ * says: the node's kubelet, container runtime, shims and runc, which a deny
+ * on a file they touch must not break. Their accesses are still reported
+ * (allowed). Value unused (1). Written by user space, read only when an
+ * access would be stopped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct hive_inode_key);
+	__type(value, u8);
+} exempt_exes SEC(".maps");
 
 /* Events to user space (struct hive_file_event). Size set before load. */
 struct {
@@ -285,6 +304,29 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 #define CAN_DENY 1 /* its return value refuses the access (lsm, fmod_ret) */
 #define CAN_KILL 2 /* it runs in the opener at the open's exit (tracepoint) */
 
+/* Whether the current task is never stopped: the agent itself, a task in the
+ * exempt mount namespace, or one running an exempt executable. Only asked
+ * when an access would be stopped, so auditing costs nothing more. */
+static __always_inline bool exempt_task(u64 pid_tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct hive_inode_key key;
+	struct inode *exe;
+
+	if (self_tgid && (pid_tgid >> 32) == self_tgid)
+		return true;
+	if (exempt_mntns && BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == exempt_mntns)
+		return true;
+	exe = BPF_CORE_READ(task_exe_file(task), f_inode);
+	if (!exe)
+		return false;
+	/* the same key as lookup_inode(): user space writes both from stat */
+	key.ino = BPF_CORE_READ(exe, i_ino);
+	key.dev = BPF_CORE_READ(exe, i_sb, s_dev);
+	key.pad = 0;
+	return bpf_map_lookup_elem(&exempt_exes, &key) != NULL;
+}
+
 /* The verdict on an access (already masked) to a watched inode by the
  * current task, for a hook that `can` what it says. */
 static __always_inline u8 verdict_of(struct hive_watch *w, u32 access, u32 can, u64 pid_tgid)
@@ -293,8 +335,10 @@ static __always_inline u8 verdict_of(struct hive_watch *w, u32 access, u32 can, 
 
 	if (!(access & stop))
 		return HIVE_FILE_ALLOWED;
-	if (self_tgid && (pid_tgid >> 32) == self_tgid)
-		return HIVE_FILE_ALLOWED; /* the agent itself: never stopped */
+	if (exempt_task(pid_tgid)) {
+		count(HIVE_CNT_EXEMPT);
+		return HIVE_FILE_ALLOWED;
+	}
 	return can == CAN_DENY ? HIVE_FILE_DENIED : HIVE_FILE_KILLED;
 }
 

@@ -54,9 +54,15 @@ static __always_inline u32 ns_tgid(struct task_struct *t)
  * reverses them): forward writes at a masked offset are what every
  * verifier here accepts for a variable-length copy.
  */
+/* t's executable (mm->exe_file), or NULL for a kernel thread or an exiting task. */
+static __always_inline struct file *task_exe_file(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, mm, exe_file);
+}
+
 static __always_inline void exe_path(struct hive_proc_record *r, struct task_struct *t)
 {
-	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+	struct file *exe = task_exe_file(t);
 	struct dentry *d, *root_d, *parent, *mnt_root;
 	struct vfsmount *vm, *root_m;
 	struct mount *m, *pm;

@@ -78,7 +78,8 @@ enum hive_counter {
 	HIVE_CNT_FLUSHED = 5,  /* aggregate records (count = repeats) written by the flush */
 	HIVE_CNT_AGG_FULL = 6, /* accesses reported one by one because the aggregate map was full */
 	HIVE_CNT_LOST = 7,     /* accesses in the dropped records (an aggregate stands for many) */
-	HIVE_CNT_MAX = 8,
+	HIVE_CNT_EXEMPT = 8,   /* accesses a watch would have stopped, let through by an exemption (allowed) */
+	HIVE_CNT_MAX = 9,
 };
 
 #define HIVE_COMM_LEN 16

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { FileAccessMonitor, WatchEntry } from './monitor';
+import { FileAccessMonitor, FileAccessOptions, WatchEntry } from './monitor';
 import { ACCESS, ACCESS_ALL, RawFileEvent, VERDICT } from './layout';
 import { Enforcement, MODE_ENFORCEMENT } from './action';
 import { EnvironmentError, HiveError } from '../util/errors';
@@ -45,12 +45,13 @@ describe('enforcement in the running kernel', { skip, concurrency: true }, () =>
   for (const mode of testModes()) {
     const can = mode === 'auto' ? (['deny', 'kill'] as const) : MODE_ENFORCEMENT[mode] ? [MODE_ENFORCEMENT[mode]!] : [];
     for (const e of can) describe(`mode ${mode}, ${e}`, { concurrency: 1 }, () => (e === 'deny' ? denySuite(mode) : killSuite(mode)));
+    for (const e of can) describe(`mode ${mode}, ${e}, exemptions`, { concurrency: 1 }, () => exemptSuite(mode, e));
     if (mode !== 'auto' && !MODE_ENFORCEMENT[mode]) describe(`mode ${mode}`, () => cannotSuite(mode));
   }
 });
 
 /** The monitor, its events and files shared by a suite's tests. */
-function fixture(mode: ModeOption, enforce: Enforcement) {
+function fixture(mode: ModeOption, enforce: Enforcement, options: Omit<FileAccessOptions, 'mode' | 'enforce'> = {}) {
   const s = {
     monitor: null as FileAccessMonitor | null,
     /** Why the suite cannot run on this kernel (auto only: no mode that can attaches). */
@@ -84,7 +85,7 @@ function fixture(mode: ModeOption, enforce: Enforcement) {
   before(() => {
     s.dir = tmpDir('hive-enforce-');
     try {
-      s.monitor = FileAccessMonitor.open({ mode, enforce }).monitor;
+      s.monitor = FileAccessMonitor.open({ ...options, mode, enforce }).monitor;
     } catch (e) {
       // not applicable on this kernel (no mode that can attaches): says so, not a missing requirement
       if (mode === 'auto' && e instanceof EnvironmentError) {
@@ -299,5 +300,93 @@ function cannotSuite(mode: ModeOption) {
     } finally {
       monitor.close();
     }
+  });
+}
+
+/** How a stopped cat ends: killed by SIGKILL, or refused with EPERM (status 1). */
+function assertStopped(enforce: Enforcement, r: Ran, what: string) {
+  if (enforce === 'kill') assert.equal(r.signal, 'SIGKILL', `${what} is killed (status ${r.code}, stderr: ${r.stderr})`);
+  else {
+    assert.equal(r.code, 1, `${what} fails (stderr: ${r.stderr})`);
+    assert.match(r.stderr, EPERM_TEXT);
+  }
+  assert.equal(r.stdout, '', `${what} read nothing`);
+}
+
+/** The tasks enforcement never stops: exempt executables (by inode) and the exempt mount namespace. */
+function exemptSuite(mode: ModeOption, enforce: Enforcement) {
+  const stopped = enforce === 'kill' ? 'killed' : 'denied';
+
+  describe('exempt executables', { concurrency: 1 }, () => {
+    const s = fixture(mode, enforce);
+
+    test(`a copy of cat whose inode is exempt reads the file (allowed, counted); cat itself is ${stopped}`, async (t) => {
+      if (!s.ready(t)) return;
+      const f = s.file('guarded', 'guarded\n');
+      const w = s.watch(f, ACCESS.read);
+      const exempt = path.join(s.dir, 'cat-exempt');
+      fs.copyFileSync(fs.realpathSync('/bin/cat'), exempt);
+      fs.chmodSync(exempt, 0o755);
+      s.monitor!.setExemptExecutables([inodeOf(exempt)]);
+      assert.equal(s.monitor!.exemptExecutables.length, 1);
+      const before = s.monitor!.counters().exempt;
+      const ok = await runCapture(exempt, [f]);
+      assert.equal(ok.code, 0, `the exempt copy lives (signal ${ok.signal}, stderr: ${ok.stderr})`);
+      assert.equal(ok.stdout, 'guarded\n');
+      const allowed = await s.eventsOf(ok.pid, 1);
+      assert.deepEqual(allowed.map((e) => [VERDICT[e.verdict], e.watchId]), [['allowed', w.watchId]], 'still reported, as allowed');
+      assert.ok(s.monitor!.counters().exempt >= before + 1, `exempt counter ${before} -> ${s.monitor!.counters().exempt}`);
+      const no = await runCapture('/bin/cat', [f]);
+      assertStopped(enforce, no, '/bin/cat');
+      assert.deepEqual((await s.eventsOf(no.pid, 1)).map((e) => VERDICT[e.verdict]), [stopped]);
+    });
+
+    test('replacing the set takes the exemption away; bad entries are refused naming the operation', async (t) => {
+      if (!s.ready(t)) return;
+      const f = s.file('guarded-2', 'g\n');
+      s.watch(f, ACCESS.read);
+      const exempt = path.join(s.dir, 'cat-exempt-2');
+      fs.copyFileSync(fs.realpathSync('/bin/cat'), exempt);
+      fs.chmodSync(exempt, 0o755);
+      s.monitor!.setExemptExecutables([inodeOf(exempt)]);
+      assert.equal((await runCapture(exempt, [f])).code, 0);
+      s.monitor!.setExemptExecutables([]);
+      assert.equal(s.monitor!.exemptExecutables.length, 0);
+      assertStopped(enforce, await runCapture(exempt, [f]), 'the copy, no longer exempt');
+      assert.throws(() => s.monitor!.setExemptExecutables([{ ino: -1n, dev: 0 }]), /^HiveError: set exempt executables: inode must be/);
+      assert.throws(() => s.monitor!.setExemptExecutables([{ ino: 1n, dev: 2 ** 32 }]), /set exempt executables: dev must be/);
+    });
+  });
+
+  describe('exempt mount namespace', { concurrency: 1 }, () => {
+    const ownMntNs = Number(fs.statSync('/proc/self/ns/mnt').ino);
+    const s = fixture(mode, enforce, { exemptMountNs: ownMntNs });
+
+    test(`a cat in the exempt mount namespace reads the file (allowed, counted); one in a new mount namespace is ${stopped}`, async (t) => {
+      if (!s.ready(t)) return;
+      assert.equal(s.monitor!.exemptMountNs, ownMntNs);
+      const f = s.file('host-only', 'host\n');
+      s.watch(f, ACCESS.read);
+      const before = s.monitor!.counters().exempt;
+      const ok = await runCapture('cat', [f]);
+      assert.equal(ok.code, 0, `cat in our namespace lives (signal ${ok.signal}, stderr: ${ok.stderr})`);
+      assert.equal(ok.stdout, 'host\n');
+      assert.deepEqual((await s.eventsOf(ok.pid, 1)).map((e) => VERDICT[e.verdict]), ['allowed']);
+      assert.ok(s.monitor!.counters().exempt >= before + 1, 'counted as exempt');
+      // unshare execs cat itself (no --fork) in a mount namespace of its own
+      const probe = await runCapture('unshare', ['-m', 'readlink', '/proc/self/ns/mnt']);
+      assert.equal(probe.code, 0, probe.stderr);
+      assert.notEqual(probe.stdout.trim(), `mnt:[${ownMntNs}]`, 'unshare -m makes another mount namespace');
+      const no = await runCapture('unshare', ['-m', 'cat', f]);
+      assertStopped(enforce, no, 'cat in a new mount namespace');
+      const got = await s.eventsOf(no.pid, 1);
+      assert.deepEqual(got.map((e) => [VERDICT[e.verdict], e.comm]), [[stopped, 'cat']]);
+    });
+
+    test('a bad mount namespace number is refused before anything loads', () => {
+      for (const bad of [-1, 2 ** 32, 1.5]) {
+        assert.throws(() => FileAccessMonitor.open({ mode, enforce, exemptMountNs: bad }), /exempt mount namespace \(inode number\) must be/);
+      }
+    });
   });
 }

@@ -21,8 +21,8 @@ export const SOURCE: Record<number, string> = {
 };
 
 /** enum hive_counter */
-export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3, aggregated: 4, flushed: 5, aggFull: 6, lost: 7 } as const;
-export const COUNTER_MAX = 8;
+export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3, aggregated: 4, flushed: 5, aggFull: 6, lost: 7, exempt: 8 } as const;
+export const COUNTER_MAX = 9;
 
 /** enum hive_agg_state (kernel side only; checked so the two cannot drift). */
 export const AGG_STATE = { open: 0, counting: 1, dead: 2 } as const;
@@ -55,6 +55,7 @@ export const ENUMS: EnumDefs = {
     HIVE_CNT_FLUSHED: COUNTER.flushed,
     HIVE_CNT_AGG_FULL: COUNTER.aggFull,
     HIVE_CNT_LOST: COUNTER.lost,
+    HIVE_CNT_EXEMPT: COUNTER.exempt,
     HIVE_CNT_MAX: COUNTER_MAX,
   },
   hive_agg_state: { HIVE_AGG_OPEN: AGG_STATE.open, HIVE_AGG_COUNTING: AGG_STATE.counting, HIVE_AGG_DEAD: AGG_STATE.dead },

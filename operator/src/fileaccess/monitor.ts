@@ -29,6 +29,8 @@ export const DEFAULT_RING_BYTES = 8 << 20;
 /** Storm aggregation: the interval (the flush period) and how many keys it holds. */
 export const DEFAULT_AGGREGATE_MS = 1000;
 export const DEFAULT_AGGREGATE_KEYS = 8192;
+/** Capacity of the kernel's exempt-executables map (bpf/fileaccess.bpf.c exempt_exes). */
+export const MAX_EXEMPT_EXECUTABLES = 1024;
 /** The program user space runs once an interval to write the folded counts out. */
 export const FLUSH_PROGRAM = 'hive_agg_flush';
 
@@ -53,6 +55,11 @@ export interface FileAccessOptions {
    * with deny or kill masks are refused).
    */
   enforce?: Enforcement;
+  /**
+   * Inode number of a mount namespace (the host's) whose tasks are never
+   * denied or killed; their accesses are reported as allowed. 0 or absent: none.
+   */
+  exemptMountNs?: number;
   objectPath?: string;
   log?: Logger;
 }
@@ -106,7 +113,8 @@ function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions,
     const problem = enforcementProblem(mode, enforce);
     if (problem) throw new HiveError(problem);
   }
-  return { mode, maxWatches, ringBufferBytes: ring, aggregateMs, aggregateKeys, enforce };
+  const exemptMountNs = checkInt('exempt mount namespace (inode number)', o.exemptMountNs ?? 0, 0, 0xffffffff);
+  return { mode, maxWatches, ringBufferBytes: ring, aggregateMs, aggregateKeys, enforce, exemptMountNs };
 }
 
 /** Whether the kernel folds storms, and if not why. */
@@ -128,6 +136,7 @@ export function inodeArgPosition(): number | null {
 export class FileAccessMonitor {
   private obj: NativeBpfObject | null;
   private readonly watched = new Map<string, WatchEntry>();
+  private readonly exempt = new Map<string, InodeRef>();
   private readonly log: Logger;
   private malformed = 0;
   private flushErrors = 0;
@@ -146,6 +155,8 @@ export class FileAccessMonitor {
     readonly aggregation: Aggregation,
     /** What its watches may ask for besides audit (null: nothing). */
     readonly enforce: Enforcement | null,
+    /** The mount namespace whose tasks are never stopped (0: none). */
+    readonly exemptMountNs: number,
     log: Logger,
   ) {
     this.obj = obj;
@@ -242,6 +253,9 @@ export class FileAccessMonitor {
       const self = Buffer.alloc(4);
       self.writeUInt32LE(process.pid);
       obj.setRodata('self_tgid', self);
+      const mntns = Buffer.alloc(4);
+      mntns.writeUInt32LE(o.exemptMountNs);
+      obj.setRodata('exempt_mntns', mntns);
       // load
       try {
         obj.load();
@@ -271,7 +285,7 @@ export class FileAccessMonitor {
       throw e;
     }
     log.debug({ mode, inodeArg, programs: progs.required, skipped, aggregation, enforce: o.enforce }, 'attached');
-    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, aggregation, o.enforce, log);
+    return new FileAccessMonitor(obj, mode, o.maxWatches, skipped, aggregation, o.enforce, o.exemptMountNs, log);
   }
 
   private live(op: string): NativeBpfObject {
@@ -340,6 +354,45 @@ export class FileAccessMonitor {
     return removed;
   }
 
+  /**
+   * Replaces the set of exempt executables: processes running one of these
+   * files (by inode, as watches are keyed) are never denied or killed; their
+   * accesses are reported as allowed. All checked before the kernel map changes.
+   */
+  setExemptExecutables(refs: InodeRef[]): void {
+    const op = 'set exempt executables';
+    const obj = this.live(op);
+    const wanted = new Map<string, InodeRef>();
+    for (const r of refs) {
+      if (typeof r.ino !== 'bigint' || r.ino < 0n || r.ino >= 1n << 64n) throw new HiveError(`${op}: inode must be a bigint from 0 to 2^64-1, got ${String(r.ino)}`);
+      if (!Number.isInteger(r.dev) || r.dev < 0 || r.dev > 0xffffffff) throw new HiveError(`${op}: dev must be a kernel device number from 0 to 2^32-1, got ${r.dev}`);
+      wanted.set(`${r.dev}:${r.ino}`, { ino: r.ino, dev: r.dev });
+    }
+    if (wanted.size > MAX_EXEMPT_EXECUTABLES) throw new HiveError(`${op}: at most ${MAX_EXEMPT_EXECUTABLES} executables, got ${wanted.size}`);
+    try {
+      for (const [k, r] of this.exempt) {
+        if (!wanted.has(k)) obj.mapDelete('exempt_exes', encodeInodeKey(r.ino, r.dev));
+      }
+      const added = [...wanted].filter(([k]) => !this.exempt.has(k));
+      if (added.length > 0) {
+        const keys = Buffer.alloc(added.length * INODE_KEY.size);
+        added.forEach(([, r], i) => encodeInodeKey(r.ino, r.dev, keys, i * INODE_KEY.size));
+        obj.mapUpdateBatch('exempt_exes', keys, Buffer.alloc(added.length, 1), added.length);
+      }
+    } catch (e) {
+      // the kernel map is in between: forget what user space believed so the next call rewrites it all
+      this.exempt.clear();
+      throw new HiveError(`${op}: ${describe(e)}`);
+    }
+    this.exempt.clear();
+    for (const [k, r] of wanted) this.exempt.set(k, r);
+  }
+
+  /** The exempt executables (user-space view). */
+  get exemptExecutables(): InodeRef[] {
+    return [...this.exempt.values()];
+  }
+
   /** The watch an inode is in, if any (user-space view). */
   lookup(ref: InodeRef): WatchEntry | undefined {
     return this.watched.get(`${ref.dev}:${ref.ino}`);
@@ -358,7 +411,9 @@ export class FileAccessMonitor {
    * The kernel's per-CPU counters summed over CPUs (`dropped` records and the
    * `lost` accesses in them; `aggregated` repeats and the `flushed` records
    * that carried them; `aggFull` accesses reported one by one for want of
-   * room), records the decoder refused, ring-buffer poll and flush failures.
+   * room), `exempt` accesses a watch would have stopped that an exemption
+   * (the loader itself, the exempt mount namespace, an exempt executable) let
+   * through as allowed, records the decoder refused, ring-buffer poll and flush failures.
    */
   counters(): Record<CounterName | 'malformed' | 'pollErrors' | 'flushErrors', number> {
     return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0, flushErrors: this.flushErrors };
@@ -414,5 +469,6 @@ export class FileAccessMonitor {
     this.poll?.stop();
     obj.close();
     this.watched.clear();
+    this.exempt.clear();
   }
 }

@@ -1,0 +1,155 @@
+// What enforcement must never stop on a node (issue 16, "safe by design"):
+// the host's own mount namespace, and the executables of the node's kubelet
+// and container runtime wherever they run. A deny on a file the runtime
+// touches (a shim reading a container's config, runc setting up a mount)
+// must not break the node. Computed from the host's /proc; the monitor puts
+// the answers in the kernel (FileAccessOptions.exemptMountNs,
+// setExemptExecutables).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { InodeRef } from '../fileaccess/monitor';
+import { native } from '../sys/addon';
+import { kernelDev, kernelDevFromStat } from '../sys/devnum';
+import { HiveError, errorMessage } from '../util/errors';
+
+/** Where the kubelet and the container runtime are commonly installed on a host. */
+export const DEFAULT_EXEMPT_EXES: readonly string[] = [
+  '/usr/bin/kubelet',
+  '/usr/local/bin/kubelet',
+  '/usr/bin/containerd',
+  '/usr/local/bin/containerd',
+  '/usr/bin/containerd-shim-runc-v2',
+  '/usr/local/bin/containerd-shim-runc-v2',
+  '/usr/sbin/runc',
+  '/usr/bin/runc',
+  '/usr/local/sbin/runc',
+  '/usr/local/bin/runc',
+  '/usr/bin/crio',
+  '/usr/bin/conmon',
+];
+
+/**
+ * Running processes whose executable is exempt, by comm (the kernel keeps 15
+ * characters: containerd-shim-runc-v2 is "containerd-shim"). A trailing '*'
+ * matches any comm that starts with the rest.
+ */
+export const DEFAULT_EXEMPT_COMMS: readonly string[] = ['kubelet', 'containerd', 'containerd-shim*', 'runc', 'crio', 'conmon'];
+
+export interface ExemptExecutable extends InodeRef {
+  /** The host path it was found at, or the process's exe link target. */
+  path: string;
+  /** Found at one of the given paths, or as the executable of running processes. */
+  from: 'path' | 'process';
+  /** The processes (host pids) that run it, when found by comm. */
+  pids: number[];
+}
+
+export interface SkippedExecutable {
+  path: string;
+  reason: string;
+}
+
+export interface HostExemptions {
+  /** Inode number of the host's mount namespace (that of its pid 1). */
+  mountNs: number;
+  executables: ExemptExecutable[];
+  skipped: SkippedExecutable[];
+}
+
+/** The inode number of the host's mount namespace: `<hostProc>/1/ns/mnt` reads `mnt:[NNN]`. */
+export function hostMountNs(hostProc: string): number {
+  const link = path.join(hostProc, '1/ns/mnt');
+  let text: string;
+  try {
+    text = fs.readlinkSync(link);
+  } catch (e) {
+    throw new HiveError(`host mount namespace: cannot read ${link}: ${errorMessage(e)}`);
+  }
+  const m = /^mnt:\[(\d+)\]$/.exec(text);
+  const inum = m ? Number(m[1]) : NaN;
+  if (!m || inum < 1 || inum > 0xffffffff) throw new HiveError(`host mount namespace: ${link} must read mnt:[NUMBER] (a 32-bit inode number), got '${text}'`);
+  return inum;
+}
+
+/** Whether `comm` is one of `patterns` (exact, or a prefix before a trailing '*'). */
+export function commMatches(comm: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? comm.startsWith(p.slice(0, -1)) : comm === p));
+}
+
+/**
+ * The exempt executables: `paths` resolved inside the host's root
+ * (`<hostProc>/1/root`, confined to it as the resolver confines container
+ * paths, so an absolute symlink means the host's file), missing ones
+ * skipped with the reason; and the executables of running host processes
+ * whose comm matches `comms` (`<hostProc>/<pid>/exe`, whatever path they were
+ * started from). One entry per file (inode, dev).
+ */
+export function exemptExecutables(
+  hostProc: string,
+  paths: readonly string[] = DEFAULT_EXEMPT_EXES,
+  comms: readonly string[] = DEFAULT_EXEMPT_COMMS,
+): { executables: ExemptExecutable[]; skipped: SkippedExecutable[] } {
+  const found = new Map<string, ExemptExecutable>();
+  const skipped: SkippedExecutable[] = [];
+  const add = (e: Omit<ExemptExecutable, 'pids'>, pid?: number) => {
+    const k = `${e.dev}:${e.ino}`;
+    const had = found.get(k) ?? { ...e, pids: [] };
+    if (pid !== undefined) had.pids.push(pid);
+    found.set(k, had);
+  };
+
+  const bad = paths.filter((p) => !path.isAbsolute(p) || p.includes('\0'));
+  if (bad.length) throw new HiveError(`exempt executables: paths must be absolute host paths, got ${bad.map((p) => `'${p}'`).join(', ')}`);
+  const root = path.join(hostProc, '1/root');
+  if (paths.length) {
+    let stats;
+    try {
+      stats = native().statInRoot(root, [...paths]);
+    } catch (e) {
+      throw new HiveError(`exempt executables: cannot open the host's root ${root}: ${errorMessage(e)}`);
+    }
+    stats.forEach((r, i) => {
+      if (r.errno !== undefined) skipped.push({ path: paths[i], reason: r.errno === os.constants.errno.ENOENT ? 'no such file' : r.message });
+      else if ((r.mode & 0o170000) !== 0o100000) skipped.push({ path: paths[i], reason: 'not a regular file' });
+      else add({ path: paths[i], ino: r.ino, dev: kernelDev({ major: r.major, minor: r.minor }), from: 'path' });
+    });
+  }
+
+  let pids: string[] = [];
+  try {
+    pids = fs.readdirSync(hostProc).filter((n) => /^\d+$/.test(n));
+  } catch (e) {
+    throw new HiveError(`exempt executables: cannot list ${hostProc}: ${errorMessage(e)}`);
+  }
+  for (const pid of pids) {
+    let comm: string;
+    try {
+      comm = fs.readFileSync(path.join(hostProc, pid, 'comm'), 'utf8').replace(/\n$/, '');
+    } catch {
+      continue; // exited meanwhile, or not a process
+    }
+    if (!commMatches(comm, comms)) continue;
+    const exe = path.join(hostProc, pid, 'exe');
+    try {
+      // stat follows the magic link to the file the kernel runs, on its own device
+      const st = fs.statSync(exe, { bigint: true });
+      let target = exe;
+      try {
+        target = fs.readlinkSync(exe);
+      } catch {
+        // the identity is what matters; the name is for the log
+      }
+      add({ path: target, ino: st.ino, dev: kernelDevFromStat(st.dev), from: 'process' }, Number(pid));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // exited meanwhile
+      skipped.push({ path: exe, reason: `${comm}: ${errorMessage(e)}` });
+    }
+  }
+  return { executables: [...found.values()], skipped };
+}
+
+/** Both exemptions of a node, from its /proc (e.g. /proc, or /host/proc in the agent's pod). */
+export function hostExemptions(hostProc: string, paths: readonly string[] = DEFAULT_EXEMPT_EXES, comms: readonly string[] = DEFAULT_EXEMPT_COMMS): HostExemptions {
+  return { mountNs: hostMountNs(hostProc), ...exemptExecutables(hostProc, paths, comms) };
+}
