@@ -333,13 +333,16 @@ static __always_inline u8 verdict_of(struct hive_watch *w, u32 access, u32 can, 
 {
 	u32 stop = can == CAN_DENY ? w->deny_mask : can == CAN_KILL ? w->kill_mask : 0;
 
-	if (!(access & stop))
+	if (!(access & (stop | w->would_mask)))
 		return HIVE_FILE_ALLOWED;
+	/* the same exemptions for a would-deny: it says what enforcing would do */
 	if (exempt_task(pid_tgid)) {
 		count(HIVE_CNT_EXEMPT);
 		return HIVE_FILE_ALLOWED;
 	}
-	return can == CAN_DENY ? HIVE_FILE_DENIED : HIVE_FILE_KILLED;
+	if (access & stop)
+		return can == CAN_DENY ? HIVE_FILE_DENIED : HIVE_FILE_KILLED;
+	return HIVE_FILE_WOULD_DENY;
 }
 
 /* Reports an access to a watched inode if its watch wants it, and returns

@@ -57,6 +57,7 @@ struct hive_watch {
 	u32 access_mask; /* HIVE_ACCESS_* to report */
 	u32 deny_mask;   /* HIVE_ACCESS_* refused with -EPERM (lsm, fentry's fmod_ret) */
 	u32 kill_mask;   /* HIVE_ACCESS_* whose opener gets SIGKILL (tracepoint) */
+	u32 would_mask;  /* HIVE_ACCESS_* reported would-deny: stopped if enforced (any mode) */
 };
 
 /* What happened to an access (hive_file_event.verdict). 0 is allowed, so a
@@ -65,7 +66,7 @@ enum hive_file_verdict {
 	HIVE_FILE_ALLOWED = 0,
 	HIVE_FILE_DENIED = 1,     /* the hook returned -EPERM */
 	HIVE_FILE_KILLED = 2,     /* the opener was sent SIGKILL at the open's exit */
-	HIVE_FILE_WOULD_DENY = 3, /* reserved: a dry-run deny (the agent's rollout) */
+	HIVE_FILE_WOULD_DENY = 3, /* in would_mask: an audited deny or kill (rollout, or no mode for it) */
 };
 
 /* Indexes of the per-CPU counters array. */

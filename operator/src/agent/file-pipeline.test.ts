@@ -64,3 +64,29 @@ test('the inventory counts every access under the executable (comm without exe),
   p.releaseTrace({ namespace: 'ns', name: 't' });
   assert.equal(p.inventoryOf({ namespace: 'ns', name: 't' }), undefined);
 });
+
+test("a kernel would-deny is the intent owner's: on one inode, the audit-first deny trace says would-deny, the plain audit trace allowed", async () => {
+  const entries: WatchEntry[] = [];
+  const registry = new WatchRegistry({ watch: (es) => entries.push(...es), unwatch: () => 0 });
+  const file = { ino: 5n, dev: 9, path: '/etc/shadow', access: 1, pod: { namespace: 'ns', name: 'p', uid: 'u' }, container: { name: 'c', id: 'id' } };
+  registry.set('ns/audit|u|c', [{ ...file, trace: { namespace: 'ns', name: 'audit' } }]);
+  registry.set('ns/rollout|u|c', [{ ...file, intent: 'kill', trace: { namespace: 'ns', name: 'rollout' } }]);
+  // the kernel entry asks for would-deny on read, stops nothing
+  const last = entries[entries.length - 1];
+  assert.equal(last.would, 1);
+  assert.equal(last.kill, undefined);
+  const lines: FileEventRecord[] = [];
+  const metrics = new AgentMetrics();
+  const p = new FilePipeline(registry, { write: (r: FileEventRecord) => lines.push(r) } as unknown as EventWriter, new Clock(), 'node-a', metrics, () => undefined);
+  p.handle([
+    { tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: last.watchId, pid: 10, tgid: 10, ppid: 1, uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 3, comm: 'cat', count: 2 },
+  ]);
+  assert.deepEqual(Object.fromEntries(lines.map((l) => [l.trace!.name, l.verdict])), { audit: 'allowed', rollout: 'would-deny' });
+  const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
+  assert.match(m, /hive_events_total\{trace="ns\/rollout",access="read",verdict="would-deny"\} 2$/m);
+  assert.match(m, /hive_events_total\{trace="ns\/audit",access="read",verdict="allowed"\} 2$/m);
+  // the intent goes with its owner: the kernel entry no longer asks
+  registry.remove('ns/rollout|u|c');
+  assert.equal(entries[entries.length - 1].would, undefined);
+  p.stop();
+});

@@ -44,12 +44,14 @@ export class FilePipeline {
         if (!o.trace) continue; // every agent owner has one
         // the owner is the watch info (path, aliases, trace, pod, container)
         const rec = toRecord(e, o, this.clock, this.nodeName);
+        // the kernel's would-deny is per inode: an owner without the intent only audits
+        if (rec.verdict === 'would-deny' && !o.intent) rec.verdict = 'allowed';
         if ((e.access & o.access) !== e.access) rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
         const id = traceId(o.trace);
         this.tap?.(rec);
         const limit = this.rateLimit(o.trace);
         // the window's key only where there is a limit: a string per event otherwise
-        this.limiter.offer(limit ? `${id}|${e.tgid}|${e.verdict}` : '', limit, rec);
+        this.limiter.offer(limit ? `${id}|${e.tgid}|${rec.verdict}` : '', limit, rec);
         let t = tally.get(id);
         if (!t) tally.set(id, (t = { events: 0, verdicts: new Map() }));
         t.events += e.count;

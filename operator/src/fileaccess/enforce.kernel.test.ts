@@ -47,6 +47,7 @@ describe('enforcement in the running kernel', { skip, concurrency: true }, () =>
     for (const e of can) describe(`mode ${mode}, ${e}`, { concurrency: 1 }, () => (e === 'deny' ? denySuite(mode) : killSuite(mode)));
     for (const e of can) describe(`mode ${mode}, ${e}, exemptions`, { concurrency: 1 }, () => exemptSuite(mode, e));
     if (mode !== 'auto' && !MODE_ENFORCEMENT[mode]) describe(`mode ${mode}`, () => cannotSuite(mode));
+    describe(`mode ${mode}, would-deny`, { concurrency: 1 }, () => wouldSuite(mode));
   }
 });
 
@@ -388,5 +389,52 @@ function exemptSuite(mode: ModeOption, enforce: Enforcement) {
         assert.throws(() => FileAccessMonitor.open({ mode, enforce, exemptMountNs: bad }), /exempt mount namespace \(inode number\) must be/);
       }
     });
+  });
+}
+
+/** An audited deny or kill (the agent's rollout): reported would-deny, never stopped, in every mode. */
+function wouldSuite(mode: ModeOption) {
+  let monitor: FileAccessMonitor;
+  let dir = '';
+  const events: RawFileEvent[] = [];
+  before(() => {
+    dir = tmpDir('hive-would-');
+    monitor = FileAccessMonitor.open({ mode, enforce: 'capable', maxWatches: 16, ringBufferBytes: 1 << 16 }).monitor;
+    monitor.onEvents((batch) => events.push(...batch), 20);
+  });
+  after(() => {
+    monitor?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const verdictsOf = async (pid: number) => {
+    await waitFor(() => events.some((e) => e.tgid === pid), 3000, `an event from pid ${pid}`);
+    await settle();
+    return events.filter((e) => e.tgid === pid).map((e) => VERDICT[e.verdict]);
+  };
+
+  test("'capable' opens with what the mode can stop (kprobe: nothing)", () => {
+    assert.equal(monitor.enforce, MODE_ENFORCEMENT[monitor.mode]);
+  });
+
+  test('a would-deny read lives and says would-deny; an exempt executable says allowed; a bad mask is refused', async () => {
+    const f = path.join(dir, 'rollout');
+    fs.writeFileSync(f, 'rollout\n');
+    monitor.watch([{ ...inodeOf(f), watchId: 1, access: ACCESS.read | ACCESS.write, would: ACCESS.read }]);
+    const r = await runCapture('cat', [f]);
+    assert.equal(r.code, 0, `cat lives (signal ${r.signal}, stderr: ${r.stderr})`);
+    assert.equal(r.stdout, 'rollout\n');
+    assert.deepEqual(await verdictsOf(r.pid), ['would-deny']);
+    // a write is watched but not in the would mask: allowed
+    const w = await runCapture('sh', ['-c', `echo x >> ${f}`]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(await verdictsOf(w.pid), ['allowed']);
+    const exempt = path.join(dir, 'cat-exempt');
+    fs.copyFileSync(fs.realpathSync('/bin/cat'), exempt);
+    fs.chmodSync(exempt, 0o755);
+    monitor.setExemptExecutables([inodeOf(exempt)]);
+    const x = await runCapture(exempt, [f]);
+    assert.equal(x.code, 0, x.stderr);
+    assert.deepEqual(await verdictsOf(x.pid), ['allowed'], 'exemptions apply to what enforcing would do');
+    assert.throws(() => monitor.watch([{ ...inodeOf(f), watchId: 1, access: ACCESS.read, would: ACCESS.write }]), /would-deny mask must be a subset of the access mask 1, got 2/);
   });
 }

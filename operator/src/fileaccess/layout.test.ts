@@ -108,10 +108,10 @@ test('encodes keys and values at the given offsets', () => {
   encodeInodeKey(5n, 9, keys, 16);
   assert.equal(keys.readBigUInt64LE(16), 5n);
   assert.equal(keys.readUInt32LE(24), 9);
-  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  const vals = Buffer.alloc(32);
-  encodeWatch(4, 7, 2, 1, vals, 16);
-  assert.deepEqual([...vals.subarray(16)], [4, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0]);
+  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const vals = Buffer.alloc(40);
+  encodeWatch(4, 7, 2, 1, 4, vals, 20);
+  assert.deepEqual([...vals.subarray(20)], [4, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0]);
 });
 
 test('access names and parsing', () => {

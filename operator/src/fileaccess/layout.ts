@@ -77,12 +77,13 @@ export const INODE_KEY = {
 
 /** struct hive_watch */
 export const WATCH = {
-  size: 16,
+  size: 20,
   fields: {
     watch_id: { offset: 0, size: 4 },
     access_mask: { offset: 4, size: 4 },
     deny_mask: { offset: 8, size: 4 },
     kill_mask: { offset: 12, size: 4 },
+    would_mask: { offset: 16, size: 4 },
   },
 } as const;
 
@@ -178,12 +179,13 @@ export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INOD
   return out;
 }
 
-/** A watched map value: the accesses to report, and which of them to deny or kill (subsets). */
-export function encodeWatch(watchId: number, accessMask: number, denyMask = 0, killMask = 0, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
+/** A watched map value: the accesses to report, which of them to deny or kill, and which to report would-deny (subsets). */
+export function encodeWatch(watchId: number, accessMask: number, denyMask = 0, killMask = 0, wouldMask = 0, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
   out.writeUInt32LE(watchId >>> 0, at + WATCH.fields.watch_id.offset);
   out.writeUInt32LE(accessMask >>> 0, at + WATCH.fields.access_mask.offset);
   out.writeUInt32LE(denyMask >>> 0, at + WATCH.fields.deny_mask.offset);
   out.writeUInt32LE(killMask >>> 0, at + WATCH.fields.kill_mask.offset);
+  out.writeUInt32LE(wouldMask >>> 0, at + WATCH.fields.would_mask.offset);
   return out;
 }
 

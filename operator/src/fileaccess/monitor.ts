@@ -52,9 +52,11 @@ export interface FileAccessOptions {
    * Watches may stop accesses this way: deny (lsm, fentry with fmod_ret) or
    * kill (tracepoint). Auto picks among the modes that can; a mode that
    * cannot is an error naming those that can. Absent: audit only (watches
-   * with deny or kill masks are refused).
+   * with deny or kill masks are refused). 'capable': whatever the mode it
+   * opens in can (MODE_ENFORCEMENT; the agent's choice: `enforce` then says
+   * what this node can stop, and a trace asking for more is reported).
    */
-  enforce?: Enforcement;
+  enforce?: Enforcement | 'capable';
   /**
    * Inode number of a mount namespace (the host's) whose tasks are never
    * denied or killed; their accesses are reported as allowed. 0 or absent: none.
@@ -78,6 +80,11 @@ export interface WatchEntry extends InodeRef {
   deny?: number;
   /** Of those, the ones whose opener is killed (needs enforce: 'kill'). */
   kill?: number;
+  /**
+   * Of those, the ones reported as would-deny (unless the process is exempt):
+   * a deny or kill audited first, or one the mode cannot apply. Any mode.
+   */
+  would?: number;
 }
 
 /** A mode that could not be loaded or attached, and why. */
@@ -98,7 +105,9 @@ export function noAggregatePath(objectPath: string): string {
 /** The kernel refused the object with storm aggregation (it loads again without). */
 class AggregationError extends HiveError {}
 
-function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions, 'log' | 'objectPath' | 'enforce'>> & { enforce: Enforcement | null } {
+type Validated = Required<Omit<FileAccessOptions, 'log' | 'objectPath' | 'enforce'>> & { enforce: Enforcement | null };
+
+function validateOptions(o: FileAccessOptions): Omit<Validated, 'enforce'> & { enforce: Enforcement | 'capable' | null } {
   const maxWatches = checkInt('max watches', o.maxWatches ?? DEFAULT_MAX_WATCHES, 1, MAX_MAX_WATCHES);
   const ring = o.ringBufferBytes ?? DEFAULT_RING_BYTES;
   if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
@@ -107,9 +116,9 @@ function validateOptions(o: FileAccessOptions): Required<Omit<FileAccessOptions,
   const aggregateMs = checkInt('aggregate interval (ms)', o.aggregateMs ?? DEFAULT_AGGREGATE_MS, 0, 60_000);
   const aggregateKeys = checkInt('aggregate keys', o.aggregateKeys ?? DEFAULT_AGGREGATE_KEYS, 1, 1 << 20);
   const enforce = o.enforce ?? null;
-  if (enforce !== null && enforce !== 'deny' && enforce !== 'kill') throw new HiveError(`enforce must be deny or kill, got ${String(enforce)}`);
+  if (enforce !== null && enforce !== 'deny' && enforce !== 'kill' && enforce !== 'capable') throw new HiveError(`enforce must be deny, kill or capable, got ${String(enforce)}`);
   const mode = o.mode ?? 'auto';
-  if (enforce && mode !== 'auto') {
+  if (enforce && enforce !== 'capable' && mode !== 'auto') {
     const problem = enforcementProblem(mode, enforce);
     if (problem) throw new HiveError(problem);
   }
@@ -180,11 +189,13 @@ export class FileAccessMonitor {
     const log = (options.log ?? rootLog).child({ module: 'file-access' });
     checkCapabilities();
     checkKernelBtf();
-    const candidates = o.mode !== 'auto' ? [o.mode] : o.enforce ? AUTO_ORDER.filter((m) => MODE_ENFORCEMENT[m] === o.enforce) : AUTO_ORDER;
+    const wants = o.enforce === 'capable' ? null : o.enforce;
+    const candidates = o.mode !== 'auto' ? [o.mode] : wants ? AUTO_ORDER.filter((m) => MODE_ENFORCEMENT[m] === wants) : AUTO_ORDER;
     const reasons: Record<string, string> = {};
     for (const mode of candidates) {
       try {
-        const monitor = FileAccessMonitor.openMode(mode, o, options.objectPath ?? bpfObjectPath('fileaccess'), log);
+        const enforce = o.enforce === 'capable' ? MODE_ENFORCEMENT[mode] : o.enforce;
+        const monitor = FileAccessMonitor.openMode(mode, { ...o, enforce }, options.objectPath ?? bpfObjectPath('fileaccess'), log);
         return { monitor, reasons };
       } catch (e) {
         if (!(e instanceof AttachError)) throw e;
@@ -193,13 +204,13 @@ export class FileAccessMonitor {
       }
     }
     throw new EnvironmentError(
-      `no attach mode${o.enforce ? ` that can ${o.enforce} (${modesFor(o.enforce).join(', ')})` : ''} works on this kernel: ${Object.entries(reasons)
+      `no attach mode${wants ? ` that can ${wants} (${modesFor(wants).join(', ')})` : ''} works on this kernel: ${Object.entries(reasons)
         .map(([m, r]) => `${m}: ${r}`)
         .join('; ')}`,
     );
   }
 
-  private static openMode(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger): FileAccessMonitor {
+  private static openMode(mode: Mode, o: Validated, objectPath: string, log: Logger): FileAccessMonitor {
     const wanted: Aggregation = o.aggregateMs === 0 ? { on: false, intervalMs: 0, reason: 'turned off' } : { on: true, intervalMs: o.aggregateMs };
     try {
       return FileAccessMonitor.openWith(mode, o, objectPath, log, wanted);
@@ -216,7 +227,7 @@ export class FileAccessMonitor {
   }
 
   /** `hasAgg`: the object has the aggregation's maps and switch (not fileaccess-noagg.bpf.o). */
-  private static openWith(mode: Mode, o: ReturnType<typeof validateOptions>, objectPath: string, log: Logger, aggregation: Aggregation, hasAgg = true): FileAccessMonitor {
+  private static openWith(mode: Mode, o: Validated, objectPath: string, log: Logger, aggregation: Aggregation, hasAgg = true): FileAccessMonitor {
     let inodeArg: number | null = null;
     if (mode === 'kprobe' || mode === 'fentry') {
       inodeArg = inodeArgPosition();
@@ -305,6 +316,8 @@ export class FileAccessMonitor {
       if (!Number.isInteger(e.access) || e.access < 1 || (e.access & ~ACCESS_ALL) !== 0) {
         throw new HiveError(`watch: access mask must be a non-empty subset of read|write|exec, got ${e.access}`);
       }
+      const would = e.would ?? 0;
+      if (!Number.isInteger(would) || would < 0 || (would & ~e.access) !== 0) throw new HiveError(`watch: the would-deny mask must be a subset of the access mask ${e.access}, got ${would}`);
       for (const action of ['deny', 'kill'] as const) {
         const m = e[action] ?? 0;
         if (!Number.isInteger(m) || m < 0 || (m & ~e.access) !== 0) throw new HiveError(`watch: the ${action} mask must be a subset of the access mask ${e.access}, got ${m}`);
@@ -325,7 +338,7 @@ export class FileAccessMonitor {
     let i = 0;
     for (const e of unique.values()) {
       encodeInodeKey(e.ino, e.dev, keys, i * INODE_KEY.size);
-      encodeWatch(e.watchId, e.access, e.deny ?? 0, e.kill ?? 0, vals, i * WATCH.size);
+      encodeWatch(e.watchId, e.access, e.deny ?? 0, e.kill ?? 0, e.would ?? 0, vals, i * WATCH.size);
       i++;
     }
     try {

@@ -16,7 +16,7 @@ import { DirWatcher, dirKey } from '../resolve/dir-watcher';
 import { ANY_NAME, PatternResolution, resolvePattern } from '../resolve/pattern';
 import type { InRootFile } from '../resolve/in-root';
 import { InodeMap, Owner, WatchRegistry } from './watch-registry';
-import type { Action } from './action';
+import type { Action, Enforcement } from './action';
 
 export interface WatchTarget {
   /** "/" for host paths; the host's view of a container's root otherwise. */
@@ -25,6 +25,8 @@ export interface WatchTarget {
   access: number;
   /** What is done to those accesses (absent: audit); the monitor must be able to. */
   action?: Action;
+  /** A deny or kill audited instead (see Owner.intent); only with action audit. */
+  intent?: Enforcement;
   maxMatches?: number;
   /** Copied into every owner of the key's inodes (event enrichment). */
   meta?: Pick<Owner, 'trace' | 'pod' | 'container'>;
@@ -244,8 +246,9 @@ export class WatchKeeper {
   private apply(key: string): void {
     const entry = this.entries.get(key);
     if (!entry) return;
-    const { access, action, meta } = entry.target;
-    const files = entry.watches.flatMap((w) => w.res.files.map((f) => ({ ino: f.ino, dev: f.dev, path: f.path, access, ...(action && action !== 'audit' ? { action } : {}), ...meta })));
+    const { access, action, intent, meta } = entry.target;
+    const what = action && action !== 'audit' ? { action } : intent ? { intent } : {};
+    const files = entry.watches.flatMap((w) => w.res.files.map((f) => ({ ino: f.ino, dev: f.dev, path: f.path, access, ...what, ...meta })));
     this.registry.set(key, files);
   }
 }

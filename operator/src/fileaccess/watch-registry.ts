@@ -3,11 +3,13 @@
 // kernel map holds one entry per inode, whose watch id names a slot here and
 // whose access mask is the union of its owners' (and its deny and kill masks
 // the union of the accesses owners with that action want stopped: one deny
-// owner is enough to refuse the access, whoever else only audits it). Removing an owner removes the
+// owner is enough to refuse the access, whoever else only audits it; its
+// would-deny mask the union of what owners audit with an intent to stop).
+// Removing an owner removes the
 // kernel entry only when the inode's last owner goes, so nothing leaks and
 // nothing is dropped early.
 import type { InodeRef, WatchEntry } from './monitor';
-import type { Action } from './action';
+import type { Action, Enforcement } from './action';
 
 const NO_OWNERS: Owner[] = [];
 
@@ -20,6 +22,13 @@ export interface Owner {
   access: number;
   /** What the owner wants done to those accesses (absent: audit). */
   action?: Action;
+  /**
+   * A deny or kill this owner wants but audits (rolled out audit first, the
+   * node's kill switch, or a mode that cannot): the kernel reports those
+   * accesses would-deny where it would have stopped them (exemptions apply),
+   * and this owner's events say so; another owner's say allowed.
+   */
+  intent?: Enforcement;
   /** Absent in `hive trace` (no Kubernetes). */
   trace?: { namespace: string; name: string };
   pod?: { namespace: string; name: string; uid: string };
@@ -41,12 +50,13 @@ interface Slot {
 }
 
 /** The kernel entry's masks for these owners. */
-function masksOf(owners: Owner[]): { access: number; deny: number; kill: number } {
-  const m = { access: 0, deny: 0, kill: 0 };
+function masksOf(owners: Owner[]): { access: number; deny: number; kill: number; would: number } {
+  const m = { access: 0, deny: 0, kill: 0, would: 0 };
   for (const o of owners) {
     m.access |= o.access;
     if (o.action === 'deny') m.deny |= o.access;
-    if (o.action === 'kill') m.kill |= o.access;
+    else if (o.action === 'kill') m.kill |= o.access;
+    else if (o.intent) m.would |= o.access;
   }
   return m;
 }
@@ -82,7 +92,7 @@ export class WatchRegistry {
       }
       const same = slot.owners.find((o) => o.key === key);
       if (same) (same.aliases ??= []).push(f.path);
-      else slot.owners.push({ key, path: f.path, access: f.access, action: f.action, trace: f.trace, pod: f.pod, container: f.container });
+      else slot.owners.push({ key, path: f.path, access: f.access, action: f.action, intent: f.intent, trace: f.trace, pod: f.pod, container: f.container });
       mine.add(slot);
       touched.add(slot);
     }
@@ -91,13 +101,13 @@ export class WatchRegistry {
     const remove: InodeRef[] = [];
     for (const slot of touched) {
       const m = masksOf(slot.owners);
-      const masks = slot.owners.length ? `${m.access}/${m.deny}/${m.kill}` : '';
+      const masks = slot.owners.length ? `${m.access}/${m.deny}/${m.kill}/${m.would}` : '';
       if (slot.owners.length === 0) {
         remove.push(slot.ref);
         this.byInode.delete(WatchRegistry.k(slot.ref));
         this.byId.delete(slot.id);
       } else if (masks !== slot.masks) {
-        add.push({ ...slot.ref, watchId: slot.id, access: m.access, ...(m.deny ? { deny: m.deny } : {}), ...(m.kill ? { kill: m.kill } : {}) });
+        add.push({ ...slot.ref, watchId: slot.id, access: m.access, ...(m.deny ? { deny: m.deny } : {}), ...(m.kill ? { kill: m.kill } : {}), ...(m.would ? { would: m.would } : {}) });
       }
       slot.masks = masks;
     }
