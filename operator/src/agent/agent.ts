@@ -8,6 +8,7 @@
 // (cluster-cidrs.ts); /metrics and the health endpoints are metrics.ts.
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { log as rootLog } from '../util/log';
+import { errorMessage } from '../util/errors';
 import { FileAccessMonitor } from '../fileaccess/monitor';
 import { ModeOption } from '../fileaccess/modes';
 import { WatchKeeper } from '../fileaccess/watch-keeper';
@@ -27,6 +28,8 @@ import { ContainerRuntime, ContainerdRuntime, CriRuntime } from './container-run
 import { Reconciler } from './reconciler';
 import { Correlator } from './correlator';
 import { traceId } from './keys';
+import { DEFAULT_EXEMPT_EXES, hostExemptions, hostMountNs } from './exemptions';
+import type { NodeEnforcement } from './enforcement';
 
 const log = rootLog.child({ module: 'agent' });
 
@@ -73,6 +76,12 @@ export interface AgentOptions {
   inventorySize?: number;
   /** The inventory in a trace's status is written at most this often. */
   inventoryIntervalMs?: number;
+  /** false: the node's kill switch, every deny or kill trace is audited (would-deny). Default true. */
+  enforce?: boolean;
+  /** Processes in the host's mount namespace may be stopped too (default: exempt). */
+  allowHostEnforcement?: boolean;
+  /** Host paths of executables never stopped, besides DEFAULT_EXEMPT_EXES and the runtime's running processes. */
+  exemptExes?: string[];
 }
 
 type AnyInformer = SelfRestartingInformer<k8s.KubernetesObject>;
@@ -110,8 +119,12 @@ export class Agent {
   private async startAll(): Promise<void> {
     const o = this.opts;
     this.runtime.checkSocket();
-    const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, log });
+    // enforcement is safe by design: the host's own processes are exempt unless the deployer opts in
+    const exemptMountNs = o.allowHostEnforcement ? 0 : hostMountNs(o.hostProc);
+    const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, enforce: 'capable', exemptMountNs, log });
     this.monitor = monitor;
+    this.refreshExemptions();
+    const enforcement: NodeEnforcement = { mode: monitor.mode, can: monitor.enforce, enabled: o.enforce !== false };
     // paths follow their files; a path that changes state makes its trace report again
     let reconciler: Reconciler | undefined;
     const keeper = new WatchKeeper(monitor, {
@@ -214,6 +227,7 @@ export class Agent {
       network: net?.registry,
       status: this.status,
       metrics: this.metrics,
+      enforcement,
       onTraceGone: (t) => {
         files.releaseTrace(t);
         correlator.releaseTrace(t);
@@ -231,7 +245,10 @@ export class Agent {
     await Promise.all(this.informers.map((i) => i.start()));
     rec.start();
     // a safety net for whatever changed without an event (the keeper follows paths itself)
-    this.resyncTicker = setInterval(() => rec.enqueueAll('resync'), o.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS);
+    this.resyncTicker = setInterval(() => {
+      rec.enqueueAll('resync');
+      this.refreshExemptions(); // a runtime upgraded in place is another inode
+    }, o.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS);
     this.resyncTicker.unref();
     this.metrics.ready = true;
     log.info(
@@ -239,12 +256,41 @@ export class Agent {
         node: o.nodeName,
         mode: monitor.mode,
         passedOver: reasons,
+        enforcement: { can: monitor.enforce ?? 'nothing', enabled: enforcement.enabled, hostExempt: exemptMountNs !== 0 },
         metricsPort: this.metricsPort,
         runtime: o.criSocket ? { cri: o.criSocket } : { containerd: o.containerdSocket },
         network: net ? { clusterCidrs: net.monitor.clusterCidrs } : 'unavailable',
       },
       'ready',
     );
+  }
+
+  /**
+   * The executables enforcement never stops (the kubelet, the container
+   * runtime, --exempt-exe), found on the host now; written to the kernel when
+   * they changed. A failure keeps the previous set and is logged.
+   */
+  private refreshExemptions(): void {
+    const monitor = this.monitor;
+    if (!monitor) return;
+    try {
+      const found = hostExemptions(this.opts.hostProc, [...DEFAULT_EXEMPT_EXES, ...(this.opts.exemptExes ?? [])]);
+      const key = (r: { ino: bigint; dev: number }) => `${r.dev}:${r.ino}`;
+      const had = new Set(monitor.exemptExecutables.map(key));
+      if (had.size === found.executables.length && found.executables.every((e) => had.has(key(e)))) return;
+      monitor.setExemptExecutables(found.executables);
+      const extra = new Set(this.opts.exemptExes ?? []);
+      log.info(
+        {
+          executables: found.executables.map((e) => ({ path: e.path, from: e.from, ...(e.pids.length ? { pids: e.pids.length } : {}) })),
+          // a missing default is the norm (a node has one runtime); a missing --exempt-exe is worth a look
+          missing: found.skipped.filter((x) => extra.has(x.path)),
+        },
+        'exempt executables',
+      );
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, 'exempt executables not refreshed; the previous set stays');
+    }
   }
 
   /** Cluster addresses: configured CIDRs + every node's pod CIDRs and addresses. */

@@ -19,6 +19,8 @@
 // (so no TC filter); its explanation (dry-run.ts) goes to the status instead.
 // A live trace's status explains only the paths it could not watch (cheap:
 // those alone are resolved again), besides their unresolved reasons.
+// A deny or kill trace's owners carry the action the kernel applies, or the
+// intent it audits as would-deny (enforcement.ts decides; the status says which).
 import type * as k8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { Logger } from '../util/log';
 import { errorMessage } from '../util/errors';
@@ -36,6 +38,7 @@ import { ContainerRuntime } from './container-runtime';
 import { podSignature } from './pod-signature';
 import { Explanation } from './dry-run';
 import { WorkQueue } from './work-queue';
+import { NodeEnforcement, TraceEnforcement, traceEnforcement } from './enforcement';
 import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
 
 /** The part of an informer's cache the reconciler reads. */
@@ -66,6 +69,8 @@ export interface ReconcilerOptions {
   network?: NetworkRegistry;
   status: StatusWriter;
   metrics: AgentMetrics;
+  /** What this node can stop (its mode, and the agent's --enforce). */
+  enforcement: NodeEnforcement;
   /** A deleted trace was cleaned up: release what else it held (counters, series). */
   onTraceGone: (key: TraceKey) => void;
   log: Logger;
@@ -218,6 +223,7 @@ export class Reconciler {
     let podsMatched = 0;
     const dry = trace?.spec.dryRun === true;
     const explanation = new Explanation({ hostProc: this.o.hostProc, maxMatches: this.o.maxMatches });
+    const enforcement = trace ? traceEnforcement(trace.spec, this.o.enforcement) : {};
     if (trace) {
       const access = accessMask(trace.spec.access as AccessName[] | undefined);
       const netMode = networkMode(trace);
@@ -252,7 +258,7 @@ export class Reconciler {
           }
           desired.add(ownerId(owner));
           const root = `${this.o.hostProc}/${target.pid}/root`;
-          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: containerMeta(pod, c, target.id) })));
+          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: containerMeta(pod, c, target.id) }, enforcement)));
           const notWatched = this.o.keeper.status(ownerId(owner)).filter((p) => p.state !== 'ok').map((p) => p.pattern);
           if (notWatched.length) explanation.container(podRef.name, c.name, target.pid, notWatched);
         }
@@ -268,11 +274,11 @@ export class Reconciler {
     const filesWatched = this.o.keeper.registry.countByTrace().get(id) ?? 0;
     const podAddressesMonitored = this.o.network?.countByTrace().get(id) ?? 0;
     const explain = dry ? explanation.report() : explanation.report({ files: filesWatched, podAddresses: podAddressesMonitored });
-    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(dry ? { dryRun: { files: explain.files, podAddresses: explain.podAddresses } } : {}) }, 'reconciled');
+    this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(enforcement.report ? { enforcement: enforcement.report } : {}), ...(dry ? { dryRun: { files: explain.files, podAddresses: explain.podAddresses } } : {}) }, 'reconciled');
     if (trace) {
       this.selected.set(id, { key, pods });
       const explained = dry ? { dryRun: true as const, explain } : explain.entries.length ? { explain } : {};
-      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved, ...explained });
+      this.o.status.report(key, { podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(enforcement.report ? { enforcement: enforcement.report } : {}), ...explained });
     } else {
       this.selected.delete(id);
       this.o.status.forget(key);
@@ -313,7 +319,7 @@ export class Reconciler {
    * it watched before; returns what did not resolve. The one place paths become
    * watched inodes (the watch keeper takes this over).
    */
-  async watchContainer(owner: OwnerKey, root: string, patterns: string[], access: number, meta: WatchMeta): Promise<Unresolved[]> {
+  async watchContainer(owner: OwnerKey, root: string, patterns: string[], access: number, meta: WatchMeta, enforcement: TraceEnforcement = {}): Promise<Unresolved[]> {
     this.own(owner);
     // once per container (a restart brings a new id): when a new container became watched
     const oid = ownerId(owner);
@@ -322,7 +328,8 @@ export class Reconciler {
       this.log.info({ trace: traceId(owner.trace), pod: `${meta.pod.namespace}/${meta.pod.name}`, container: meta.container.name, containerId: meta.container.id }, 'watching container');
     }
     const unresolved: Unresolved[] = [];
-    for (const p of this.o.keeper.set(ownerId(owner), { root, patterns, access, maxMatches: this.o.maxMatches, meta })) {
+    const { action, intent } = enforcement;
+    for (const p of this.o.keeper.set(ownerId(owner), { root, patterns, access, ...(action ? { action } : {}), ...(intent ? { intent } : {}), maxMatches: this.o.maxMatches, meta })) {
       const at = { pod: meta.pod.name, container: meta.container.name, path: p.pattern };
       if (p.state !== 'ok') unresolved.push({ ...at, reason: p.reason ?? p.state });
       // a cut is not silent: the trace is not Ready while part of a glob goes unwatched

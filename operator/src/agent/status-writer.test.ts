@@ -226,3 +226,25 @@ test('egress blocks: written soon after they change, gone when they end; stale o
   assert.equal(r.writes[0].entry.blocks, undefined);
   r.w.stop();
 });
+
+test('a deny trace this node cannot apply is Ready=False, reason EnforcementUnavailable, over Unresolved; an applied kill says so in the message; adopted unchanged, nothing rewritten', async () => {
+  const { w, writes } = setup();
+  const unavailable: NodeReport = { ...bad, enforcement: { applied: 'would-deny', mode: 'tracepoint', reason: 'mode tracepoint cannot deny; modes that can: fentry, lsm', unavailable: true } };
+  w.report(KEY, unavailable);
+  await sleep(40);
+  const c = writes[0].entry.conditions![0];
+  assert.deepEqual([c.status, c.reason], ['False', 'EnforcementUnavailable']);
+  assert.match(c.message!, /^cannot enforce here: mode tracepoint cannot deny; modes that can: fentry, lsm; 1 file\(s\) watched in 1 pod\(s\), audited as would-deny; 1 path/);
+  assert.deepEqual(writes[0].entry.enforcement, unavailable.enforcement);
+  w.report(KEY, { ...ok, enforcement: { applied: 'kill', mode: 'tracepoint' } });
+  await sleep(40);
+  const k = writes[1].entry.conditions![0];
+  assert.deepEqual([k.status, k.reason, k.message], ['True', 'Watching', '2 file(s) watched in 1 pod(s) (kill in mode tracepoint)']);
+  w.stop();
+  // a restarted agent finds its entry and has nothing new to say
+  const again = setup({ stored: writes[1].entry });
+  again.w.report(KEY, { ...ok, enforcement: { applied: 'kill', mode: 'tracepoint' } });
+  await sleep(40);
+  assert.equal(again.writes.length, 0);
+  again.w.stop();
+});

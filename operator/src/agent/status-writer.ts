@@ -35,6 +35,8 @@ export interface NodeReport {
   unresolved: { pod: string; container: string; path: string; reason: string }[];
   /** A dry run: nothing watched, `explain` says what would be. */
   dryRun?: true;
+  /** A deny or kill trace: what this node does (enforcement.ts). */
+  enforcement?: NodeEntry['enforcement'];
   explain?: ExplainReport;
 }
 
@@ -154,6 +156,7 @@ export class StatusWriter {
       ...(s.podAddressesMonitored !== undefined ? { podAddressesMonitored: s.podAddressesMonitored } : {}),
       unresolved: s.unresolved ?? [],
       ...(s.dryRun ? { dryRun: true as const } : {}),
+      ...(s.enforcement ? { enforcement: s.enforcement } : {}),
       ...(s.explain ? { explain: s.explain } : {}),
     };
     return w;
@@ -214,7 +217,7 @@ export class StatusWriter {
     const counters = this.counters(w);
     const inventory = this.inventoryOf(w);
     const blocks = this.blocks(w);
-    const ready = r.unresolved.length === 0;
+    const ready = isReady(r);
     const now = new Date().toISOString();
     const lastTransitionTime = ready === w.ready && w.lastTransitionTime ? w.lastTransitionTime : now;
     const body = {
@@ -277,11 +280,28 @@ function entry(node: string, r: NodeReport, c: Counters, ready: boolean, lastTra
     ...(r.podAddressesMonitored !== undefined ? { podAddressesMonitored: r.podAddressesMonitored } : {}),
     unresolved: r.unresolved,
     ...(r.dryRun ? { dryRun: true } : {}),
+    ...(r.enforcement ? { enforcement: r.enforcement } : {}),
     ...(r.explain ? { explain: r.explain } : {}),
     eventsSeen: c.eventsSeen,
     ...(c.lastEventTime ? { lastEventTime: c.lastEventTime } : {}),
-    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: r.dryRun ? 'DryRun' : ready ? 'Watching' : 'Unresolved', message: readyMessage(r, ready), lastTransitionTime }],
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: readyReason(r, ready), message: readyMessage(r, ready), lastTransitionTime }],
   };
+}
+
+/** Ready: every path and container resolved, and the trace's action applied if it asks to stop (not audited for want of a mode). */
+function isReady(r: NodeReport): boolean {
+  return r.unresolved.length === 0 && !r.enforcement?.unavailable;
+}
+
+/**
+ * A dry run says so first (it attaches nothing, so it enforces nothing);
+ * then a node that cannot apply the action (the whole trace is affected),
+ * then unresolved paths.
+ */
+function readyReason(r: NodeReport, ready: boolean): string {
+  if (r.dryRun) return 'DryRun';
+  if (r.enforcement?.unavailable) return 'EnforcementUnavailable';
+  return ready ? 'Watching' : 'Unresolved';
 }
 
 function readyMessage(r: NodeReport, ready: boolean): string {
@@ -293,7 +313,9 @@ function readyMessage(r: NodeReport, ready: boolean): string {
     const would = r.explain ? `${r.explain.files} file(s) would be watched${r.explain.podAddresses ? `, ${r.explain.podAddresses} pod address(es) monitored` : ''}` : 'nothing would be watched';
     return `dry run, nothing attached: ${would} in ${r.podsMatched} pod(s)${ready ? '' : `; ${problems}`}`;
   }
-  return ready
-    ? `${r.filesWatched} file(s) watched` + (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') + ` in ${r.podsMatched} pod(s)`
-    : problems;
+  const watched = `${r.filesWatched} file(s) watched` + (r.podAddressesMonitored ? `, ${r.podAddressesMonitored} pod address(es) monitored` : '') + ` in ${r.podsMatched} pod(s)`;
+  const e = r.enforcement;
+  const doing = !e ? '' : e.applied === 'would-deny' ? ` (audited, would-deny: ${e.reason})` : ` (${e.applied} in mode ${e.mode})`;
+  if (e?.unavailable) return `cannot enforce here: ${e.reason}; ${watched}, audited as would-deny${r.unresolved.length ? `; ${problems}` : ''}`;
+  return ready ? watched + doing : problems;
 }

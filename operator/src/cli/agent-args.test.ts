@@ -18,3 +18,19 @@ test('hive agent: a bad interval names the option and what is allowed', () => {
   assert.throws(() => parseAgentArgs(['--status-interval', '0'], env), /--status-interval must be from 1 to 86400, got 0/);
   assert.throws(() => parseAgentArgs(['--resync-interval', '1m'], env), /--resync-interval must be a whole number from 1 to 86400, got '1m'/);
 });
+
+test('hive agent: --enforce (or HIVE_ENFORCE) true by default, false is the kill switch; host processes exempt unless --allow-host-enforcement', () => {
+  const d = parseAgentArgs([], env);
+  assert.deepEqual([d.enforce, d.allowHostEnforcement, d.exemptExes], [true, false, []]);
+  assert.equal(parseAgentArgs(['--enforce=false'], env).enforce, false);
+  assert.equal(parseAgentArgs([], { ...env, HIVE_ENFORCE: 'false' }).enforce, false);
+  assert.equal(parseAgentArgs(['--enforce', 'true'], { ...env, HIVE_ENFORCE: 'false' }).enforce, true);
+  assert.equal(parseAgentArgs(['--allow-host-enforcement'], env).allowHostEnforcement, true);
+  assert.throws(() => parseAgentArgs(['--enforce', 'off'], env), /--enforce must be one of true, false, got 'off'|--enforce.*true.*false.*off/);
+});
+
+test('hive agent: --exempt-exe takes absolute host paths, repeated or comma-separated', () => {
+  assert.deepEqual(parseAgentArgs(['--exempt-exe', '/opt/a,/opt/b', '--exempt-exe', '/usr/bin/c'], env).exemptExes, ['/opt/a', '/opt/b', '/usr/bin/c']);
+  assert.deepEqual(parseAgentArgs([], { ...env, HIVE_EXEMPT_EXE: '/opt/x' }).exemptExes, ['/opt/x']);
+  assert.throws(() => parseAgentArgs(['--exempt-exe', 'kubelet'], env), /--exempt-exe \(env HIVE_EXEMPT_EXE\) takes absolute host paths, got 'kubelet'/);
+});

@@ -216,6 +216,23 @@ export const AGENT: CommandDef = {
       help: "entries of a trace's access inventory in its status per node, the most recently seen (0: no inventory)",
     },
     { name: 'inventory-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 30, help: "a trace's access inventory in its status is written at most this often" },
+    {
+      name: 'enforce',
+      kind: 'string',
+      value: 'true|false',
+      choices: ['true', 'false'],
+      default: 'true',
+      env: 'HIVE_ENFORCE',
+      help: "false: this node's kill switch, every deny or kill trace stops nothing and its events say would-deny",
+    },
+    { name: 'allow-host-enforcement', kind: 'flag', help: "deny and kill apply to processes in the host's mount namespace too (default: they are exempt)" },
+    {
+      name: 'exempt-exe',
+      kind: 'list',
+      value: 'PATH',
+      env: 'HIVE_EXEMPT_EXE',
+      help: 'host paths of executables never denied or killed, besides the kubelet, containerd, its shims, runc, crio and conmon',
+    },
     { name: 'service-cidr', kind: 'list', value: 'CIDR', env: 'HIVE_SERVICE_CIDR', help: "the cluster's Service ranges, counted as cluster traffic" },
     { name: 'cluster-cidr', kind: 'list', value: 'CIDR', env: 'HIVE_CLUSTER_CIDR', help: "other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses)" },
   ],
@@ -245,6 +262,12 @@ export interface AgentArgs {
   inventoryIntervalMs: number;
   /** Service CIDRs and other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses). */
   clusterCidrs: Cidr[];
+  /** false: every deny or kill trace is audited on this node (would-deny). */
+  enforce: boolean;
+  /** Processes in the host's mount namespace may be stopped too. */
+  allowHostEnforcement: boolean;
+  /** More executables never stopped (host paths). */
+  exemptExes: string[];
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentArgs {
@@ -266,7 +289,17 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     inventorySize: v['inventory-size'] as number,
     inventoryIntervalMs: 1000 * (v['inventory-interval'] as number),
     clusterCidrs: agentCidrs(v),
+    enforce: v.enforce === 'true',
+    allowHostEnforcement: v['allow-host-enforcement'] === true,
+    exemptExes: checked(AGENT, () => exemptPaths(v['exempt-exe'] as string[])),
   };
+}
+
+/** --exempt-exe: absolute host paths. */
+function exemptPaths(paths: string[]): string[] {
+  const bad = paths.filter((p) => !p.startsWith('/'));
+  if (bad.length) throw new Error(`--exempt-exe (env HIVE_EXEMPT_EXE) takes absolute host paths, got ${bad.map((p) => `'${p}'`).join(', ')}`);
+  return paths;
 }
 
 /** --service-cidr (env HIVE_SERVICE_CIDR) and --cluster-cidr (env HIVE_CLUSTER_CIDR), every bad value named. */

@@ -234,6 +234,19 @@ const EgressBlock = Type.Object({
   destination: Type.Optional(Type.String()),
 });
 
+/** What this node does for a deny or kill trace (absent for audit traces and dry runs). */
+const Enforcement = Type.Object(
+  {
+    applied: StringEnum(['deny', 'kill', 'would-deny'] as const, {
+      description: 'deny or kill: the kernel stops the accesses; would-deny: they are audited, their events say would-deny (reason says why)',
+    }),
+    mode: Type.String({ description: "this node's attach mode" }),
+    reason: Type.Optional(Type.String()),
+    unavailable: Type.Optional(Type.Boolean({ description: "this node's mode cannot apply the action: Ready is False, reason EnforcementUnavailable" })),
+  },
+  { description: 'What this node does for the trace\'s action.' },
+);
+
 const NodeStatus = Type.Object({
   node: Type.String(),
   // per node, so that two agents never write the same condition
@@ -249,6 +262,7 @@ const NodeStatus = Type.Object({
   ),
   /** The trace is a dry run here: nothing is watched, `explain` says what would be. */
   dryRun: Type.Optional(Type.Boolean()),
+  enforcement: Type.Optional(Enforcement),
   explain: Type.Optional(Explain),
   inventory: Type.Optional(Inventory),
   eventsSeen: Type.Optional(Type.Integer()),
