@@ -120,11 +120,19 @@ export class Agent {
     const o = this.opts;
     this.runtime.checkSocket();
     // enforcement is safe by design: the host's own processes are exempt unless the deployer opts in
-    const exemptMountNs = o.allowHostEnforcement ? 0 : hostMountNs(o.hostProc);
+    let exemptMountNs = 0;
+    let hostProblem: string | undefined;
+    try {
+      if (!o.allowHostEnforcement) exemptMountNs = hostMountNs(o.hostProc);
+    } catch (e) {
+      // without it nothing is stopped here: deny and kill traces say why
+      hostProblem = `the host's processes cannot be exempted: ${errorMessage(e)} (--allow-host-enforcement enforces without)`;
+      log.warn({ problem: hostProblem }, 'enforcement unavailable');
+    }
     const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, enforce: 'capable', exemptMountNs, log });
     this.monitor = monitor;
     this.refreshExemptions();
-    const enforcement: NodeEnforcement = { mode: monitor.mode, can: monitor.enforce, enabled: o.enforce !== false };
+    const enforcement: NodeEnforcement = { mode: monitor.mode, can: monitor.enforce, enabled: o.enforce !== false, ...(hostProblem ? { problem: hostProblem } : {}) };
     // paths follow their files; a path that changes state makes its trace report again
     let reconciler: Reconciler | undefined;
     const keeper = new WatchKeeper(monitor, {
@@ -256,7 +264,7 @@ export class Agent {
         node: o.nodeName,
         mode: monitor.mode,
         passedOver: reasons,
-        enforcement: { can: monitor.enforce ?? 'nothing', enabled: enforcement.enabled, hostExempt: exemptMountNs !== 0 },
+        enforcement: { can: monitor.enforce ?? 'nothing', enabled: enforcement.enabled, hostExempt: exemptMountNs !== 0, ...(hostProblem ? { problem: hostProblem } : {}) },
         metricsPort: this.metricsPort,
         runtime: o.criSocket ? { cri: o.criSocket } : { containerd: o.containerdSocket },
         network: net ? { clusterCidrs: net.monitor.clusterCidrs } : 'unavailable',

@@ -39,3 +39,8 @@ test('a mode that cannot is never a silent audit: would-deny, unavailable, the m
 test('a dry run attaches nothing, so it enforces nothing', () => {
   assert.deepEqual(traceEnforcement(spec({ action: 'kill', dryRun: true }), tracepoint), {});
 });
+
+test('a node that cannot exempt the host is unavailable for every deny or kill, with its reason', () => {
+  const r = traceEnforcement(spec({ action: 'kill' }), { ...tracepoint, problem: "the host's processes cannot be exempted: x" });
+  assert.deepEqual(r, { intent: 'kill', report: { applied: 'would-deny', mode: 'tracepoint', reason: "the host's processes cannot be exempted: x", unavailable: true } });
+});

@@ -17,6 +17,8 @@ export interface NodeEnforcement {
   mode: Mode;
   can: Enforcement | null;
   enabled: boolean;
+  /** Why nothing may be stopped on this node although the mode could (e.g. the host's processes cannot be exempted). */
+  problem?: string;
 }
 
 /** For the watch keeper: action (the kernel stops) or intent (audited as would-deny); and for the status. */
@@ -36,6 +38,7 @@ export function traceEnforcement(spec: HiveTrace['spec'], node: NodeEnforcement)
   // the trace's own choice first: an audit-first trace is not a node's problem
   if (spec.enforce === false) return audited('audit first (spec.enforce: false)');
   if (!node.enabled) return audited("enforcement is off on this node (the agent's --enforce=false)");
+  if (node.problem) return audited(node.problem, true);
   if (node.can !== want) return audited(enforcementProblem(node.mode, want) ?? `mode ${node.mode} cannot ${want}`, true);
   return { action: want, report: { applied: want, mode: node.mode } };
 }

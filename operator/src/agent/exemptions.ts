@@ -57,9 +57,12 @@ export interface HostExemptions {
   skipped: SkippedExecutable[];
 }
 
-/** The inode number of the host's mount namespace: `<hostProc>/1/ns/mnt` reads `mnt:[NNN]`. */
-export function hostMountNs(hostProc: string): number {
-  const link = path.join(hostProc, '1/ns/mnt');
+/** Comms of processes that run in the host's mount namespace on a node: the runtime and the kubelet. */
+const HOST_NS_COMMS: readonly string[] = ['containerd', 'kubelet', 'crio'];
+
+/** `<dir>/ns/mnt` as a mount namespace inode number. */
+function mountNsOf(dir: string): number {
+  const link = path.join(dir, 'ns/mnt');
   let text: string;
   try {
     text = fs.readlinkSync(link);
@@ -70,6 +73,41 @@ export function hostMountNs(hostProc: string): number {
   const inum = m ? Number(m[1]) : NaN;
   if (!m || inum < 1 || inum > 0xffffffff) throw new HiveError(`host mount namespace: ${link} must read mnt:[NUMBER] (a 32-bit inode number), got '${text}'`);
   return inum;
+}
+
+/**
+ * The inode number of the host's mount namespace: `<hostProc>/1/ns/mnt` reads
+ * `mnt:[NNN]`. Where pid 1's cannot be read (EACCES: a pid 1 that is not
+ * dumpable, as some sandboxes' are), that of a running containerd, kubelet or
+ * crio, which run in the host's.
+ */
+export function hostMountNs(hostProc: string): number {
+  try {
+    return mountNsOf(path.join(hostProc, '1'));
+  } catch (e) {
+    if (!/: (EACCES|EPERM):/.test(errorMessage(e))) throw e;
+    let pids: string[] = [];
+    try {
+      pids = fs.readdirSync(hostProc).filter((n) => /^\d+$/.test(n));
+    } catch {
+      // the error below says what was tried
+    }
+    for (const pid of pids) {
+      let comm = '';
+      try {
+        comm = fs.readFileSync(path.join(hostProc, pid, 'comm'), 'utf8').replace(/\n$/, '');
+      } catch {
+        continue;
+      }
+      if (!HOST_NS_COMMS.includes(comm)) continue;
+      try {
+        return mountNsOf(path.join(hostProc, pid));
+      } catch {
+        // another one may do
+      }
+    }
+    throw new HiveError(`${errorMessage(e)}, nor that of a running ${HOST_NS_COMMS.join(', ')}`);
+  }
 }
 
 /** Whether `comm` is one of `patterns` (exact, or a prefix before a trailing '*'). */
