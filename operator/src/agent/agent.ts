@@ -127,11 +127,9 @@ export class Agent {
     } catch (e) {
       // without it nothing is stopped here: deny and kill traces say why
       hostProblem = `the host's processes cannot be exempted: ${errorMessage(e)} (--allow-host-enforcement enforces without)`;
-      log.warn({ problem: hostProblem }, 'enforcement unavailable');
     }
     const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, enforce: 'capable', exemptMountNs, log });
     this.monitor = monitor;
-    this.refreshExemptions();
     const enforcement: NodeEnforcement = { mode: monitor.mode, can: monitor.enforce, enabled: o.enforce !== false, ...(hostProblem ? { problem: hostProblem } : {}) };
     // paths follow their files; a path that changes state makes its trace report again
     let reconciler: Reconciler | undefined;
@@ -173,6 +171,9 @@ export class Agent {
     this.metricsPort = await this.metrics.listen(o.metricsPort);
 
     const kc = await loadKubeConfig();
+    // after the kubeconfig: a bad one is the one line a failed start prints
+    if (hostProblem) log.warn({ problem: hostProblem }, 'enforcement unavailable');
+    this.refreshExemptions();
     const { CoreV1Api, CustomObjectsApi, makeInformer } = await k8sLib();
     const core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);

@@ -41,6 +41,30 @@ describe('exemptions from the real /proc', () => {
   });
 });
 
+test("where pid 1's namespaces cannot be read, the host's are a running containerd's", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-exempt-ns-'));
+  try {
+    fs.symlinkSync('/proc/1', path.join(dir, '1'));
+    fs.mkdirSync(path.join(dir, '77/ns'), { recursive: true });
+    fs.writeFileSync(path.join(dir, '77/comm'), 'containerd\n');
+    fs.symlinkSync('mnt:[4026532999]', path.join(dir, '77/ns/mnt'));
+    let pid1: number | undefined;
+    try {
+      pid1 = Number(/\d+/.exec(fs.readlinkSync('/proc/1/ns/mnt'))![0]);
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'EACCES');
+    }
+    // readable (most hosts): pid 1's; not (this CI machine): the runtime's
+    assert.equal(hostMountNs(dir), pid1 ?? 4026532999);
+    if (pid1 === undefined) {
+      fs.writeFileSync(path.join(dir, '77/comm'), 'sleep\n');
+      assert.throws(() => hostMountNs(dir), /cannot read .*1\/ns\/mnt: EACCES.*, and no running containerd, kubelet, crio to read it from$/);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('exemptions from a /proc-shaped tree', () => {
   let proc = '';
   let root = '';

@@ -76,37 +76,47 @@ function mountNsOf(dir: string): number {
 }
 
 /**
- * The inode number of the host's mount namespace: `<hostProc>/1/ns/mnt` reads
- * `mnt:[NNN]`. Where pid 1's cannot be read (EACCES: a pid 1 that is not
- * dumpable, as some sandboxes' are), that of a running containerd, kubelet or
- * crio, which run in the host's.
+ * `<hostProc>/1`, or where pid 1's namespace links cannot be read (EACCES: a
+ * pid 1 that is not dumpable, as some sandboxes' are) a running containerd,
+ * kubelet or crio's, which run in the host's namespaces: the directory whose
+ * `ns/mnt` and `root` are the host's.
  */
-export function hostMountNs(hostProc: string): number {
+export function hostProcessDir(hostProc: string): string {
+  const one = path.join(hostProc, '1');
   try {
-    return mountNsOf(path.join(hostProc, '1'));
+    fs.readlinkSync(path.join(one, 'ns/mnt'));
+    return one;
   } catch (e) {
-    if (!/: (EACCES|EPERM):/.test(errorMessage(e))) throw e;
-    let pids: string[] = [];
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') return one; // the caller's read says what is wrong
+  }
+  let pids: string[] = [];
+  try {
+    pids = fs.readdirSync(hostProc).filter((n) => /^\d+$/.test(n));
+  } catch {
+    return one;
+  }
+  for (const pid of pids) {
+    const dir = path.join(hostProc, pid);
     try {
-      pids = fs.readdirSync(hostProc).filter((n) => /^\d+$/.test(n));
+      if (!HOST_NS_COMMS.includes(fs.readFileSync(path.join(dir, 'comm'), 'utf8').replace(/\n$/, ''))) continue;
+      fs.readlinkSync(path.join(dir, 'ns/mnt'));
+      return dir;
     } catch {
-      // the error below says what was tried
+      // exited meanwhile, or not readable either: another one may do
     }
-    for (const pid of pids) {
-      let comm = '';
-      try {
-        comm = fs.readFileSync(path.join(hostProc, pid, 'comm'), 'utf8').replace(/\n$/, '');
-      } catch {
-        continue;
-      }
-      if (!HOST_NS_COMMS.includes(comm)) continue;
-      try {
-        return mountNsOf(path.join(hostProc, pid));
-      } catch {
-        // another one may do
-      }
-    }
-    throw new HiveError(`${errorMessage(e)}, nor that of a running ${HOST_NS_COMMS.join(', ')}`);
+  }
+  return one;
+}
+
+/** The inode number of the host's mount namespace: `ns/mnt` of hostProcessDir() reads `mnt:[NNN]`. */
+export function hostMountNs(hostProc: string): number {
+  const dir = hostProcessDir(hostProc);
+  try {
+    return mountNsOf(dir);
+  } catch (e) {
+    if (dir === path.join(hostProc, '1') && /: (EACCES|EPERM):/.test(errorMessage(e))) throw new HiveError(`${errorMessage(e)}, and no running ${HOST_NS_COMMS.join(', ')} to read it from`);
+    throw e;
   }
 }
 
@@ -117,7 +127,7 @@ export function commMatches(comm: string, patterns: readonly string[]): boolean 
 
 /**
  * The exempt executables: `paths` resolved inside the host's root
- * (`<hostProc>/1/root`, confined to it as the resolver confines container
+ * (`<hostProc>/1/root` or hostProcessDir()'s, confined to it as the resolver confines container
  * paths, so an absolute symlink means the host's file), missing ones
  * skipped with the reason; and the executables of running host processes
  * whose comm matches `comms` (`<hostProc>/<pid>/exe`, whatever path they were
@@ -139,7 +149,7 @@ export function exemptExecutables(
 
   const bad = paths.filter((p) => !path.isAbsolute(p) || p.includes('\0'));
   if (bad.length) throw new HiveError(`exempt executables: paths must be absolute host paths, got ${bad.map((p) => `'${p}'`).join(', ')}`);
-  const root = path.join(hostProc, '1/root');
+  const root = path.join(hostProcessDir(hostProc), 'root');
   if (paths.length) {
     let stats;
     try {
