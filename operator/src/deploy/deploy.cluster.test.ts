@@ -36,7 +36,18 @@ describe('the deploy path on a real API server', { skip: clusterSkip() }, () => 
     const objs = docs(r.stdout);
     assert.deepEqual(
       objs.map((o) => o.kind).sort(),
-      ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'DaemonSet', 'Namespace', 'ServiceAccount'],
+      [
+        'ClusterRole', // the agent's
+        'ClusterRole', // hive-trace-editor
+        'ClusterRole', // hive-trace-enforcer
+        'ClusterRoleBinding',
+        'CustomResourceDefinition',
+        'DaemonSet',
+        'Namespace',
+        'ServiceAccount',
+        'ValidatingAdmissionPolicy', // who may deny (config/policy)
+        'ValidatingAdmissionPolicyBinding',
+      ],
     );
     const ds = objs.find((o) => o.kind === 'DaemonSet')!;
     const pod = ds.spec.template.spec;

@@ -195,12 +195,15 @@ export class TestCluster {
     throw new Error(`${what}: ${JSON.stringify(e)}`);
   }
 
-  /** One REST call; `body` is sent as JSON unless contentType says otherwise (string bodies as they are). */
+  /**
+   * One REST call; `body` is sent as JSON unless contentType says otherwise (string bodies as they are).
+   * `as`: the admin impersonates that user (a `system:serviceaccount:NS:NAME` gets its groups from the API server).
+   */
   request(
     method: string,
     urlPath: string,
     body?: unknown,
-    opts: { contentType?: string; token?: string } = {},
+    opts: { contentType?: string; token?: string; as?: string } = {},
   ): Promise<KubeResponse> {
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -215,6 +218,7 @@ export class TestCluster {
           headers: {
             authorization: `Bearer ${opts.token ?? this.adminToken}`,
             accept: 'application/json',
+            ...(opts.as ? { 'impersonate-user': opts.as } : {}),
             ...(data !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {}),
           },
         },
@@ -247,6 +251,10 @@ export function objectPath(obj: { apiVersion: string; kind: string; metadata: { 
     ServiceAccount: 'serviceaccounts',
     ClusterRole: 'clusterroles',
     ClusterRoleBinding: 'clusterrolebindings',
+    Role: 'roles',
+    RoleBinding: 'rolebindings',
+    ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
+    ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
     DaemonSet: 'daemonsets',
     HiveTrace: 'hivetraces',
     Pod: 'pods',
