@@ -271,7 +271,7 @@ export class Reconciler {
       unresolved.push({ pod: '*', container: '*', path: 'network', reason: 'network monitoring unavailable on this node (see the agent log)' });
     }
     unresolved.sort((a, b) => cmp(a.pod, b.pod) || cmp(a.container, b.container) || cmp(a.path, b.path) || cmp(a.reason, b.reason));
-    const filesWatched = this.o.keeper.registry.countByTrace().get(id) ?? 0;
+    const filesWatched = this.o.keeper.registry.filesOf(id);
     const podAddressesMonitored = this.o.network?.countByTrace().get(id) ?? 0;
     const explain = dry ? explanation.report() : explanation.report({ files: filesWatched, podAddresses: podAddressesMonitored });
     this.log.info({ trace: id, causes, present: Boolean(trace), podsMatched, filesWatched, podAddressesMonitored, unresolved, ...(enforcement.report ? { enforcement: enforcement.report } : {}), ...(dry ? { dryRun: { files: explain.files, podAddresses: explain.podAddresses } } : {}) }, 'reconciled');

@@ -50,6 +50,31 @@ test('set replaces exactly what a key owned', () => {
   r.set('k', [{ ino: 2n, dev: 1, ...owner('t', 7) }, { ino: 3n, dev: 1, ...owner('t', 7) }]);
   assert.deepEqual([...m.entries.keys()].sort(), ['1:2', '1:3']);
   assert.deepEqual(r.countByTrace(), new Map([['a/t', 2]]));
+  assert.equal(r.filesOf('a/t'), 2);
+});
+
+test('files per trace follow every set and remove, across keys and shared inodes', () => {
+  const r = new WatchRegistry(new FakeMap());
+  // what a scan of every owner says: the count kept must always equal it
+  const scan = () => {
+    const out = new Map<string, number>();
+    for (const k of r.keys()) for (const id of [1, 2, 3, 4, 5]) for (const o of r.owners(id, 7)) if (o.key === k && o.trace) out.set(`${o.trace.namespace}/${o.trace.name}`, (out.get(`${o.trace.namespace}/${o.trace.name}`) ?? 0) + 1);
+    return out;
+  };
+  r.set('a|p1', [{ ino: 1n, dev: 1, ...owner('t', 7) }, { ino: 2n, dev: 1, ...owner('t', 7) }]);
+  r.set('a|p2', [{ ino: 2n, dev: 1, ...owner('t', 7) }]);
+  r.set('b|p1', [{ ino: 1n, dev: 1, ...owner('u', 7) }, { ino: 3n, dev: 1, ...owner('u', 7) }]);
+  assert.deepEqual([r.filesOf('a/t'), r.filesOf('a/u')], [3, 2]);
+  assert.deepEqual(r.countByTrace(), scan());
+  r.set('a|p1', [{ ino: 3n, dev: 1, ...owner('t', 7) }]);
+  assert.deepEqual([r.filesOf('a/t'), r.filesOf('a/u')], [2, 2]);
+  r.remove('b|p1');
+  r.remove('a|p2');
+  assert.deepEqual([r.filesOf('a/t'), r.filesOf('a/u')], [1, 0]);
+  assert.deepEqual(r.countByTrace(), new Map([['a/t', 1]]));
+  assert.deepEqual(r.countByTrace(), scan());
+  r.remove('a|p1');
+  assert.deepEqual(r.countByTrace(), new Map());
 });
 
 test('two paths of one key on the same inode are one owner with an alias', () => {

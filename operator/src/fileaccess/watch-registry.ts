@@ -65,6 +65,10 @@ export class WatchRegistry {
   private readonly byInode = new Map<string, Slot>();
   private readonly byId = new Map<number, Slot>();
   private readonly byKey = new Map<string, Set<Slot>>();
+  /** Files watched per trace ("ns/name"), kept as keys change: a reconcile asks for its trace's. */
+  private readonly perTrace = new Map<string, number>();
+  /** The trace of each key that has one (its files all share it). */
+  private readonly keyTrace = new Map<string, string>();
   private nextId = 1;
 
   constructor(private readonly map: InodeMap) {}
@@ -75,6 +79,7 @@ export class WatchRegistry {
 
   /** Replaces everything `key` owned by `files` (computing the kernel changes). */
   set(key: string, files: (InodeRef & Omit<Owner, 'key'>)[]): void {
+    const had = this.byKey.get(key)?.size ?? 0;
     const touched = new Set<Slot>();
     for (const slot of this.byKey.get(key) ?? []) {
       slot.owners = slot.owners.filter((o) => o.key !== key);
@@ -97,6 +102,7 @@ export class WatchRegistry {
       touched.add(slot);
     }
     if (mine.size) this.byKey.set(key, mine);
+    this.recount(key, files[0]?.trace, had, mine.size);
     const add: WatchEntry[] = [];
     const remove: InodeRef[] = [];
     for (const slot of touched) {
@@ -150,16 +156,30 @@ export class WatchRegistry {
     return this.byInode.size;
   }
 
+  /** The key owned `had` files and now `n` (of `trace`, when it has one): the per-trace count follows. */
+  private recount(key: string, trace: Owner['trace'], had: number, n: number): void {
+    const before = this.keyTrace.get(key);
+    if (before !== undefined) {
+      const left = (this.perTrace.get(before) ?? 0) - had;
+      if (left > 0) this.perTrace.set(before, left);
+      else this.perTrace.delete(before);
+    }
+    const t = trace ? `${trace.namespace}/${trace.name}` : before;
+    if (n === 0 || t === undefined) {
+      this.keyTrace.delete(key);
+      return;
+    }
+    this.keyTrace.set(key, t);
+    this.perTrace.set(t, (this.perTrace.get(t) ?? 0) + n);
+  }
+
+  /** Files watched by a trace ("ns/name"): one per (owner key, inode). */
+  filesOf(trace: string): number {
+    return this.perTrace.get(trace) ?? 0;
+  }
+
   /** Files watched per trace key ("ns/name"). */
   countByTrace(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const slot of this.byInode.values()) {
-      for (const o of slot.owners) {
-        if (!o.trace) continue;
-        const t = `${o.trace.namespace}/${o.trace.name}`;
-        out.set(t, (out.get(t) ?? 0) + 1);
-      }
-    }
-    return out;
+    return new Map(this.perTrace);
   }
 }

@@ -48,13 +48,6 @@ function statAll(root: string, paths: string[]): (InRootFile | { errno: number; 
 
 const isDir = (f: InRootFile) => (f.mode & S_IFMT) === S_IFDIR;
 
-function isSymlink(root: string, p: string): boolean {
-  try {
-    return fs.lstatSync(hostPath(root, p)).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
 
 /** A glob's static directory (before its first dynamic segment), where that segment is, and every segment. */
 export function globSegments(pattern: string): { base: string; dynamicAt: number; segments: string[] } {
@@ -64,11 +57,12 @@ export function globSegments(pattern: string): { base: string; dynamicAt: number
   return { base: `/${segments.slice(0, i).join('/')}`, dynamicAt: i, segments };
 }
 
-function globSync(root: string, pattern: string, onlyDirectories: boolean): string[] {
+/** A glob's matches, sorted, each with whether it is a symlink (from the directory entry: no lstat per match). */
+function globSync(root: string, pattern: string, onlyDirectories: boolean): { path: string; symlink: boolean }[] {
   return fg
-    .sync(pattern.slice(1), { cwd: hostPath(root, '/'), dot: true, followSymbolicLinks: false, onlyFiles: false, onlyDirectories, suppressErrors: true, unique: true })
-    .map((m) => `/${m}`)
-    .sort();
+    .sync(pattern.slice(1), { cwd: hostPath(root, '/'), dot: true, followSymbolicLinks: false, onlyFiles: false, onlyDirectories, suppressErrors: true, unique: true, objectMode: true })
+    .map((m) => ({ path: `/${m.path}`, symlink: m.dirent.isSymbolicLink() }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function resolveGlob(root: string, pattern: string, limit: number): PatternResolution {
@@ -85,17 +79,20 @@ function resolveGlob(root: string, pattern: string, limit: number): PatternResol
   }
   addDep(deps, t.final, ANY_NAME);
   for (let k = dynamicAt + 1; k < segments.length; k++) {
-    for (const d of globSync(root, `/${segments.slice(0, k).join('/')}`, true).slice(0, limit)) addDep(deps, d, ANY_NAME);
+    for (const d of globSync(root, `/${segments.slice(0, k).join('/')}`, true).slice(0, limit)) addDep(deps, d.path, ANY_NAME);
   }
   let matches = globSync(root, pattern, false);
   if (matches.length > limit) {
     res.truncated = { seen: matches.length, limit };
     matches = matches.slice(0, limit);
   }
-  statAll(root, matches).forEach((f, i) => {
+  statAll(
+    root,
+    matches.map((m) => m.path),
+  ).forEach((f, i) => {
     if ('errno' in f) return; // vanished between the match and the open, or leads out of nothing
     res.files.push(f);
-    if (isSymlink(root, matches[i])) traverse(root, matches[i], deps);
+    if (matches[i].symlink) traverse(root, matches[i].path, deps);
   });
   if (res.files.length === 0) {
     res.state = 'pending';
@@ -123,22 +120,22 @@ function resolvePath(root: string, pattern: string, limit: number): PatternResol
   if (!isDir(f) || !t.final) return res;
   // a directory: itself and the files directly in it
   addDep(deps, t.final, ANY_NAME);
-  let names: string[];
+  let names: fs.Dirent[];
   try {
-    names = fs.readdirSync(hostPath(root, t.final)).sort();
+    names = fs.readdirSync(hostPath(root, t.final), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (e) {
     res.state = 'error';
     res.reason = `cannot list directory: ${(e as Error).message}`;
     return res;
   }
-  const paths = names.map((n) => (pattern.endsWith('/') ? pattern + n : `${pattern}/${n}`));
+  const paths = names.map((n) => (pattern.endsWith('/') ? pattern + n.name : `${pattern}/${n.name}`));
   const entries = statAll(root, paths);
   let kept = 0;
   entries.forEach((e, i) => {
     if ('errno' in e || isDir(e)) return;
     if (kept++ >= limit) return;
     res.files.push(e);
-    if (isSymlink(root, paths[i])) traverse(root, paths[i], deps);
+    if (names[i].isSymbolicLink()) traverse(root, paths[i], deps);
   });
   if (kept > limit) res.truncated = { seen: kept, limit };
   return res;
