@@ -82,3 +82,41 @@ test('one bad or missing path never stops the others', () => {
   const res = resolveAll(root, ['relative', '/etc/../x', '/missing', '/etc/passwd']);
   assert.deepEqual(res.map((r) => r.state), ['invalid', 'invalid', 'pending', 'ok']);
 });
+
+test('a directory and a last-segment glob stat their entries in the resolved directory: escapes stay confined, links followed inside', () => {
+  const hostIno = ino(hostSecret);
+  for (const pattern of ['/etc', '/etc/*', '/etc/escape-*', '/etc/passwd*']) {
+    const [r] = resolveAll(root, [pattern]);
+    assert.equal(r.state, pattern === '/etc/escape-*' ? 'pending' : 'ok', pattern);
+    for (const f of r.files) assert.notEqual(f.ino, hostIno, `${pattern}: ${f.path} is not the host's file`);
+    const by = new Map(r.files.map((f) => [f.path, f.ino]));
+    if (by.has('/etc/passwd-link')) assert.equal(by.get('/etc/passwd-link'), ino(path.join(root, 'etc/passwd')), 'an absolute link inside the root is followed inside it');
+    if (by.has('/etc/passwd-hard')) assert.equal(by.get('/etc/passwd-hard'), ino(path.join(root, 'etc/passwd')));
+  }
+  // the escaping links name nothing inside the root: not watched
+  const [g] = resolveAll(root, ['/etc/escape-*']);
+  assert.deepEqual(g.files.map((f) => f.path), []);
+  assert.equal(g.state, 'pending');
+  const [d] = resolveAll(root, ['/etc']);
+  assert.deepEqual(
+    d.files.map((f) => f.path).sort(),
+    ['/etc', '/etc/passwd', '/etc/passwd-hard', '/etc/passwd-link', '/etc/shadow-inside'],
+  );
+  // through a symlinked directory (resolved in the root first)
+  fs.symlinkSync('/etc/ssl', path.join(root, 'certs'));
+  try {
+    const [c] = resolveAll(root, ['/certs/*.pem']);
+    assert.deepEqual(c.files.map((f) => f.ino), [0, 1, 2, 3, 4].map((i) => ino(path.join(root, `etc/ssl/c${i}.pem`))));
+  } finally {
+    fs.unlinkSync(path.join(root, 'certs'));
+  }
+});
+
+test('statInRoot with a directory refuses names that are not plain entries', async () => {
+  const { native } = await import('../sys/addon.js');
+  for (const bad of ['a/b', '..', '.', '']) assert.throws(() => native().statInRoot(root, [bad], '/etc'), /statInRoot: paths\[0\] must be a name in dir/);
+  const [missing, ok] = native().statInRoot(root, ['nope', 'passwd'], '/etc');
+  assert.equal(missing.errno, os.constants.errno.ENOENT);
+  assert.equal('ino' in ok ? ok.ino : ok.errno, ino(path.join(root, 'etc/passwd')));
+  assert.equal(native().statInRoot(root, ['passwd'], '/no-such-dir')[0].errno, os.constants.errno.ENOENT);
+});

@@ -39,10 +39,17 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const { ENOENT } = os.constants.errno;
 
-function statAll(root: string, paths: string[]): (InRootFile | { errno: number; message: string })[] {
+/**
+ * Each path's file, opened inside the root. With `dir` (the in-root path of
+ * the directory they all are direct entries of, symlinks resolved), the
+ * directory is resolved once and each entry costs one fstatat unless it is a
+ * symlink: a glob's level or a watched directory, thousands per reconcile.
+ */
+function statAll(root: string, paths: string[], dir?: string): (InRootFile | { errno: number; message: string })[] {
   if (paths.length === 0) return [];
+  const names = dir === undefined ? paths : paths.map((p) => p.slice(p.lastIndexOf('/') + 1));
   return native()
-    .statInRoot(root, paths)
+    .statInRoot(root, names, dir)
     .map((r, i) => (r.errno !== undefined ? r : { path: paths[i], ino: r.ino, dev: kernelDev({ major: r.major, minor: r.minor }), mode: r.mode }));
 }
 
@@ -57,13 +64,20 @@ export function globSegments(pattern: string): { base: string; dynamicAt: number
   return { base: `/${segments.slice(0, i).join('/')}`, dynamicAt: i, segments };
 }
 
-/** A glob's matches, sorted, each with whether it is a symlink (from the directory entry: no lstat per match). */
-function globSync(root: string, pattern: string, onlyDirectories: boolean): { path: string; symlink: boolean }[] {
+/**
+ * A glob's matches under `dir` (the in-root path of its static base, symlinks
+ * already resolved there: fast-glob itself would follow them on the host),
+ * `rest` relative to it; sorted, each with whether it is a symlink (from the
+ * directory entry: no lstat per match).
+ */
+function globSync(root: string, dir: string, rest: string, onlyDirectories: boolean): { rel: string; symlink: boolean }[] {
   return fg
-    .sync(pattern.slice(1), { cwd: hostPath(root, '/'), dot: true, followSymbolicLinks: false, onlyFiles: false, onlyDirectories, suppressErrors: true, unique: true, objectMode: true })
-    .map((m) => ({ path: `/${m.path}`, symlink: m.dirent.isSymbolicLink() }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    .sync(rest, { cwd: hostPath(root, dir), dot: true, followSymbolicLinks: false, onlyFiles: false, onlyDirectories, suppressErrors: true, unique: true, objectMode: true })
+    .map((m) => ({ rel: m.path, symlink: m.dirent.isSymbolicLink() }))
+    .sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
+
+const under = (dir: string, rel: string) => (dir === '/' ? `/${rel}` : `${dir}/${rel}`);
 
 function resolveGlob(root: string, pattern: string, limit: number): PatternResolution {
   const deps: Dependencies = new Map();
@@ -79,16 +93,20 @@ function resolveGlob(root: string, pattern: string, limit: number): PatternResol
   }
   addDep(deps, t.final, ANY_NAME);
   for (let k = dynamicAt + 1; k < segments.length; k++) {
-    for (const d of globSync(root, `/${segments.slice(0, k).join('/')}`, true).slice(0, limit)) addDep(deps, d.path, ANY_NAME);
+    for (const d of globSync(root, t.final, segments.slice(dynamicAt, k).join('/'), true).slice(0, limit)) addDep(deps, under(t.final, d.rel), ANY_NAME);
   }
-  let matches = globSync(root, pattern, false);
+  // matches are named under the base as written, found (and opened) under the resolved one
+  let matches = globSync(root, t.final, segments.slice(dynamicAt).join('/'), false).map((m) => ({ path: under(base, m.rel), symlink: m.symlink }));
   if (matches.length > limit) {
     res.truncated = { seen: matches.length, limit };
     matches = matches.slice(0, limit);
   }
+  // a glob dynamic in its last segment only matches entries of its (resolved) base
+  const inBase = dynamicAt === segments.length - 1 && !segments[dynamicAt].includes('**') ? t.final : undefined;
   statAll(
     root,
     matches.map((m) => m.path),
+    inBase,
   ).forEach((f, i) => {
     if ('errno' in f) return; // vanished between the match and the open, or leads out of nothing
     res.files.push(f);
@@ -129,7 +147,7 @@ function resolvePath(root: string, pattern: string, limit: number): PatternResol
     return res;
   }
   const paths = names.map((n) => (pattern.endsWith('/') ? pattern + n.name : `${pattern}/${n.name}`));
-  const entries = statAll(root, paths);
+  const entries = statAll(root, paths, t.final);
   let kept = 0;
   entries.forEach((e, i) => {
     if ('errno' in e || isDir(e)) return;

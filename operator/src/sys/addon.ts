@@ -67,7 +67,8 @@ export interface NativeAddon {
   btfEnumValues(elfPath: string, name: string): Record<string, number> | null;
   libbpfVersion(): string;
   numPossibleCpus(): number;
-  statInRoot(root: string, paths: string[]): InRootStat[];
+  /** With `dir`: `paths` are names in dir (no '/'), dir resolved once in the root. */
+  statInRoot(root: string, paths: string[], dir?: string): InRootStat[];
   /** ethtool's driver name ("veth", "bridge", "" when none), null when the link is gone. */
   linkDriver(name: string): string | null;
 }
