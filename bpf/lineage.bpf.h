@@ -1,20 +1,26 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Process lineage for file events (struct hive_proc_record in hive.h): a
- * Tetragon-like process cache. An event's process is written to the ring
- * buffer once, with its ancestors, before its first event; events carry only
- * the tgid. The cost on an event of a known process is two probe reads and
- * one LRU lookup; unwatched accesses never get here.
+ * Process lineage for file and network events (struct hive_proc_record in
+ * hive.h): a Tetragon-like process cache. An event's process is written to
+ * the ring buffer once, with its ancestors, before its first event; events
+ * carry only the tgid. The cost on an event of a known process is two probe
+ * reads and one LRU lookup; unwatched accesses never get here.
  *
  * Every read is a CO-RE probe read and every loop is bounded, so the same
  * code runs in kprobe, fentry, lsm and tracepoint programs on 5.10 to 6.18:
  * no bpf_d_path (not allowed from kprobe/tracepoint programs), no kfuncs.
- * Included by fileaccess.bpf.c after its `events` ring buffer. A record the
- * full ring refuses is not counted (the counters count file events); the
- * process is then written with its next event.
+ * Included after the object's ring buffer: fileaccess.bpf.c's `events`, or
+ * the one HIVE_LINEAGE_RING names (netmon.bpf.c: its connect tracepoint,
+ * never the TC programs). Each object has its own procs_seen. A record the
+ * full ring refuses is not counted (the counters count events); the process
+ * is then written with its next event.
  */
 #ifndef HIVE_LINEAGE_BPF_H
 #define HIVE_LINEAGE_BPF_H
+
+#ifndef HIVE_LINEAGE_RING
+#define HIVE_LINEAGE_RING events
+#endif
 
 /* Processes already written: tgid -> start time of the one written (a reused
  * tgid has another start time). An LRU: a process evicted is written again,
@@ -125,7 +131,7 @@ static __always_inline void exe_path(struct hive_proc_record *r, struct task_str
 static __noinline int emit_proc(struct task_struct *leader, u32 tgid, u64 start)
 {
 	struct task_struct *parent = BPF_CORE_READ(leader, real_parent, group_leader);
-	struct hive_proc_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	struct hive_proc_record *r = bpf_ringbuf_reserve(&HIVE_LINEAGE_RING, sizeof(*r), 0);
 
 	struct upid *u = own_upid(leader);
 	u32 ns_pid = u ? BPF_CORE_READ(u, nr) : 0;

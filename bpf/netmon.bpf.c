@@ -9,12 +9,15 @@
  * interval, and in block-external mode drop what the pod sends to addresses
  * outside the cluster CIDRs.
  * A tracepoint on TCP's move to SYN_SENT, in the connecting task's context,
- * remembers which process connected so the flow event can name it.
+ * remembers which process connected so the flow event can name it, and
+ * writes that process's record and its ancestors' (lineage.bpf.h) into the
+ * same ring buffer, before the flow's first event: nothing of it per packet.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "hive.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -87,6 +90,10 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);
 } net_events SEC(".maps");
+
+/* Process records of connecting tasks, in net_events (procs_seen is netmon's own). */
+#define HIVE_LINEAGE_RING net_events
+#include "lineage.bpf.h"
 
 /* Per-CPU counters indexed by enum hive_net_counter. */
 struct {
@@ -383,6 +390,8 @@ int hive_tp_connect(struct trace_event_raw_inet_sock_set_state *ctx)
 	c.tgid = id >> 32;
 	c.uid = (u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	/* written before the SYN leaves: in the ring ahead of the flow's first event */
+	hive_ensure_lineage();
 	bpf_map_update_elem(&connects, &k, &c, BPF_ANY);
 	return 0;
 }

@@ -144,13 +144,14 @@ struct hive_agg {
 	u32 pad;
 };
 
-/* ---- Process lineage (bpf/fileaccess.bpf.c: ensure_lineage) ----
- * The first time a file event comes from a process (tgid, start time) the
- * kernel writes a process record for it, and for its ancestors not written
- * yet, up to HIVE_LINEAGE_DEPTH above it or the init of its pid namespace
- * (a container's init), into the same ring buffer, before the event. File
- * events stay small; user space joins them to these records by tgid
- * (operator/src/fileaccess/process-table.ts). An exec forgets the process,
+/* ---- Process lineage (bpf/lineage.bpf.h: hive_ensure_lineage) ----
+ * The first time a file event, or a TCP connect of a selected pod (netmon),
+ * comes from a process (tgid, start time) the kernel writes a process record
+ * for it, and for its ancestors not written yet, up to HIVE_LINEAGE_DEPTH
+ * above it or the init of its pid namespace (a container's init), into the
+ * same ring buffer, before the event. Events stay small; user space joins
+ * them to these records by tgid (operator/src/bpf/process-table.ts, one
+ * table per monitor). An exec forgets the process,
  * so its next event brings a record with the new executable. The ring
  * buffer tells the two record types apart by their length. */
 #define HIVE_LINEAGE_DEPTH 4 /* ancestors recorded above the process */

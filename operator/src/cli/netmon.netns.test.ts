@@ -2,6 +2,7 @@
 // traffic between network namespaces (testing/netns.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { kernelSkip, waitFor, settle } from '../testing/kernel';
 import { Topology, netnsSkip, tc, TCP_CLIENT } from '../testing/netns';
 import { assertOneLineError, hive, ready, startHive } from '../testing/cli';
@@ -37,6 +38,10 @@ test('hive netmon prints one JSON flow event per connection and a summary; SIGTE
     }
     assert.equal(evs[0].kind, 'network');
     assert.equal(evs[0].process.pid, client.pid);
+    // the connecting process's lineage: the node binary, started by ip netns exec from this test's process
+    assert.equal(evs[0].process.exe, fs.realpathSync(process.execPath));
+    assert.equal(evs[0].process.ancestors[0].pid, process.pid);
+    assert.deepEqual(evs[1].process, evs[0].process, 'the summary names the same process');
   } finally {
     r.child.kill('SIGTERM');
   }

@@ -14,3 +14,20 @@ test('hive logs shows a file event with its process chain, and skips the agent o
   );
   assert.equal(renderAgentLine('{"level":30,"msg":"ready"}'), null);
 });
+
+test('hive logs shows a network event with its process chain, like a file line; a flow without a process has none', () => {
+  const ev = {
+    time: '2026-12-03T10:31:34.731Z', node: 'n1', kind: 'network', event: 'new', pod: { namespace: 'ns', name: 'web', uid: 'u', ip: '10.201.1.2' },
+    src: { ip: '10.201.1.2', port: 43948 }, dst: { ip: '198.18.5.2', port: 8080 }, proto: 'tcp', verdict: 'allowed', scope: 'external', direction: 'egress',
+    packets: 1, bytes: 74, tx: { packets: 1, bytes: 74 }, rx: { packets: 0, bytes: 0 }, trace: { namespace: 'ns', name: 't' },
+    process: { pid: 25599, tgid: 25599, uid: 0, comm: 'curl', exe: '/usr/bin/curl', ancestors: [{ pid: 25598, comm: 'sh', exe: '/usr/bin/dash' }, { pid: 1, comm: 'entrypoint', exe: '/entrypoint' }] },
+  };
+  assert.equal(
+    renderAgentLine(JSON.stringify(ev)),
+    'n1 10:31:34.731 NEW            tcp 10.201.1.2:43948 -> 198.18.5.2:8080 external allowed pkts=1 bytes=74 by curl[25599] ← sh ← entrypoint exe=/usr/bin/curl uid=0 pod=ns/web',
+  );
+  // lines written before network events had lineage (and UDP/inbound flows) render as before
+  const { process: p, ...udp } = ev;
+  assert.equal(renderAgentLine(JSON.stringify({ ...udp, process: { pid: p.pid, tgid: p.tgid, uid: 0, comm: 'curl' } }))?.endsWith(' by curl[25599] uid=0 pod=ns/web'), true);
+  assert.equal(renderAgentLine(JSON.stringify({ ...udp, proto: 'udp' }))?.endsWith(' bytes=74 pod=ns/web'), true);
+});

@@ -1,7 +1,9 @@
 // Raw kernel events -> the JSON records users read (DESIGN.md's file event),
 // and the one-line human form of --pretty.
 import os from 'node:os';
-import { Ancestor, RawFileEvent, accessNames, AccessName, SOURCE, VERDICT, Verdict } from './layout';
+import { RawFileEvent, accessNames, AccessName, SOURCE, VERDICT, Verdict } from './layout';
+import { Ancestor } from '../bpf/proc-record';
+import { chainText } from '../output/process-chain';
 import { formatDev } from '../sys/devnum';
 import { Clock } from '../output/clock';
 import { setLineFormat } from '../output/event-writer';
@@ -98,11 +100,6 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
   if (info?.container) rec.container = info.container;
   if (e.count > 1) rec.count = e.count;
   return rec;
-}
-
-/** The process chain, compactly: `cat[12] ← sh ← entrypoint` (the leaf's tgid only). */
-export function chainText(p: FileEventRecord['process']): string {
-  return [`${p.comm}[${p.tgid}]`, ...(p.ancestors ?? []).map((a) => a.comm)].join(' ← ');
 }
 
 /** One readable line: time, access, path, then who did it. */

@@ -19,7 +19,7 @@ import {
   encodeWatch,
 } from './layout';
 import { AUTO_ORDER, LINEAGE_PROGRAM, Mode, ModeOption, programsFor } from './modes';
-import { ProcessTable } from './process-table';
+import { ProcessTable } from '../bpf/process-table';
 import { Enforcement, MODE_ENFORCEMENT, enforcementProblem, modesFor } from './action';
 import { checkCapabilities, checkKernelBtf, customBtfPath } from '../bpf/environment';
 

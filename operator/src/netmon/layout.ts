@@ -1,6 +1,7 @@
 // User-space mirror of the network structs and enums in bpf/include/hive.h,
 // checked against bpf/netmon.bpf.o's BTF by netmon/layout.test.ts.
-import { EnumDefs, StructDef, byCode, cString, decodeRecords } from '../bpf/records';
+import { EnumDefs, StructDef, byCode, cString, forEachRecord } from '../bpf/records';
+import { Ancestor, LineageSink, PROC_FLAG, PROC_RECORD, decodeProcRecord } from '../bpf/proc-record';
 
 /** enum hive_net_flag: what is asked for a pod. */
 export const NET_FLAG = { monitor: 0x1, blockExternal: 0x2 } as const;
@@ -121,6 +122,8 @@ export const NET_ENUMS: EnumDefs = {
     HIVE_REASON_IDLE: REASON_CODE.idle,
     HIVE_REASON_STOPPED: REASON_CODE.stopped,
   },
+  // the process records of connecting tasks (bpf/lineage.bpf.h)
+  hive_proc_flag: { HIVE_PROC_NO_EXE: PROC_FLAG.noExe, HIVE_PROC_EXE_TRUNCATED: PROC_FLAG.truncated },
   hive_net_counter: {
     HIVE_NCNT_PACKETS: NET_COUNTER.packets,
     HIVE_NCNT_FLOWS: NET_COUNTER.flows,
@@ -142,6 +145,7 @@ export const NET_STRUCTS: Record<string, Layout> = {
   hive_connect_key: CONNECT_KEY,
   hive_connect: CONNECT,
   hive_net_event: NET_EVENT,
+  hive_proc_record: PROC_RECORD,
 };
 
 export interface FlowKey {
@@ -150,6 +154,16 @@ export interface FlowKey {
   podPort: number;
   peerPort: number;
   proto: number;
+}
+
+/** The connecting process; exe and ancestors from its process record, when one was decoded. */
+export interface FlowProcess {
+  pid: number;
+  tgid: number;
+  uid: number;
+  comm: string;
+  exe?: string;
+  ancestors?: Ancestor[];
 }
 
 export interface Flow {
@@ -163,7 +177,7 @@ export interface Flow {
   flags: number;
   watchId: number;
   /** Set when the kernel attributed a TCP connect to a process. */
-  process?: { pid: number; tgid: number; uid: number; comm: string };
+  process?: FlowProcess;
   initiator: number;
   scope: number;
   verdict: number;
@@ -241,8 +255,33 @@ export function decodeNetEvent(b: Buffer, at = 0): RawNetEvent {
   };
 }
 
-export function decodeNetBatch(batch: Buffer): { events: RawNetEvent[]; malformed: number } {
-  return decodeRecords(batch, NET_EVENT.size, decodeNetEvent);
+/** Adds the exe and ancestors of the flow's process from `procs`, when it has that process. */
+export function joinLineage(e: RawNetEvent, procs: LineageSink): void {
+  const p = e.flow.process;
+  const l = p && procs.lineage(p.tgid);
+  if (l) e.flow.process = { ...p, exe: l.exe, ancestors: l.ancestors };
+}
+
+/**
+ * Splits a ring-buffer batch: flow events, and process records (told apart
+ * by their length) into `procs`, in ring order, so that a flow's first event
+ * is joined with the records its connect wrote before it. Without `procs`,
+ * process records are skipped.
+ */
+export function decodeNetBatch(batch: Buffer, procs?: LineageSink): { events: RawNetEvent[]; malformed: number } {
+  const events: RawNetEvent[] = [];
+  const malformed = forEachRecord(batch, (len, at) => {
+    if (len === NET_EVENT.size) {
+      const e = decodeNetEvent(batch, at);
+      if (procs) joinLineage(e, procs);
+      events.push(e);
+      return true;
+    }
+    if (len !== PROC_RECORD.size) return false;
+    procs?.add(decodeProcRecord(batch, at));
+    return true;
+  });
+  return { events, malformed };
 }
 
 export function encodePod(watchId: number, flags: number): Buffer {

@@ -4,6 +4,9 @@ import { FLOW, FLOW_FLAG, FLOW_KEY, NET_EVENT, decodeNetBatch } from './layout';
 import { parseIp } from './addr';
 import { prettyNetLine, toNetRecord } from './net-event';
 import { Clock } from '../output/clock';
+import { ProcessTable } from '../bpf/process-table';
+import { PROC_RECORD } from '../bpf/proc-record';
+import { frame, procBuffer } from '../testing/proc-records';
 
 function sample(initiator: number): Buffer {
   const b = Buffer.alloc(NET_EVENT.size);
@@ -39,11 +42,6 @@ function sample(initiator: number): Buffer {
   return b;
 }
 
-/** The addon's batch framing: u32 length, u32 pad, record padded to 8. */
-function frame(...recs: Buffer[]): Buffer {
-  return Buffer.concat(recs.flatMap((r) => [Buffer.from([r.length, 0, 0, 0, 0, 0, 0, 0]), r, Buffer.alloc((8 - (r.length % 8)) % 8)]));
-}
-
 test('decodes a network event into DESIGN.md fields, src being the side that opened the flow', () => {
   const { events, malformed } = decodeNetBatch(frame(sample(1), Buffer.alloc(12), sample(2)));
   assert.equal(malformed, 1);
@@ -76,4 +74,28 @@ test('decodes a network event into DESIGN.md fields, src being the side that ope
   const inbound = toNetRecord(events[1], undefined, clock);
   assert.deepEqual([inbound.src, inbound.dst, inbound.direction], [{ ip: '2001:db8::9', port: 443 }, { ip: '10.0.1.2', port: 40000 }, 'ingress']);
   assert.match(prettyNetLine(out), / END\(closed\) +tcp 10\.0\.1\.2:40000 -> \[2001:db8::9\]:443 external blocked pkts=7 bytes=3400 blocked=2 by curl\[1230\] uid=1000 pod=ns\/web$/);
+});
+
+test("a flow's process gets exe and ancestors from the process records before it in the ring; none before them", () => {
+  const sh = procBuffer(['dash', 'bin', 'usr'], 0, { tgid: 1229, ppid: 1, nsPid: 1, start: 100n, comm: 'sh' });
+  const curl = procBuffer(['curl', 'bin', 'usr'], 0, { tgid: 1230, ppid: 1229, nsPid: 2, start: 200n, parentStart: 100n, comm: 'curl' });
+  const table = new ProcessTable();
+  // the first event precedes the records: no lineage; the next (same tgid) has it
+  const { events, malformed } = decodeNetBatch(frame(sample(1), sh, curl, sample(1), sample(2)), table);
+  assert.equal(malformed, 0);
+  assert.equal(table.size, 2);
+  assert.deepEqual(events[0].flow.process, { pid: 1234, tgid: 1230, uid: 1000, comm: 'curl' });
+  const want = { pid: 1234, tgid: 1230, uid: 1000, comm: 'curl', exe: '/usr/bin/curl', ancestors: [{ pid: 1229, comm: 'sh', exe: '/usr/bin/dash' }] };
+  assert.deepEqual(events[1].flow.process, want);
+  const rec = toNetRecord(events[1], { pod: { namespace: 'ns', name: 'web', uid: 'u1' } }, new Clock(), 'veth1', 'node-1');
+  assert.deepEqual(rec.process, want);
+  assert.match(prettyNetLine(rec), / by curl\[1230\] ← sh exe=\/usr\/bin\/curl uid=1000 pod=ns\/web$/);
+  // a flow with no process (inbound here, flags without hasProcess) gets none
+  const noProc = sample(2);
+  noProc.writeBigUInt64LE(0n, NET_EVENT.fields.flow.offset + FLOW.fields.flags.offset);
+  assert.equal(decodeNetBatch(frame(noProc), table).events[0].flow.process, undefined);
+  // without a table, process records are skipped, not malformed
+  assert.deepEqual(decodeNetBatch(frame(curl)), { events: [], malformed: 0 });
+  // a length that is neither record is malformed
+  assert.equal(decodeNetBatch(frame(Buffer.alloc(PROC_RECORD.size - 8)), table).malformed, 1);
 });

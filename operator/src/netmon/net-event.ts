@@ -3,7 +3,8 @@
 import os from 'node:os';
 import { Clock } from '../output/clock';
 import { formatIp } from './addr';
-import { EVENT_TYPE, INITIATOR, PROTO, REASON, RawNetEvent, SCOPE, VERDICT } from './layout';
+import { chainText } from '../output/process-chain';
+import { EVENT_TYPE, FlowProcess, INITIATOR, PROTO, REASON, RawNetEvent, SCOPE, VERDICT } from './layout';
 
 export interface Endpoint {
   ip: string;
@@ -28,7 +29,13 @@ export interface NetEventRecord {
   scope: 'cluster' | 'external';
   /** egress: the pod opened the flow; ingress: the other end did. */
   direction: 'egress' | 'ingress';
-  process?: { pid: number; tgid: number; uid: number; comm: string };
+  /**
+   * The connecting process, for TCP connects the pod made (inbound and UDP
+   * flows have none). exe: its executable (the kernel's mm->exe_file) as it
+   * sees it; ancestors: parent first, {pid, comm, exe}, up to its pid
+   * namespace's init or 4; both absent when its process record was not seen.
+   */
+  process?: FlowProcess;
   /** Both directions together; tx is what the pod sent, rx what it received. */
   packets: number;
   bytes: number;
@@ -95,7 +102,8 @@ export function prettyNetLine(r: NetEventRecord): string {
   const t = r.time.slice(11, 23);
   const what = (r.event === 'summary' ? `END(${r.reason})` : r.event.toUpperCase()).padEnd(14);
   const pod = r.pod.name ? ` pod=${r.pod.namespace}/${r.pod.name}` : '';
-  const proc = r.process ? ` by ${r.process.comm}[${r.process.tgid}] uid=${r.process.uid}` : '';
+  const p = r.process;
+  const proc = p ? ` by ${chainText(p)}${p.exe ? ` exe=${p.exe}` : ''} uid=${p.uid}` : '';
   const blocked = r.blocked ? ` blocked=${r.blocked}` : '';
   return `${t} ${what} ${r.proto} ${endpoint(r.src)} -> ${endpoint(r.dst)} ${r.scope} ${r.verdict} pkts=${r.packets} bytes=${r.bytes}${blocked}${proc}${pod}`;
 }

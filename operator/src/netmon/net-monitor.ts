@@ -10,6 +10,7 @@ import { HiveError } from '../util/errors';
 import { checkInt } from '../util/int';
 import { NativeBpfObject, RingPoll, bpfObjectPath, describeNativeError as describe, native, readCounters } from '../bpf/native';
 import { checkCapabilities, checkKernelBtf, customBtfPath, ensureTracefs } from '../bpf/environment';
+import { ProcessTable } from '../bpf/process-table';
 import { Cidr } from './addr';
 import {
   FLOW,
@@ -23,6 +24,7 @@ import {
   decodeFlow,
   decodeFlowKey,
   decodeNetBatch,
+  joinLineage,
   encodeCidrKey,
   encodeFlowKey,
   encodePod,
@@ -35,6 +37,8 @@ export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** TC filter priority asked for first: 1 runs ahead of the usual filters. */
 export const DEFAULT_TC_PRIORITY = 1;
+/** Forgets a process on exec (bpf/lineage.bpf.h), so connects after it name the new executable. */
+const LINEAGE_PROGRAM = 'hive_proc_exec';
 /** An ended TCP flow stays this long for its last packets, then goes silently. */
 const ENDED_LINGER_NS = 5e9;
 
@@ -88,6 +92,8 @@ export class NetMonitor {
   private sweeper: NodeJS.Timeout | null = null;
   private malformed = 0;
   private poll: RingPoll | null = null;
+  /** The connecting processes' records (exe, ancestors), by tgid: netmon's own. */
+  readonly processes = new ProcessTable();
 
   private constructor(
     obj: NativeBpfObject,
@@ -117,6 +123,7 @@ export class NetMonitor {
       obj.setMaxEntries('pods', o.maxPods);
       obj.setMaxEntries('net_events', o.ringBufferBytes);
       obj.setRodata('summary_interval_ns', u64(o.summaryIntervalMs * 1e6));
+      obj.setAutoload(LINEAGE_PROGRAM, true);
       // load
       try {
         obj.load();
@@ -128,6 +135,11 @@ export class NetMonitor {
         obj.attach('hive_tp_connect');
       } catch (e) {
         throw new HiveError(`cannot attach the TCP connect tracepoint: ${describe(e)}`);
+      }
+      try {
+        obj.attach(LINEAGE_PROGRAM);
+      } catch (e) {
+        log.warn({ program: LINEAGE_PROGRAM, err: describe(e) }, 'exec tracepoint not attached: connects after an exec keep the executable from before it');
       }
     } catch (e) {
       obj.close();
@@ -237,7 +249,7 @@ export class NetMonitor {
     const obj = this.live('onEvents');
     if (this.poll) throw new HiveError('onEvents: events are delivered already');
     const onBatch = (batch: Buffer) => {
-      const { events, malformed } = decodeNetBatch(batch);
+      const { events, malformed } = decodeNetBatch(batch, this.processes);
       this.malformed += malformed;
       this.deliver(events);
     };
@@ -289,7 +301,10 @@ export class NetMonitor {
       const what = decide(flow);
       if (what === 'keep') continue;
       obj.mapDelete('flows', encodeFlowKey(key));
-      if (what === 'report') out.push({ tsNs: now, type: EVENT_CODE.summary, reason, ifindex: 0, key, flow });
+      if (what !== 'report') continue;
+      const e: RawNetEvent = { tsNs: now, type: EVENT_CODE.summary, reason, ifindex: 0, key, flow };
+      joinLineage(e, this.processes);
+      out.push(e);
     }
     this.deliver(out);
   }

@@ -4,6 +4,7 @@
 // traffic between the namespaces, nothing faked.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { ChildProcess } from 'node:child_process';
 import { kernelSkip, waitFor, settle } from '../testing/kernel';
 import { Topology, ifindexOf, netnsSkip, synFrame, tc, TCP_SERVER, TCP_CLIENT, UDP_SERVER, UDP_CLIENT } from '../testing/netns';
@@ -12,7 +13,7 @@ import { parseCidr, parseIp } from './addr';
 import { NetMonitor } from './net-monitor';
 import { InterfaceTracker } from './interface-tracker';
 import { NET_FLAG } from './layout';
-import { NetEventRecord, toNetRecord } from './net-event';
+import { NetEventRecord, prettyNetLine, toNetRecord } from './net-event';
 import { Clock } from '../output/clock';
 
 const skip = kernelSkip() || netnsSkip();
@@ -83,13 +84,56 @@ describe('netmon on a network-namespace node', { skip }, () => {
     assert.equal(n.verdict, 'allowed');
     assert.equal(n.direction, 'egress');
     assert.equal(n.interface, topo.host('a').hostVeth);
-    assert.deepEqual(n.process, { pid: c.pid, tgid: c.pid, uid: 0, comm: 'node' });
+    const { exe, ancestors, ...who } = n.process!;
+    assert.deepEqual(who, { pid: c.pid, tgid: c.pid, uid: 0, comm: 'node' });
+    assert.equal(exe, fs.realpathSync(process.execPath));
+    assert.equal(ancestors?.[0]?.pid, process.pid, 'ip netns exec exec\'d node in place: its parent is the test runner');
     assert.equal(n.packets, 1, 'the new-flow event is written on the SYN');
     // SYN, ACK, (data ACK), FIN... both ways: every packet counted once, on one side
     assert.ok(end.tx.packets >= 3 && end.rx.packets >= 3, JSON.stringify(end));
     assert.equal(end.packets, end.tx.packets + end.rx.packets);
     assert.ok(end.rx.bytes > end.rx.packets * 54, 'rx bytes include the reply payload');
     assert.deepEqual(end.process, n.process);
+  });
+
+  test('a connect from a shell-started process: its exe (the real binary) and its parent chain, the shell first', { skip }, async () => {
+    // sh forks node (the `exit` after it keeps sh from exec'ing it in place): node ← sh ← this test's node
+    const r = await topo.runCommand('a', ['sh', '-c', '"$0" -e "$1"; exit $?', process.execPath, TCP_CLIENT(EXTERNAL, 8080)]);
+    assert.equal(r.code, 0, `client failed: ${r.stdout}${r.stderr}`);
+    const c = clientResult(r);
+    assert.notEqual(c.pid, r.pid, 'node ran in a child of sh');
+    await waitFor(() => flowsTo(EXTERNAL, 8080, 'tcp').some((e) => e.src.port === c.port && e.event === 'summary'), 3000, 'closed summary');
+    const mine = flowsTo(EXTERNAL, 8080, 'tcp').filter((e) => e.src.port === c.port);
+    const node = fs.realpathSync(process.execPath);
+    for (const e of mine) {
+      const p = e.process!;
+      assert.equal(p.tgid, c.pid);
+      assert.equal(p.exe, node, `${e.event}: the exe is the binary's real path`);
+      const chain = p.ancestors ?? [];
+      assert.deepEqual(chain[0], { pid: r.pid, comm: 'sh', exe: fs.realpathSync('/bin/sh') }, JSON.stringify(chain));
+      assert.deepEqual(chain[1], { pid: process.pid, comm: 'node', exe: node }, 'then the test runner that started ip/sh');
+      assert.ok(chain.length <= 4, 'bounded at 4 ancestors');
+    }
+    assert.match(prettyNetLine(mine[0]), new RegExp(` by node\\[${c.pid}\\] ← sh ← node.* exe=${node.replace(/[.]/g, '\\.')} uid=0`));
+    console.log(`# ${JSON.stringify(mine[0])}\n# ${prettyNetLine(mine[0])}`);
+  });
+
+  test('after an exec the next connect names the new executable (the exec tracepoint forgets the process)', { skip }, async () => {
+    // one process: bash connects (/dev/tcp), then execs node, which connects
+    const script = `exec 3<>/dev/tcp/${EXTERNAL}/8080; exec "$0" -e "$1"`;
+    const r = await topo.runCommand('a', ['bash', '-c', script, process.execPath, TCP_CLIENT(EXTERNAL, 8080)]);
+    assert.equal(r.code, 0, `client failed: ${r.stdout}${r.stderr}`);
+    const c = clientResult(r);
+    assert.equal(c.pid, r.pid, 'bash exec\'d node in place');
+    await waitFor(() => events.filter((e) => e.event === 'new' && e.process?.tgid === c.pid).length >= 2, 3000, 'both connects');
+    const news = events.filter((e) => e.event === 'new' && e.process?.tgid === c.pid);
+    assert.deepEqual(
+      news.map((e) => [e.process!.comm, e.process!.exe]),
+      [
+        ['bash', fs.realpathSync('/bin/bash')],
+        ['node', fs.realpathSync(process.execPath)],
+      ],
+    );
   });
 
   test('a UDP exchange with the external peer: one flow, both directions counted', { skip }, async () => {

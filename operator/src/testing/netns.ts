@@ -89,8 +89,13 @@ export class Topology {
 
   /** Runs `node -e script` in a namespace to completion. */
   run(name: string, script: string, args: string[] = [], timeoutMs = 10000): Promise<{ pid: number; code: number | null; stdout: string; stderr: string }> {
+    return this.runCommand(name, [process.execPath, '-e', script, ...args], timeoutMs);
+  }
+
+  /** Runs a command in a namespace to completion; pid is the command's (ip netns exec execs it in place). */
+  runCommand(name: string, argv: string[], timeoutMs = 10000): Promise<{ pid: number; code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', this.host(name).ns, process.execPath, '-e', script, ...args], {
+      const child = spawn('ip', ['netns', 'exec', this.host(name).ns, ...argv], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

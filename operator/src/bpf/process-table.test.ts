@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProcessTable } from './process-table';
-import { FILE_EVENT, PROC_FLAG, PROC_RECORD, RawProcRecord, decodeBatch, decodeProcRecord, exeFromComponents } from './layout';
+import { PROC_FLAG, RawProcRecord, decodeProcRecord, exeFromComponents } from './proc-record';
+import { procBuffer } from '../testing/proc-records';
 
 const rec = (tgid: number, ppid: number, nsPid: number, comm: string, exe: string, start = tgid * 10, parentStart = ppid * 10): RawProcRecord => ({
   startNs: BigInt(start), parentStartNs: BigInt(parentStart), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 7, uid: 0, flags: 0, comm, exe,
@@ -52,25 +53,6 @@ test('an exec (a new record of the same tgid) gives the new executable; the tabl
   assert.equal(t.lineage(7), undefined); // the oldest went
 });
 
-function procBuffer(components: string[], flags = 0): Buffer {
-  const b = Buffer.alloc(PROC_RECORD.size);
-  const f = PROC_RECORD.fields;
-  b.writeBigUInt64LE(123n, f.start_ns.offset);
-  b.writeBigUInt64LE(45n, f.parent_start_ns.offset);
-  b.writeBigUInt64LE(9n, f.cgroup_id.offset);
-  b.writeUInt32LE(4242, f.tgid.offset);
-  b.writeUInt32LE(4200, f.ppid.offset);
-  b.writeUInt32LE(3, f.ns_pid.offset);
-  b.writeUInt32LE(0xeffffffc, f.pid_ns.offset);
-  b.writeUInt32LE(1000, f.uid.offset);
-  b.writeUInt8(flags, f.flags.offset);
-  b.write('cat', f.comm.offset, 'latin1');
-  const exe = Buffer.from(components.map((c) => `${c}\0`).join(''), 'latin1');
-  exe.copy(b, f.exe.offset);
-  b.writeUInt16LE(exe.length, f.exe_len.offset);
-  return b;
-}
-
 test('decodes a process record: the exe components leaf first, as a path', () => {
   assert.deepEqual(decodeProcRecord(procBuffer(['cat', 'bin', 'usr'])), {
     startNs: 123n, parentStartNs: 45n, cgroupId: 9n, tgid: 4242, ppid: 4200, nsPid: 3, pidNs: 0xeffffffc, uid: 1000, flags: 0, comm: 'cat', exe: '/usr/bin/cat',
@@ -78,22 +60,4 @@ test('decodes a process record: the exe components leaf first, as a path', () =>
   assert.equal(decodeProcRecord(procBuffer(['x', 'deep'], PROC_FLAG.truncated)).exe, '.../deep/x');
   assert.equal(decodeProcRecord(procBuffer([], PROC_FLAG.noExe)).exe, '');
   assert.equal(exeFromComponents(Buffer.from('memfd:x\0'), 0, 8, 0), '/memfd:x');
-});
-
-test('a batch joins each file event with the process records before it, in ring order', () => {
-  const frame = (payload: Buffer) => {
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(payload.length);
-    return Buffer.concat([h, payload, Buffer.alloc((8 - (payload.length % 8)) % 8)]);
-  };
-  const ev = Buffer.alloc(FILE_EVENT.size);
-  ev.writeUInt32LE(4242, FILE_EVENT.fields.tgid.offset);
-  const t = new ProcessTable();
-  const { events, malformed } = decodeBatch(Buffer.concat([frame(ev), frame(procBuffer(['cat', 'bin'])), frame(ev)]), [], t);
-  assert.equal(malformed, 0);
-  assert.equal(events.length, 2);
-  assert.equal(events[0].lineage, undefined); // before its record
-  assert.equal(events[1].lineage?.exe, '/bin/cat');
-  // without a table, records are skipped, not malformed
-  assert.deepEqual(decodeBatch(frame(procBuffer(['a']))), { events: [], malformed: 0 });
 });

@@ -1,10 +1,11 @@
 // The user-space half of the process cache (bpf/lineage.bpf.h): process
-// records by tgid, bounded, and each file event's lineage from them. The
-// kernel writes a process's record, and its ancestors', before the process's
-// first event, and again after an exec; so the newest record of a tgid is the
-// process that did the access, and a parent is the record of (ppid) whose
-// start time the child's record names.
-import { Ancestor, LINEAGE_DEPTH, Lineage, LineageSink, RawProcRecord } from './layout';
+// records by tgid, bounded, and each event's lineage from them. Each monitor
+// keeps its own (its object has its own procs_seen map). The kernel writes a
+// process's record, and its ancestors', before the process's first event
+// (a file access, a TCP connect), and again after an exec; so the newest
+// record of a tgid is the process that did it, and a parent is the record of
+// (ppid) whose start time the child's record names.
+import { Ancestor, LINEAGE_DEPTH, Lineage, LineageSink, RawProcRecord } from './proc-record';
 
 export const DEFAULT_MAX_PROCESSES = 16384;
 
