@@ -28,7 +28,7 @@ import { ContainerRuntime, ContainerdRuntime, CriRuntime } from './container-run
 import { Reconciler } from './reconciler';
 import { Correlator } from './correlator';
 import { traceId } from './keys';
-import { DEFAULT_EXEMPT_EXES, hostExemptions, hostMountNs } from './exemptions';
+import { DEFAULT_EXEMPT_EXES, exemptExecutables, hostMountNs } from './exemptions';
 import type { NodeEnforcement } from './enforcement';
 
 const log = rootLog.child({ module: 'agent' });
@@ -283,7 +283,8 @@ export class Agent {
     const monitor = this.monitor;
     if (!monitor) return;
     try {
-      const found = hostExemptions(this.opts.hostProc, [...DEFAULT_EXEMPT_EXES, ...(this.opts.exemptExes ?? [])]);
+      // the executables alone: the mount namespace was read once at start, and its failure must not cost these
+      const found = exemptExecutables(this.opts.hostProc, [...DEFAULT_EXEMPT_EXES, ...(this.opts.exemptExes ?? [])]);
       const key = (r: { ino: bigint; dev: number }) => `${r.dev}:${r.ino}`;
       const had = new Set(monitor.exemptExecutables.map(key));
       if (had.size === found.executables.length && found.executables.every((e) => had.has(key(e)))) return;
