@@ -126,7 +126,7 @@ test-host: deps build $(BENCH_OBJ) $(BUILD)/storm
 # Debian kernels under qemu: the kernel-side tests in kprobe, fentry, lsm and
 # tracepoint mode, as far as each kernel has them (run.sh says what it leaves
 # out; kernel packages cached in ~/.cache/hive/kernels).
-test-kernels: deps build $(BUILD)/storm
+test-kernels: deps build $(BENCH_OBJ) $(BUILD)/storm
 	bash test/kernels/run.sh $(KERNELS)
 
 # The matrix must be able to fail: a kprobe program that reads the mask where
