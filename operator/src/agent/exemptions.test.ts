@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { commMatches, DEFAULT_EXEMPT_COMMS, DEFAULT_EXEMPT_EXES, exemptExecutables, hostExemptions, hostMountNs } from './exemptions';
+import { commMatches, DEFAULT_EXEMPT_COMMS, DEFAULT_EXEMPT_EXES, exemptExecutables, hostMountNs } from './exemptions';
 import { kernelDevFromStat } from '../sys/devnum';
 
 const inode = (p: string) => {
@@ -95,7 +95,8 @@ describe('exemptions from a /proc-shaped tree', () => {
   after(() => fs.rmSync(proc, { recursive: true, force: true }));
 
   test('paths resolve inside the host root, missing ones and non-files are skipped with the reason; running processes by comm', () => {
-    const r = hostExemptions(proc, ['/usr/bin/kubelet', '/usr/local/bin/kubelet', '/usr/bin/containerd', '/usr/bin/crio']);
+    // as the agent reads them: the namespace once at start, the executables at every resync
+    const r = { mountNs: hostMountNs(proc), ...exemptExecutables(proc, ['/usr/bin/kubelet', '/usr/local/bin/kubelet', '/usr/bin/containerd', '/usr/bin/crio']) };
     assert.equal(r.mountNs, 4026531841);
     assert.deepEqual(r.skipped, [
       { path: '/usr/bin/containerd', reason: 'no such file' },

@@ -50,13 +50,6 @@ export interface SkippedExecutable {
   reason: string;
 }
 
-export interface HostExemptions {
-  /** Inode number of the host's mount namespace (that of its pid 1). */
-  mountNs: number;
-  executables: ExemptExecutable[];
-  skipped: SkippedExecutable[];
-}
-
 /** Comms of processes that run in the host's mount namespace on a node: the runtime and the kubelet. */
 const HOST_NS_COMMS: readonly string[] = ['containerd', 'kubelet', 'crio'];
 
@@ -195,9 +188,4 @@ export function exemptExecutables(
     }
   }
   return { executables: [...found.values()], skipped };
-}
-
-/** Both exemptions of a node, from its /proc (e.g. /proc, or /host/proc in the agent's pod). */
-export function hostExemptions(hostProc: string, paths: readonly string[] = DEFAULT_EXEMPT_EXES, comms: readonly string[] = DEFAULT_EXEMPT_COMMS): HostExemptions {
-  return { mountNs: hostMountNs(hostProc), ...exemptExecutables(hostProc, paths, comms) };
 }
