@@ -145,7 +145,7 @@ export class Agent {
     const inventory = new Inventory(o.inventorySize ?? DEFAULT_INVENTORY_SIZE);
     const files = new FilePipeline(registry, this.writer, this.clock, o.nodeName, this.metrics, (t) => traces?.get(t.name, t.namespace)?.spec.rateLimit, inventory);
     this.files = files;
-    monitor.onEvents((events) => files.handle(events));
+    monitor.onRecords((records) => files.handle(records));
     const net = NetworkPipeline.open(this.writer, this.clock, o.nodeName, this.metrics, o.clusterCidrs ?? [], log, AGENT_NET_RING_BYTES);
     this.net = net;
     let status: StatusWriter | undefined;
@@ -160,7 +160,7 @@ export class Agent {
       log,
     });
     this.correlator = correlator;
-    files.tap = (r) => correlator.file(r);
+    files.tap = correlator;
     if (net) net.tap = (r) => correlator.flow(r);
     this.metrics.collectBlocks(() => correlator.blockedPods);
     this.metrics.collectFrom(() => {

@@ -87,6 +87,11 @@ export class Correlator {
   }
 
   /** A file event as written (after enrichment, before any rate limit). */
+  /** Whether the trace correlates: the pipeline builds records of its reads only then. */
+  wants(trace: TraceKey): boolean {
+    return this.o.spec(trace) !== undefined;
+  }
+
   file(rec: FileEventRecord): void {
     // a read the kernel refused (deny) or stopped (kill) read nothing: it opens no window
     if (!rec.trace || !rec.pod || !rec.access.includes('read') || (rec.verdict !== 'allowed' && rec.verdict !== 'would-deny')) return;

@@ -4,17 +4,37 @@ import { FilePipeline } from './file-pipeline';
 import { AgentMetrics } from './metrics';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import type { WatchEntry } from '../fileaccess/monitor';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { FileEventRecord } from '../fileaccess/file-event';
-import type { RawFileEvent } from '../fileaccess/layout';
+import { RawFileEvent, recordsOf } from '../fileaccess/layout';
 import { Clock } from '../output/clock';
-import type { EventWriter } from '../output/event-writer';
+import { EventWriter } from '../output/event-writer';
+
+let files = 0;
+/** A real writer on a temporary file: lines() gives what it wrote, parsed. */
+function sink(): { writer: EventWriter; lines: () => Promise<FileEventRecord[]> } {
+  const file = path.join(os.tmpdir(), `hive-file-pipeline-${process.pid}-${files++}.jsonl`);
+  const fd = fs.openSync(file, 'w+');
+  const writer = new EventWriter(undefined, fd);
+  return {
+    writer,
+    lines: async () => {
+      await writer.drained();
+      const text = fs.readFileSync(file, 'utf8');
+      fs.closeSync(fd);
+      fs.rmSync(file);
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as FileEventRecord);
+    },
+  };
+}
 
 function setup(rateLimit: number | undefined) {
   const entries: WatchEntry[] = [];
   const registry = new WatchRegistry({ watch: (es) => entries.push(...es), unwatch: () => 0 });
   registry.set('ns/t|u|c', [{ ino: 5n, dev: 9, path: '/etc/shadow', access: 7, trace: { namespace: 'ns', name: 't' }, pod: { namespace: 'ns', name: 'p', uid: 'u' }, container: { name: 'c', id: 'id' } }]);
-  const lines: FileEventRecord[] = [];
-  const writer = { write: (r: FileEventRecord) => lines.push(r) } as unknown as EventWriter;
+  const { writer, lines } = sink();
   const metrics = new AgentMetrics();
   const p = new FilePipeline(registry, writer, new Clock(), 'node-a', metrics, () => rateLimit);
   const raw = (count: number): RawFileEvent => ({
@@ -26,8 +46,8 @@ function setup(rateLimit: number | undefined) {
 
 test("a record the kernel folded keeps its count in the line, the trace's counters and the metrics", async () => {
   const { p, lines, metrics, raw } = setup(undefined);
-  p.handle([raw(1), raw(99_999)]);
-  assert.deepEqual(lines.map((l) => l.count), [undefined, 99_999]);
+  p.handle(recordsOf([raw(1), raw(99_999)]));
+  assert.deepEqual((await lines()).map((l) => l.count), [undefined, 99_999]);
   assert.equal(p.counters({ namespace: 'ns', name: 't' })!.eventsSeen, 100_000);
   const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
   assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="allowed"\} 100000/);
@@ -36,7 +56,7 @@ test("a record the kernel folded keeps its count in the line, the trace's counte
 
 test('the metrics count accesses per verdict: a killed or refused access is not counted as allowed', async () => {
   const { p, metrics, raw } = setup(undefined);
-  p.handle([raw(3), { ...raw(1), verdict: 2 }, { ...raw(4), verdict: 1 }, { ...raw(1), verdict: 2 }]);
+  p.handle(recordsOf([raw(3), { ...raw(1), verdict: 2 }, { ...raw(4), verdict: 1 }, { ...raw(1), verdict: 2 }]));
   const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
   assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="allowed"\} 3$/m);
   assert.match(m, /hive_events_total\{trace="ns\/t",access="read",verdict="killed"\} 2$/m);
@@ -46,16 +66,16 @@ test('the metrics count accesses per verdict: a killed or refused access is not 
   p.stop();
 });
 
-test('under a rateLimit, held-back folded records add their whole count to the summary', () => {
+test('under a rateLimit, held-back folded records add their whole count to the summary', async () => {
   const { p, lines, raw } = setup(1);
-  p.handle([raw(1), raw(500), raw(250)]);
+  p.handle(recordsOf([raw(1), raw(500), raw(250)]));
   p.stop(); // closes the window
-  assert.deepEqual(lines.map((l) => l.count), [undefined, 750]);
+  assert.deepEqual((await lines()).map((l) => l.count), [undefined, 750]);
 });
 
 test('the inventory counts every access under the executable (comm without exe), folded counts and rate-limited records included', () => {
   const { p, raw } = setup(1);
-  p.handle([raw(1), raw(500), raw(250)]);
+  p.handle(recordsOf([raw(1), raw(500), raw(250)]));
   const inv = p.inventoryOf({ namespace: 'ns', name: 't' })!;
   p.stop();
   assert.equal(inv.entries.length, 1);
@@ -75,18 +95,48 @@ test("a kernel would-deny is the intent owner's: on one inode, the audit-first d
   const last = entries[entries.length - 1];
   assert.equal(last.would, 1);
   assert.equal(last.kill, undefined);
-  const lines: FileEventRecord[] = [];
+  const { writer, lines } = sink();
   const metrics = new AgentMetrics();
-  const p = new FilePipeline(registry, { write: (r: FileEventRecord) => lines.push(r) } as unknown as EventWriter, new Clock(), 'node-a', metrics, () => undefined);
-  p.handle([
-    { tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: last.watchId, pid: 10, tgid: 10, ppid: 1, uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 3, comm: 'cat', count: 2 },
-  ]);
-  assert.deepEqual(Object.fromEntries(lines.map((l) => [l.trace!.name, l.verdict])), { audit: 'allowed', rollout: 'would-deny' });
+  const p = new FilePipeline(registry, writer, new Clock(), 'node-a', metrics, () => undefined);
+  p.handle(
+    recordsOf([
+      { tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: last.watchId, pid: 10, tgid: 10, ppid: 1, uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 3, comm: 'cat', count: 2 },
+    ]),
+  );
+  assert.deepEqual(Object.fromEntries((await lines()).map((l) => [l.trace!.name, l.verdict])), { audit: 'allowed', rollout: 'would-deny' });
   const m = await metrics.registry.getSingleMetricAsString('hive_events_total');
   assert.match(m, /hive_events_total\{trace="ns\/rollout",access="read",verdict="would-deny"\} 2$/m);
   assert.match(m, /hive_events_total\{trace="ns\/audit",access="read",verdict="allowed"\} 2$/m);
   // the intent goes with its owner: the kernel entry no longer asks
   registry.remove('ns/rollout|u|c');
   assert.equal(entries[entries.length - 1].would, undefined);
+  p.stop();
+});
+
+test('a writer that renders (--pretty) gets records, and a correlating trace its reads; the same records the lines say', async () => {
+  const entries: WatchEntry[] = [];
+  const registry = new WatchRegistry({ watch: (es) => entries.push(...es), unwatch: () => 0 });
+  registry.set('ns/t|u|c', [{ ino: 5n, dev: 9, path: '/etc/shadow', access: 7, trace: { namespace: 'ns', name: 't' }, pod: { namespace: 'ns', name: 'p', uid: 'u' }, container: { name: 'c', id: 'id' } }]);
+  const file = path.join(os.tmpdir(), `hive-file-pipeline-${process.pid}-pretty.txt`);
+  const fd = fs.openSync(file, 'w+');
+  const rendered: FileEventRecord[] = [];
+  const writer = new EventWriter<FileEventRecord>((r) => {
+    rendered.push(r);
+    return `${r.process.comm} ${r.access.join(',')}`;
+  }, fd);
+  const p = new FilePipeline(registry, writer as unknown as EventWriter, new Clock(), 'node-a', new AgentMetrics(), () => undefined);
+  const tapped: FileEventRecord[] = [];
+  p.tap = { wants: (t) => t.name === 't', file: (r) => tapped.push(r) };
+  const ev = (comm: string, access: number): RawFileEvent => ({
+    tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: entries[0].watchId, pid: 10, tgid: 10, ppid: 1,
+    uid: 0, gid: 0, access, rawMask: access, fileMode: 0o100600, source: 4, verdict: 0, comm, count: 1,
+  });
+  p.handle(recordsOf([ev('cat', 1), ev('tee', 2), ev('sh', 5)]));
+  await writer.drained();
+  assert.equal(fs.readFileSync(file, 'utf8'), 'cat read\ntee write\nsh read,exec\n');
+  assert.deepEqual(tapped.map((r) => r.process.comm), ['cat', 'sh'], 'the reads only');
+  assert.deepEqual(rendered.map((r) => r.path), ['/etc/shadow', '/etc/shadow', '/etc/shadow']);
+  fs.closeSync(fd);
+  fs.rmSync(file);
   p.stop();
 });

@@ -1,12 +1,21 @@
-// File events from the kernel to stdout: each raw event is enriched for every
-// owner of its watch (trace, pod, container, path; node), narrowed to the
+// File events from the kernel to stdout: each ring record is enriched for
+// every owner of its watch (trace, pod, container, path; node), narrowed to the
 // access that owner asked for, passed through the trace's rate limit, counted
 // (metrics, the per-trace counters and the access inventory that status
 // reports; both count every access, what a rate limit held back included) and written.
-import { ACCESS } from '../fileaccess/layout';
-import type { RawFileEvent, Verdict } from '../fileaccess/layout';
+//
+// Lines are written from the ring record straight into the writer's bytes
+// (fileaccess/record-line.ts), with what an owner's events share encoded once.
+// A record object is built only where something needs one: a record the
+// rateLimit holds back (the window's summary is written as the last of them),
+// a read the correlator wants, or a writer that renders (--pretty).
+import { ACCESS, FILE_EVENT, FileRecords, VERDICT, VERDICT_CODE, accessNames, decodeFileEvent } from '../fileaccess/layout';
+import { cString } from '../bpf/records';
+import type { Lineage } from '../bpf/proc-record';
+import type { Owner } from '../fileaccess/watch-registry';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import { FileEventRecord, toRecord } from '../fileaccess/file-event';
+import { FileLineEncoder, OwnerLine, lineageBytes, ownerLine } from '../fileaccess/record-line';
 import { Clock } from '../output/clock';
 import { EventWriter } from '../output/event-writer';
 import { RateLimiter } from '../output/rate-limit';
@@ -15,15 +24,55 @@ import { Counters } from './status-writer';
 import { Inventory, InventoryReport } from './inventory';
 import { TraceKey, traceId } from './keys';
 
+/** Sees the records of the traces it wants before the rate limit (the correlator). */
+export interface FileTap {
+  /** Whether the trace's reads are wanted (asked once per batch and owner). */
+  wants(trace: TraceKey): boolean;
+  file(rec: FileEventRecord): void;
+}
+
+const F = FILE_EVENT.fields;
+const ALLOWED = VERDICT_CODE.allowed;
+const WOULD_DENY = VERDICT_CODE['would-deny'];
+
+/** Per batch and trace: accesses counted by verdict and access bit, and the last event's time. */
+interface Tally {
+  events: number;
+  lastNs: number;
+  /** [verdict * 8 + access mask]: the accesses of records of that verdict and mask. */
+  byKind: number[];
+}
+
+/** What the pipeline keeps of an owner: its trace's id and line parts, and per batch its limit and tap. */
+interface OwnerState {
+  id: string;
+  /** The trace's number in the rate limiter's keys. */
+  index: number;
+  line: OwnerLine;
+  batch: number;
+  limit: number | undefined;
+  tapped: boolean;
+  tally: Tally | undefined;
+}
+
 export class FilePipeline {
-  private readonly limiter: RateLimiter<FileEventRecord>;
+  /** Keyed by (trace, process, verdict) as one number: traceIndex * 2^34 + tgid * 4 + verdict. */
+  private readonly limiter: RateLimiter<FileEventRecord, number>;
+  private readonly traceIndex = new Map<string, number>();
+  private nextIndex = 0;
   private readonly seen = new Map<string, { eventsSeen: number; lastEventTime?: string }>();
-  /** Sees every enriched record before the rate limit (the correlator). */
-  tap: ((rec: FileEventRecord) => void) | undefined;
+  private readonly owners = new WeakMap<Owner, OwnerState>();
+  private readonly encoder: FileLineEncoder;
+  private batch = 0;
+  /** The ISO time of the last millisecond asked (the inventory's), reused while it is the same. */
+  private lastMs = NaN;
+  private lastTime = '';
+  /** Sees every enriched record its trace wants before the rate limit (the correlator). */
+  tap: FileTap | undefined;
 
   constructor(
     private readonly registry: WatchRegistry,
-    writer: EventWriter,
+    private readonly writer: EventWriter,
     private readonly clock: Clock,
     private readonly nodeName: string,
     private readonly metrics: AgentMetrics,
@@ -32,44 +81,109 @@ export class FilePipeline {
     /** Who accessed what, per trace (status.nodes[].inventory). */
     readonly inventory: Inventory = new Inventory(),
   ) {
-    this.limiter = new RateLimiter<FileEventRecord>((r) => writer.write(r));
+    this.limiter = new RateLimiter<FileEventRecord, number>((r) => writer.write(r));
+    this.encoder = new FileLineEncoder(clock);
   }
 
-  handle(events: RawFileEvent[]): void {
+  private stateOf(o: Owner & { trace: TraceKey }, tallies: Map<string, Tally>): OwnerState {
+    let s = this.owners.get(o);
+    if (!s) {
+      const id = traceId(o.trace);
+      let index = this.traceIndex.get(id);
+      if (index === undefined) this.traceIndex.set(id, (index = this.nextIndex++));
+      s = { id, index, line: ownerLine(this.nodeName, o), batch: -1, limit: undefined, tapped: false, tally: undefined };
+      this.owners.set(o, s);
+    }
+    if (s.batch !== this.batch) {
+      // the trace's spec may change between batches, not within one
+      s.batch = this.batch;
+      s.limit = this.rateLimit(o.trace) || undefined;
+      s.tapped = this.tap?.wants(o.trace) ?? false;
+      let t = tallies.get(s.id);
+      if (!t) tallies.set(s.id, (t = { events: 0, lastNs: 0, byKind: new Array<number>(32).fill(0) }));
+      s.tally = t;
+    }
+    return s;
+  }
+
+  handle(records: FileRecords): void {
+    this.batch++;
     // counted per batch, not per event: a labelled prom-client inc hashes its
     // labels each time, which at node rates was a tenth of the pipeline
-    const tally = new Map<string, { events: number; lastEventTime?: string; verdicts: Map<Verdict, Map<string, number>> }>();
-    for (const e of events) {
-      for (const o of this.registry.owners(e.watchId, e.access)) {
+    const tallies = new Map<string, Tally>();
+    const { buf, at, lineage } = records;
+    const bytes = this.writer.takesBytes;
+    for (let k = 0; k < at.length; k++) {
+      const r = at[k];
+      const access = buf.readUInt32LE(r + F.access.offset);
+      const owners = this.registry.owners(buf.readUInt32LE(r + F.watch_id.offset), access);
+      if (owners.length === 0) continue;
+      const v = buf[r + F.verdict.offset];
+      const kernelVerdict = VERDICT[v] !== undefined ? v : ALLOWED; // toRecord's reading of an unknown one
+      const count = buf.readUInt32LE(r + F.count.offset) || 1;
+      const l = lineage[k];
+      for (const o of owners) {
         if (!o.trace) continue; // every agent owner has one
-        // the owner is the watch info (path, aliases, trace, pod, container)
-        const rec = toRecord(e, o, this.clock, this.nodeName);
+        const s = this.stateOf(o as Owner & { trace: TraceKey }, tallies);
         // the kernel's would-deny is per inode: an owner without the intent only audits
-        if (rec.verdict === 'would-deny' && !o.intent) rec.verdict = 'allowed';
-        if ((e.access & o.access) !== e.access) rec.access = rec.access.filter((a) => (ACCESS[a] & o.access) !== 0);
-        const id = traceId(o.trace);
-        this.tap?.(rec);
-        const limit = this.rateLimit(o.trace);
-        // the window's key only where there is a limit: a string per event otherwise
-        this.limiter.offer(limit ? `${id}|${e.tgid}|${rec.verdict}` : '', limit, rec);
-        let t = tally.get(id);
-        if (!t) tally.set(id, (t = { events: 0, verdicts: new Map() }));
-        t.events += e.count;
-        t.lastEventTime = rec.time;
-        // a record has one verdict for all its accesses: one lookup per record
-        let byAccess = t.verdicts.get(rec.verdict);
-        if (!byAccess) t.verdicts.set(rec.verdict, (byAccess = new Map()));
-        for (const a of rec.access) byAccess.set(a, (byAccess.get(a) ?? 0) + e.count);
-        if (this.inventory.enabled) for (const access of rec.access) this.inventory.addRecord(id, o, rec, access, e.count);
+        const verdict = kernelVerdict === WOULD_DENY && !o.intent ? ALLOWED : kernelVerdict;
+        const mask = access & o.access;
+        const read = (mask & ACCESS.read) !== 0 && (verdict === ALLOWED || verdict === WOULD_DENY);
+        // the owner is the watch info (path, aliases, trace, pod, container)
+        let rec = s.tapped && read ? this.record(buf, r, l, o, mask, verdict) : undefined;
+        if (rec) this.tap!.file(rec);
+        const key = s.index * 17179869184 + buf.readUInt32LE(r + F.tgid.offset) * 4 + verdict;
+        if (s.limit !== undefined && !this.limiter.admit(key, s.limit, count)) {
+          this.limiter.held(key, rec ?? (rec = this.record(buf, r, l, o, mask, verdict)));
+        } else if (!bytes) {
+          this.writer.write(rec ?? (rec = this.record(buf, r, l, o, mask, verdict)));
+        } else {
+          const lb = l ? lineageBytes(l) : undefined;
+          const out = this.writer.room(FileLineEncoder.max(s.line, lb));
+          this.writer.commit(this.encoder.encode(out, this.writer.at, buf, r, s.line, mask, verdict, lb), 1);
+        }
+        const t = s.tally!;
+        t.events += count;
+        t.byKind[verdict * 8 + (mask & 7)] += count;
+        t.lastNs = buf.readUInt32LE(r + F.ts_ns.offset + 4) * 4294967296 + buf.readUInt32LE(r + F.ts_ns.offset);
+        if (this.inventory.enabled) {
+          // executableOf: the exe, or the comm where the kernel wrote no process record
+          const exe = l?.exe || cString(buf, r + F.comm.offset, F.comm.size);
+          const uid = buf.readUInt32LE(r + F.uid.offset);
+          for (const a of accessNames(mask)) this.inventory.addAccess(s.id, o, exe, o.path, a, count, this.timeOf(t.lastNs), uid);
+        }
       }
     }
-    for (const [id, t] of tally) {
+    for (const [id, t] of tallies) {
       const s = this.seen.get(id) ?? { eventsSeen: 0 };
       s.eventsSeen += t.events;
-      s.lastEventTime = t.lastEventTime;
+      s.lastEventTime = this.clock.toIso(t.lastNs);
       this.seen.set(id, s);
-      for (const [verdict, byAccess] of t.verdicts) for (const [access, n] of byAccess) this.metrics.events.inc({ trace: id, access, verdict }, n);
+      for (let kind = 0; kind < t.byKind.length; kind++) {
+        const n = t.byKind[kind];
+        if (n === 0) continue;
+        const verdict = VERDICT[kind >> 3];
+        for (const access of accessNames(kind & 7)) this.metrics.events.inc({ trace: id, access, verdict }, n);
+      }
     }
+  }
+
+  /** The record of one owner, as toRecord builds it, narrowed to its accesses and verdict. */
+  private record(buf: Buffer, at: number, lineage: Lineage | undefined, o: Owner, mask: number, verdict: number): FileEventRecord {
+    const e = decodeFileEvent(buf, at);
+    if (lineage) e.lineage = lineage;
+    e.access = mask;
+    e.verdict = verdict;
+    return toRecord(e, o, this.clock, this.nodeName);
+  }
+
+  private timeOf(monoNs: number): string {
+    const ms = this.clock.wallMs(monoNs);
+    if (ms !== this.lastMs) {
+      this.lastTime = this.clock.isoOfMs(ms);
+      this.lastMs = ms;
+    }
+    return this.lastTime;
   }
 
   /** Events seen for a trace since the agent started. */
@@ -85,6 +199,7 @@ export class FilePipeline {
   /** A deleted trace: its counters, inventory and series go. */
   releaseTrace(trace: TraceKey): void {
     this.seen.delete(traceId(trace));
+    this.traceIndex.delete(traceId(trace));
     this.inventory.release(traceId(trace));
     this.metrics.releaseTrace(traceId(trace));
   }

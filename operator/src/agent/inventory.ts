@@ -64,15 +64,10 @@ export function bounded(entries: Iterable<InventoryEntry>, limit: number, alread
   return { entries: all.slice(0, limit).map((e) => ({ ...e })), omitted: alreadyOmitted + Math.max(0, all.length - limit) };
 }
 
-/** What addRecord reads of a watch's owner and of an event's record. */
+/** What addAccess reads of a watch's owner. */
 interface WatchOf {
   pod?: { name: string };
   container?: { name: string };
-}
-interface RecordOf {
-  path: string;
-  time: string;
-  process: { comm: string; exe?: string; uid: number };
 }
 
 const ACCESS_SLOT: Record<AccessName, number> = { read: 0, write: 1, exec: 2 };
@@ -117,13 +112,15 @@ export class Inventory {
    * container, path) as long as it lives (the registry's owner of a watch),
    * `rec` the event's record under that owner.
    */
-  addRecord(traceId: string, watch: WatchOf, rec: RecordOf, access: AccessName, count: number): void {
+  /**
+   * `count` accesses of `path` by `exe` (executableOf) as uid `uid` at `time`
+   * (ISO), under the watch's pod and container: the pipeline's, per event.
+   */
+  addAccess(traceId: string, watch: WatchOf, exe: string, path: string, access: AccessName, count: number, time: string, uid: number): void {
     if (!this.enabled) return;
     const t = this.trace(traceId);
     let m = t.byWatch.get(watch);
     if (!m) t.byWatch.set(watch, (m = new Map()));
-    const exe = executableOf(rec.process);
-    const time = rec.time;
     let slots = m.get(exe);
     if (!slots) m.set(exe, (slots = []));
     const i = ACCESS_SLOT[access];
@@ -132,11 +129,11 @@ export class Inventory {
       had.count += count;
       if (time >= had.lastSeen) {
         had.lastSeen = time;
-        had.uid = rec.process.uid;
+        had.uid = uid;
       } else if (time < had.firstSeen) had.firstSeen = time;
       return;
     }
-    const e = this.add(traceId, { pod: watch.pod?.name ?? '', container: watch.container?.name ?? '', exe, path: rec.path, access, count, time, uid: rec.process.uid });
+    const e = this.add(traceId, { pod: watch.pod?.name ?? '', container: watch.container?.name ?? '', exe, path, access, count, time, uid });
     if (e) slots[i] = e;
   }
 

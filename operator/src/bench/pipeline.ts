@@ -77,7 +77,7 @@ async function child(events: number, rateLimit: number | undefined, tap: Tap = '
   const writer = new EventWriter();
   const pipeline = new FilePipeline(registry, writer, new Clock(), 'node-bench-1', new AgentMetrics(), () => rateLimit);
   const correlator = tap === 'none' ? undefined : new Correlator({ node: 'node-bench-1', spec: () => (tap === 'on' ? { withinSeconds: 30 } : undefined), emit: () => undefined, log: quiet });
-  if (correlator) pipeline.tap = (r) => correlator.file(r);
+  if (correlator) pipeline.tap = correlator;
   for (let done = 0; done < events; done += 10_000) gen.generate(Math.min(10_000, events - done));
   // HIVE_BENCH_PROFILE=FILE: a CPU profile of the measured phase only (node's
   // --cpu-prof would also sample the program loads, and the verifier gives up
@@ -92,13 +92,13 @@ async function child(events: number, rateLimit: number | undefined, tap: Tap = '
   let t0 = 0n;
   let c0: NodeJS.CpuUsage | undefined;
   const finished = new Promise<void>((resolve) => {
-    monitor.onEvents((evs) => {
+    monitor.onRecords((recs) => {
       if (!c0) {
         c0 = process.cpuUsage();
         t0 = process.hrtime.bigint();
       }
-      pipeline.handle(evs);
-      got += evs.length;
+      pipeline.handle(recs);
+      got += recs.at.length;
       if (got >= events) resolve();
     }, 10);
   });

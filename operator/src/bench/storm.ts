@@ -14,7 +14,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { spawn } from 'node:child_process';
 import { FileAccessMonitor } from '../fileaccess/monitor';
-import { ACCESS_ALL } from '../fileaccess/layout';
+import { ACCESS_ALL, FILE_EVENT } from '../fileaccess/layout';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import { FilePipeline } from '../agent/file-pipeline';
 import { AgentMetrics } from '../agent/metrics';
@@ -69,10 +69,10 @@ async function child(file: string, aggregate: boolean): Promise<void> {
   const pipeline = new FilePipeline(registry, writer, new Clock(), 'node-bench-1', new AgentMetrics(), () => undefined);
   let accesses = 0;
   let records = 0;
-  monitor.onEvents((evs) => {
-    pipeline.handle(evs);
-    records += evs.length;
-    for (const e of evs) accesses += e.count;
+  monitor.onRecords((recs) => {
+    pipeline.handle(recs);
+    records += recs.at.length;
+    for (const at of recs.at) accesses += recs.buf.readUInt32LE(at + FILE_EVENT.fields.count.offset) || 1;
   });
   fs.writeSync(3, 'ready\n');
   const lines = readline.createInterface({ input: process.stdin });

@@ -8,7 +8,7 @@ test('a batch joins each file event with the process records before it, in ring 
   const ev = Buffer.alloc(FILE_EVENT.size);
   ev.writeUInt32LE(4242, FILE_EVENT.fields.tgid.offset);
   const t = new ProcessTable();
-  const { events, malformed } = decodeBatch(frame(ev, procBuffer(['cat', 'bin']), ev), [], t);
+  const { events, malformed } = decodeBatch(frame(ev, procBuffer(['cat', 'bin']), ev), t);
   assert.equal(malformed, 0);
   assert.equal(events.length, 2);
   assert.equal(events[0].lineage, undefined); // before its record

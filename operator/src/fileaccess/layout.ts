@@ -225,27 +225,92 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
 }
 
 /**
- * Splits a ring-buffer batch: file events, and process records (told apart
- * by their length) into `procs`, in ring order, so that each event is joined
- * with the records the kernel wrote before it. Without `procs`, process
- * records are skipped.
+ * A ring-buffer batch's file events, undecoded: where each record starts in
+ * `buf`, and the lineage of its process when the kernel wrote it one.
  */
-export function decodeBatch(batch: Buffer, out: RawFileEvent[] = [], procs?: LineageSink): { events: RawFileEvent[]; malformed: number } {
+export interface FileRecords {
+  buf: Buffer;
+  at: number[];
+  lineage: (Lineage | undefined)[];
+}
+
+/**
+ * Splits a ring-buffer batch: file events (their offsets), and process
+ * records (told apart by their length) into `procs`, in ring order, so that
+ * each event is joined with the records the kernel wrote before it. Without
+ * `procs`, process records are skipped.
+ */
+export function splitBatch(batch: Buffer, procs?: LineageSink): { records: FileRecords; malformed: number } {
+  const records: FileRecords = { buf: batch, at: [], lineage: [] };
   const malformed = forEachRecord(batch, (len, at) => {
     if (len === FILE_EVENT.size) {
-      const e = decodeFileEvent(batch, at);
-      if (procs) {
-        const l = procs.lineage(e.tgid);
-        if (l) e.lineage = l;
-      }
-      out.push(e);
+      records.at.push(at);
+      records.lineage.push(procs?.lineage(batch.readUInt32LE(at + F.tgid.offset)));
       return true;
     }
     if (len !== PROC_RECORD.size) return false;
     procs?.add(decodeProcRecord(batch, at));
     return true;
   });
-  return { events: out, malformed };
+  return { records, malformed };
+}
+
+/** The records of a batch, decoded (the CLI's trace, tests). */
+export function decodeRecords(r: FileRecords): RawFileEvent[] {
+  return r.at.map((at, i) => {
+    const e = decodeFileEvent(r.buf, at);
+    const l = r.lineage[i];
+    if (l) e.lineage = l;
+    return e;
+  });
+}
+
+/** Splits and decodes a batch (splitBatch, decodeRecords). */
+export function decodeBatch(batch: Buffer, procs?: LineageSink): { events: RawFileEvent[]; malformed: number } {
+  const { records, malformed } = splitBatch(batch, procs);
+  return { events: decodeRecords(records), malformed };
+}
+
+/** A ring record of `e` (tests and benchmarks: the inverse of decodeFileEvent). */
+export function encodeFileEvent(e: RawFileEvent, out = Buffer.alloc(FILE_EVENT.size), at = 0): Buffer {
+  out.fill(0, at, at + FILE_EVENT.size);
+  out.writeUInt32LE(e.tsNs % 4294967296, at + F.ts_ns.offset);
+  out.writeUInt32LE(Math.floor(e.tsNs / 4294967296), at + F.ts_ns.offset + 4);
+  out.writeBigUInt64LE(e.ino, at + F.ino.offset);
+  out.writeBigUInt64LE(e.cgroupId, at + F.cgroup_id.offset);
+  out.writeUInt32LE(e.dev >>> 0, at + F.dev.offset);
+  out.writeUInt32LE(e.watchId >>> 0, at + F.watch_id.offset);
+  out.writeUInt32LE(e.pid >>> 0, at + F.pid.offset);
+  out.writeUInt32LE(e.tgid >>> 0, at + F.tgid.offset);
+  out.writeUInt32LE(e.ppid >>> 0, at + F.ppid.offset);
+  out.writeUInt32LE(e.uid >>> 0, at + F.uid.offset);
+  out.writeUInt32LE(e.gid >>> 0, at + F.gid.offset);
+  out.writeUInt32LE(e.access >>> 0, at + F.access.offset);
+  out.writeUInt32LE(e.rawMask >>> 0, at + F.raw_mask.offset);
+  out.writeUInt16LE(e.fileMode, at + F.file_mode.offset);
+  out.writeUInt8(e.source, at + F.source.offset);
+  out.writeUInt8(e.verdict, at + F.verdict.offset);
+  out.write(e.comm.slice(0, F.comm.size - 1), at + F.comm.offset, 'latin1');
+  out.writeUInt32LE(e.count >>> 0, at + F.count.offset);
+  return out;
+}
+
+/**
+ * Ring records of `events`, as a batch the way the kernel's ring buffer gives
+ * it (each after an 8-byte header, padded to 8), with their lineages: tests and
+ * benchmarks feed the pipeline with it.
+ */
+export function recordsOf(events: RawFileEvent[]): FileRecords {
+  const stride = 8 + FILE_EVENT.size;
+  const buf = Buffer.alloc(events.length * stride);
+  const records: FileRecords = { buf, at: [], lineage: [] };
+  events.forEach((e, i) => {
+    buf.writeUInt32LE(FILE_EVENT.size, i * stride);
+    encodeFileEvent(e, buf, i * stride + 8);
+    records.at.push(i * stride + 8);
+    records.lineage.push(e.lineage);
+  });
+  return records;
 }
 
 // one array per mask, made once: a record's access list is never changed in place (narrowing makes a new one)

@@ -14,7 +14,9 @@ import {
   INODE_KEY,
   RawFileEvent,
   WATCH,
-  decodeBatch,
+  FileRecords,
+  decodeRecords,
+  splitBatch,
   encodeInodeKey,
   encodeWatch,
 } from './layout';
@@ -450,13 +452,22 @@ export class FileAccessMonitor {
 
   /** Starts the ring-buffer thread (once); cb gets each batch of decoded events. */
   onEvents(cb: (events: RawFileEvent[]) => void, pollTimeoutMs = 100): void {
+    this.onRecords((r) => cb(decodeRecords(r)), pollTimeoutMs);
+  }
+
+  /**
+   * Starts the ring-buffer thread (once); cb gets each batch's file events
+   * undecoded, joined with their lineage (the agent's pipeline reads the
+   * fields it needs where they are).
+   */
+  onRecords(cb: (records: FileRecords) => void, pollTimeoutMs = 100): void {
     const obj = this.live('onEvents');
     if (this.poll) throw new HiveError('onEvents: events are delivered already');
     const onBatch = (batch: Buffer) => {
-      const { events, malformed } = decodeBatch(batch, [], this.processes);
+      const { records, malformed } = splitBatch(batch, this.processes);
       this.malformed += malformed;
       try {
-        cb(events);
+        cb(records);
       } catch (e) {
         this.log.error({ err: e }, 'event handler failed');
       }

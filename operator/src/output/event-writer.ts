@@ -17,7 +17,9 @@
 // that stops reading cannot make the agent hold unbounded memory: past
 // MAX_PENDING queued bytes lines are dropped, counted (`dropped`) and warned of.
 // A kind may have its own serializer (setLineFormat: file events have one that
-// gives JSON.stringify's text in a fraction of its time).
+// gives JSON.stringify's text in a fraction of its time). A caller that makes
+// its lines as bytes writes them straight into the current chunk (room, commit:
+// the file pipeline); a record written as text after them follows them.
 import fs from 'node:fs';
 import { log } from '../util/log';
 
@@ -37,9 +39,13 @@ export function setLineFormat(kind: string, line: (rec: EventRecord) => string):
 export const MAX_PENDING = 64 << 20;
 
 export class EventWriter<R extends EventRecord = EventRecord> {
-  /** Lines not encoded yet, each with its newline. */
+  /** Lines not encoded yet, each with its newline; they follow the chunk's bytes. */
   private text = '';
   private lines = 0;
+  /** Lines written as bytes (room, commit) into the chunk being filled, and their count. */
+  private chunk: Buffer | undefined;
+  private chunkAt = 0;
+  private chunkLines = 0;
   private scheduled = false;
   /** Chunks the pipe has not taken yet, oldest first (the first maybe in part), and their line counts. */
   private readonly queue: { buf: Buffer; lines: number }[] = [];
@@ -63,6 +69,42 @@ export class EventWriter<R extends EventRecord = EventRecord> {
     this.text += `${line}\n`;
     this.lines++;
     if (this.text.length >= CHUNK) this.hand();
+    this.schedule();
+  }
+
+  /** Whether lines may be written as bytes: not with a renderer (--pretty), which needs the record. */
+  get takesBytes(): boolean {
+    return this.render === undefined;
+  }
+
+  /**
+   * A buffer with `max` bytes free from `at` (the position): write whole lines
+   * there, then commit(end, lines). Valid until the next call on the writer.
+   */
+  room(max: number): Buffer {
+    // text gathered before these bytes goes first
+    if (this.lines || (this.chunk && this.chunk.length - this.chunkAt < max)) this.hand();
+    if (!this.chunk) {
+      this.chunk = Buffer.allocUnsafe(Math.max(CHUNK, max));
+      this.chunkAt = 0;
+    }
+    return this.chunk;
+  }
+
+  /** Where room()'s buffer is free from. */
+  get at(): number {
+    return this.chunkAt;
+  }
+
+  /** The lines written into room()'s buffer, up to `end`. */
+  commit(end: number, lines: number): void {
+    this.chunkAt = end;
+    this.chunkLines += lines;
+    if (end >= CHUNK) this.hand();
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -74,6 +116,18 @@ export class EventWriter<R extends EventRecord = EventRecord> {
 
   /** The gathered chunk to the queue, then as much of the queue as the pipe takes. */
   private hand(): void {
+    if (this.chunkLines) {
+      const lines = this.chunkLines;
+      if (this.closed || this.queued + this.chunkAt > MAX_PENDING) this.drop(lines);
+      else {
+        // the queue keeps the chunk; the next lines go into a new one
+        this.queue.push({ buf: this.chunk!.subarray(0, this.chunkAt), lines });
+        this.queued += this.chunkAt;
+        this.chunk = undefined;
+      }
+      this.chunkAt = 0;
+      this.chunkLines = 0;
+    }
     if (this.lines) {
       // the UTF-8 length is at least the text's length: a full queue is known without encoding
       if (this.closed || this.queued + this.text.length > MAX_PENDING) this.drop(this.lines);

@@ -20,8 +20,8 @@ interface Window<R> {
   last?: R;
 }
 
-export class RateLimiter<R extends Countable> {
-  private readonly windows = new Map<string, Window<R>>();
+export class RateLimiter<R extends Countable, K = string> {
+  private readonly windows = new Map<K, Window<R>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -34,11 +34,18 @@ export class RateLimiter<R extends Countable> {
   }
 
   /** Passes `rec` on, or holds it back when `key` is over `limit` events this second. */
-  offer(key: string, limit: number | undefined, rec: R): void {
-    if (!limit) {
-      this.emit(rec);
-      return;
-    }
+  offer(key: K, limit: number | undefined, rec: R): void {
+    if (!limit || this.admit(key, limit, rec.count ?? 1)) this.emit(rec);
+    else this.held(key, rec);
+  }
+
+  /**
+   * Whether a record of `key` (standing for `count` accesses) goes out now:
+   * true, it is counted against the limit and the caller writes it; false, it
+   * is held back, its count added to the window's, and the caller hands the
+   * record to held() (a caller that writes lines as bytes builds a record only then).
+   */
+  admit(key: K, limit: number, count: number): boolean {
     const t = this.now();
     let w = this.windows.get(key);
     if (w && t - w.start >= 1000) {
@@ -51,14 +58,19 @@ export class RateLimiter<R extends Countable> {
     }
     if (w.emitted < limit) {
       w.emitted++;
-      this.emit(rec);
-    } else {
-      w.suppressed += rec.count ?? 1;
-      w.last = rec;
+      return true;
     }
+    w.suppressed += count;
+    return false;
   }
 
-  private close(key: string, w: Window<R>): void {
+  /** The record admit() held back last for `key`: the window's summary is written as it. */
+  held(key: K, rec: R): void {
+    const w = this.windows.get(key);
+    if (w) w.last = rec;
+  }
+
+  private close(key: K, w: Window<R>): void {
     this.windows.delete(key);
     if (w.suppressed && w.last) this.emit({ ...w.last, count: w.suppressed });
   }
