@@ -38,6 +38,8 @@ import { ContainerRuntime } from './container-runtime';
 import { podSignature } from './pod-signature';
 import { Explanation } from './dry-run';
 import { WorkQueue } from './work-queue';
+import { RecentPids } from './recent-pids';
+import { Yielder } from '../util/yield';
 import { NodeEnforcement, TraceEnforcement, traceEnforcement } from './enforcement';
 import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
 
@@ -102,9 +104,14 @@ export class Reconciler {
   /** Debounce of keeper notifications, per trace. */
   private readonly pathTimers = new Map<string, NodeJS.Timeout>();
   private readonly log: Logger;
+  /** Container pids from the runtime, reused while the process lives (recent-pids.ts). */
+  private readonly pids: RecentPids;
+  /** Shared by the workers: the event loop gets a turn at least every 10 ms of reconciling. */
+  private readonly yielder = new Yielder(10);
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.log;
+    this.pids = new RecentPids((id) => o.runtime.pid(id), o.hostProc);
     this.queue = new WorkQueue<TraceKey, Cause>({
       id: traceId,
       work: (key, causes) => this.reconcile(key, causes),
@@ -166,6 +173,7 @@ export class Reconciler {
    * the new id is watched without waiting for the status (see containerTarget).
    */
   taskStarted(containerId: string): void {
+    this.pids.forget(containerId);
     const named = (p: k8s.V1Pod) => (p.status?.containerStatuses ?? []).some((s) => s.containerID?.endsWith(`://${containerId}`) || s.containerID === containerId);
     const known = this.o.pods.list().filter(named);
     if (known.length > 0) {
@@ -237,6 +245,7 @@ export class Reconciler {
         if (!trace.spec.paths?.length) continue;
         for (const c of pod.spec?.containers ?? []) {
           if (trace.spec.containers && !trace.spec.containers.includes(c.name)) continue;
+          await this.yielder.maybe();
           const owner: OwnerKey = { trace: key, podUid: podRef.uid, container: c.name };
           let target: Target;
           try {
@@ -305,12 +314,12 @@ export class Reconciler {
       }
     }
     if (started && started !== id) {
-      const pid = await this.o.runtime.pid(started);
+      const pid = await this.pids.pid(started);
       if (pid) return { id: started, pid };
     }
     this.started.delete(startedKey); // the status caught up, or that task is gone
     if (!id) return { reason: 'container not running' };
-    const pid = await this.o.runtime.pid(id);
+    const pid = await this.pids.pid(id);
     return pid ? { id, pid } : { reason: 'container not running' };
   }
 

@@ -136,7 +136,12 @@ class AgentChild {
   }
 
   async metrics(): Promise<Sample[]> {
-    return parseMetrics(await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text());
+    try {
+      return parseMetrics(await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text());
+    } catch (e) {
+      // the agent died, most likely: what it said last is the reason
+      throw new Error(`agent metrics: ${(e as Error).message} (agent exit code ${this.child.exitCode}, signal ${this.child.signalCode}); its last log lines:\n${this.logs.slice(-15).join('\n')}`);
+    }
   }
 
   probe(): Probe | undefined {
