@@ -9,7 +9,7 @@
 // A record object is built only where something needs one: a record the
 // rateLimit holds back (the window's summary is written as the last of them),
 // a read the correlator wants, or a writer that renders (--pretty).
-import { ACCESS, FILE_EVENT, FileRecords, VERDICT, VERDICT_CODE, accessNames, decodeFileEvent } from '../fileaccess/layout';
+import { ACCESS, FILE_EVENT, FileRecords, VERDICT, VERDICT_CODE, accessNames, decodeFileEvent, recordCount, recordTs } from '../fileaccess/layout';
 import { cString } from '../bpf/records';
 import type { Lineage } from '../bpf/proc-record';
 import type { Owner } from '../fileaccess/watch-registry';
@@ -120,7 +120,7 @@ export class FilePipeline {
       if (owners.length === 0) continue;
       const v = buf[r + F.verdict.offset];
       const kernelVerdict = VERDICT[v] !== undefined ? v : ALLOWED; // toRecord's reading of an unknown one
-      const count = buf.readUInt32LE(r + F.count.offset) || 1;
+      const count = recordCount(buf, r);
       const l = lineage[k];
       for (const o of owners) {
         if (!o.trace) continue; // every agent owner has one
@@ -145,7 +145,7 @@ export class FilePipeline {
         const t = s.tally!;
         t.events += count;
         t.byKind[verdict * 8 + (mask & 7)] += count;
-        t.lastNs = buf.readUInt32LE(r + F.ts_ns.offset + 4) * 4294967296 + buf.readUInt32LE(r + F.ts_ns.offset);
+        t.lastNs = recordTs(buf, r);
         if (this.inventory.enabled) {
           // executableOf: the exe, or the comm where the kernel wrote no process record
           const exe = l?.exe || cString(buf, r + F.comm.offset, F.comm.size);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { spawn } from 'node:child_process';
 import { FileAccessMonitor } from '../fileaccess/monitor';
-import { ACCESS_ALL, FILE_EVENT } from '../fileaccess/layout';
+import { ACCESS_ALL, recordCount } from '../fileaccess/layout';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import { FilePipeline } from '../agent/file-pipeline';
 import { AgentMetrics } from '../agent/metrics';
@@ -72,7 +72,7 @@ async function child(file: string, aggregate: boolean): Promise<void> {
   monitor.onRecords((recs) => {
     pipeline.handle(recs);
     records += recs.at.length;
-    for (const at of recs.at) accesses += recs.buf.readUInt32LE(at + FILE_EVENT.fields.count.offset) || 1;
+    for (const at of recs.at) accesses += recordCount(recs.buf, at);
   });
   fs.writeSync(3, 'ready\n');
   const lines = readline.createInterface({ input: process.stdin });

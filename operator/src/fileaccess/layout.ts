@@ -201,10 +201,19 @@ function u64(buf: Buffer, at: number): bigint {
   return hi === 0 ? BigInt(buf.readUInt32LE(at)) : buf.readBigUInt64LE(at);
 }
 
+/** A file record's monotonic ns as a double: exact to the ns for 104 days of uptime, then to 2 ns. */
+export function recordTs(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + F.ts_ns.offset + 4) * 4294967296 + buf.readUInt32LE(at + F.ts_ns.offset);
+}
+
+/** The accesses a file record stands for: 1, or a storm aggregate's count. */
+export function recordCount(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + F.count.offset) || 1;
+}
+
 export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
   return {
-    // Monotonic ns as a double: exact to the ns for 104 days of uptime, then to 2 ns.
-    tsNs: buf.readUInt32LE(at + F.ts_ns.offset + 4) * 4294967296 + buf.readUInt32LE(at + F.ts_ns.offset),
+    tsNs: recordTs(buf, at),
     ino: u64(buf, at + F.ino.offset),
     cgroupId: u64(buf, at + F.cgroup_id.offset),
     dev: buf.readUInt32LE(at + F.dev.offset),
@@ -220,7 +229,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     source: buf.readUInt8(at + F.source.offset),
     verdict: buf.readUInt8(at + F.verdict.offset),
     comm: cString(buf, at + F.comm.offset, F.comm.size),
-    count: buf.readUInt32LE(at + F.count.offset) || 1,
+    count: recordCount(buf, at),
   };
 }
 

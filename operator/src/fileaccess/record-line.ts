@@ -10,7 +10,7 @@
 import { formatDev } from '../sys/devnum';
 import type { Lineage } from '../bpf/proc-record';
 import { Clock } from '../output/clock';
-import { FILE_EVENT, SOURCE, VERDICT, accessNames } from './layout';
+import { FILE_EVENT, SOURCE, VERDICT, accessNames, recordCount, recordTs } from './layout';
 import type { WatchInfo } from './file-event';
 
 const F = FILE_EVENT.fields;
@@ -171,9 +171,8 @@ export class FileLineEncoder {
 
   /** Writes one line (with its newline) at `at`; returns where it ends. */
   encode(buf: Buffer, at: number, rec: Buffer, r: number, owner: OwnerLine, access: number, verdict: number, lineage: Buffer | undefined): number {
-    const ts = rec.readUInt32LE(r + F.ts_ns.offset + 4) * 4294967296 + rec.readUInt32LE(r + F.ts_ns.offset);
     let i = put(buf, at, TIME);
-    i = put(buf, i, this.time.get(ts));
+    i = put(buf, i, this.time.get(recordTs(rec, r)));
     i = put(buf, i, owner.head);
     i = u64(buf, i, rec, r + F.ino.offset, true);
     i = put(buf, i, DEV);
@@ -200,7 +199,7 @@ export class FileLineEncoder {
     i = u64(buf, i, rec, r + F.cgroup_id.offset, false);
     buf[i++] = 0x22;
     i = put(buf, i, owner.tail);
-    const count = rec.readUInt32LE(r + F.count.offset);
+    const count = recordCount(rec, r);
     if (count > 1) {
       i = put(buf, i, COUNT);
       i = digits(buf, i, count);
