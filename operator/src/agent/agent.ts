@@ -76,6 +76,8 @@ export interface AgentOptions {
   inventorySize?: number;
   /** The inventory in a trace's status is written at most this often. */
   inventoryIntervalMs?: number;
+  /** The kernel's storm folding interval (absent: the monitor's default; 0: off). */
+  aggregateMs?: number;
   /** false: the node's kill switch, every deny or kill trace is audited (would-deny). Default true. */
   enforce?: boolean;
   /** Processes in the host's mount namespace may be stopped too (default: exempt). */
@@ -128,7 +130,7 @@ export class Agent {
       // without it nothing is stopped here: deny and kill traces say why
       hostProblem = `the host's processes cannot be exempted: ${errorMessage(e)} (--allow-host-enforcement enforces without)`;
     }
-    const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, enforce: 'capable', exemptMountNs, log });
+    const { monitor, reasons } = FileAccessMonitor.open({ mode: o.mode, maxWatches: o.maxWatches, ringBufferBytes: AGENT_FILE_RING_BYTES, aggregateMs: o.aggregateMs, enforce: 'capable', exemptMountNs, log });
     this.monitor = monitor;
     const enforcement: NodeEnforcement = { mode: monitor.mode, can: monitor.enforce, enabled: o.enforce !== false, ...(hostProblem ? { problem: hostProblem } : {}) };
     // paths follow their files; a path that changes state makes its trace report again

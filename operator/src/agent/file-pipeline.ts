@@ -64,9 +64,6 @@ export class FilePipeline {
   private readonly owners = new WeakMap<Owner, OwnerState>();
   private readonly encoder: FileLineEncoder;
   private batch = 0;
-  /** The ISO time of the last millisecond asked (the inventory's), reused while it is the same. */
-  private lastMs = NaN;
-  private lastTime = '';
   /** Sees every enriched record its trace wants before the rate limit (the correlator). */
   tap: FileTap | undefined;
 
@@ -150,7 +147,7 @@ export class FilePipeline {
           // executableOf: the exe, or the comm where the kernel wrote no process record
           const exe = l?.exe || cString(buf, r + F.comm.offset, F.comm.size);
           const uid = buf.readUInt32LE(r + F.uid.offset);
-          for (const a of accessNames(mask)) this.inventory.addAccess(s.id, o, exe, o.path, a, count, this.timeOf(t.lastNs), uid);
+          for (const a of accessNames(mask)) this.inventory.addAccess(s.id, o, exe, o.path, a, count, this.clock.toIso(t.lastNs), uid);
         }
       }
     }
@@ -177,14 +174,6 @@ export class FilePipeline {
     return toRecord(e, o, this.clock, this.nodeName);
   }
 
-  private timeOf(monoNs: number): string {
-    const ms = this.clock.wallMs(monoNs);
-    if (ms !== this.lastMs) {
-      this.lastTime = this.clock.isoOfMs(ms);
-      this.lastMs = ms;
-    }
-    return this.lastTime;
-  }
 
   /** Events seen for a trace since the agent started. */
   counters(trace: TraceKey): Counters | undefined {

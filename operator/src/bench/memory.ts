@@ -105,11 +105,11 @@ class AgentChild {
     this.probeFile = probeFile;
   }
 
-  static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string, main = BUNDLE): Promise<AgentChild> {
+  static async start(nodeFlags: string[], env: NodeJS.ProcessEnv, dir: string, main = BUNDLE, agentArgs: string[] = []): Promise<AgentChild> {
     const probeFile = path.join(dir, `probe-${Date.now()}.json`);
     const devnull = fs.openSync('/dev/null', 'w');
     const snap = process.env.HIVE_BENCH_HEAPSNAPSHOT || process.env.HIVE_BENCH_HEAPSNAPSHOT_LOAD ? ['--heapsnapshot-signal=SIGUSR2'] : [];
-    const child = spawn(process.execPath, [...nodeFlags, ...snap, '--require', PROBE, main, 'agent', '--metrics-port', '0'], {
+    const child = spawn(process.execPath, [...nodeFlags, ...snap, '--require', PROBE, main, 'agent', '--metrics-port', '0', ...agentArgs], {
       env: { ...process.env, ...env, HIVE_MEMORY_PROBE: probeFile, HIVE_MEMORY_PROBE_PROFILE: env.HIVE_BENCH_CPUPROF ?? '' },
       stdio: ['ignore', devnull, 'pipe'],
     });
@@ -203,6 +203,8 @@ export const FLAG_ARMS: { name: string; flags: string[]; main?: string }[] = [
   { name: 'node defaults', flags: [] },
   { name: '--max-semi-space-size=1', flags: ['--max-semi-space-size=1'] },
 ];
+/** Agent options at scale: no storm folding, so the load is the pipeline's. */
+const SCALE_AGENT_ARGS = ['--aggregate-interval', '0'];
 /** Idle also runs the unbundled modules (operator/dist/cli/main.js), to show what the bundle saves. */
 const IDLE_ARMS = [...FLAG_ARMS, { name: 'unbundled, node defaults', flags: [], main: UNBUNDLED }];
 
@@ -299,7 +301,9 @@ async function scale(s: Setup, o: ScaleOptions, log: Logger): Promise<{ rows: Ro
   const setup: Row = { pods: o.pods, 'paths per pod': o.pathsPerPod, 'files (inodes) watched': o.inodes, HiveTraces: o.traces, 'seconds to run the pods': +podsSeconds.toFixed(1), 'load average': load1() };
   log.info(setup, 'scale set up');
 
-  // the reader: open+close of 16 watched files of pod 0, pinned to the last CPU
+  // the reader: open+close of 16 watched files of pod 0, pinned to the last CPU;
+  // the kernel's folding is off at scale, so every open is an event through the
+  // whole pipeline (folded, the one reader is ~2 records per file a second)
   const readerFiles = Array.from({ length: 16 }, (_, d) => path.join(roots[0], 'data', `p${d % o.pathsPerPod}`, 'f0'));
   const openloop = path.join(REPO, 'build/openloop');
   const rows: Row[] = [];
@@ -309,7 +313,7 @@ async function scale(s: Setup, o: ScaleOptions, log: Logger): Promise<{ rows: Ro
     // HIVE_BENCH_CPUPROF_LOAD=FILE: the first arm's load phase is profiled instead
     const profile = k === 0 && process.env.HIVE_BENCH_CPUPROF;
     const loadProfile = k === 0 && process.env.HIVE_BENCH_CPUPROF_LOAD;
-    const a = await AgentChild.start(arm.flags, profile || loadProfile ? { ...s.env, HIVE_BENCH_CPUPROF: profile || loadProfile || '' } : s.env, s.dir);
+    const a = await AgentChild.start(arm.flags, profile || loadProfile ? { ...s.env, HIVE_BENCH_CPUPROF: profile || loadProfile || '' } : s.env, s.dir, BUNDLE, SCALE_AGENT_ARGS);
     if (profile) a.child.kill('SIGUSR2');
     try {
       // (re)start until every inode is in the kernel map and every trace reconciled once
@@ -365,6 +369,7 @@ async function scale(s: Setup, o: ScaleOptions, log: Logger): Promise<{ rows: Ro
       rows.push({
         ...base,
         phase: 'under load',
+        'kernel folding': SCALE_AGENT_ARGS.join(' '),
         'reader seconds': +secs.toFixed(1),
         'events/s offered (emitted + lost)': Math.round((emitted + dropped) / secs),
         'events/s (kernel emitted)': Math.round(emitted / secs),

@@ -14,6 +14,12 @@ test('hive agent: --cri-socket or HIVE_CRI_SOCKET; status and resync intervals i
   assert.deepEqual([o.criSocket, o.statusIntervalMs, o.resyncIntervalMs], ['/x.sock', 5000, 600_000]);
 });
 
+test('hive agent: --aggregate-interval in milliseconds, the monitor default 1000, 0 turns folding off', () => {
+  assert.equal(parseAgentArgs([], env).aggregateMs, 1000);
+  assert.equal(parseAgentArgs(['--aggregate-interval', '0'], env).aggregateMs, 0);
+  assert.throws(() => parseAgentArgs(['--aggregate-interval', '60001'], env), /--aggregate-interval must be from 0 to 60000, got 60001/);
+});
+
 test('hive agent: a bad interval names the option and what is allowed', () => {
   assert.throws(() => parseAgentArgs(['--status-interval', '0'], env), /--status-interval must be from 1 to 86400, got 0/);
   assert.throws(() => parseAgentArgs(['--resync-interval', '1m'], env), /--resync-interval must be a whole number from 1 to 86400, got '1m'/);

@@ -7,7 +7,7 @@ import { UsageError, errorMessage } from '../util/errors';
 import { ACCESS_NAMES, parseAccess } from '../fileaccess/layout';
 import { MODES, ModeOption, parseMode } from '../fileaccess/modes';
 import { Action, enforcementProblem } from '../fileaccess/action';
-import { DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../fileaccess/monitor';
+import { DEFAULT_AGGREGATE_MS, DEFAULT_MAX_WATCHES, MAX_MAX_WATCHES } from '../fileaccess/monitor';
 import { DEFAULT_CONTAINERD_SOCKET } from '../runtime/constants';
 import { DEFAULT_MAX_MATCHES } from '../resolve/in-root';
 import { Cidr, parseCidr, parseIp } from '../netmon/addr';
@@ -217,6 +217,15 @@ export const AGENT: CommandDef = {
     },
     { name: 'inventory-interval', kind: 'int', value: 'SECONDS', min: 1, max: 86400, default: 30, help: "a trace's access inventory in its status is written at most this often" },
     {
+      name: 'aggregate-interval',
+      kind: 'int',
+      value: 'MS',
+      min: 0,
+      max: 60_000,
+      default: DEFAULT_AGGREGATE_MS,
+      help: "the kernel folds a process's repeats of one access to one watched file within this many milliseconds into one event with a count (0: every access is an event)",
+    },
+    {
       name: 'enforce',
       kind: 'string',
       value: 'true|false',
@@ -260,6 +269,8 @@ export interface AgentArgs {
   inventorySize: number;
   /** The inventory is written at most this often per trace. */
   inventoryIntervalMs: number;
+  /** The kernel's storm folding interval (0: off). */
+  aggregateMs: number;
   /** Service CIDRs and other ranges counted as cluster traffic (besides nodes' pod CIDRs and addresses). */
   clusterCidrs: Cidr[];
   /** false: every deny or kill trace is audited on this node (would-deny). */
@@ -288,6 +299,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     resyncIntervalMs: 1000 * (v['resync-interval'] as number),
     inventorySize: v['inventory-size'] as number,
     inventoryIntervalMs: 1000 * (v['inventory-interval'] as number),
+    aggregateMs: v['aggregate-interval'] as number,
     clusterCidrs: agentCidrs(v),
     enforce: v.enforce === 'true',
     allowHostEnforcement: v['allow-host-enforcement'] === true,

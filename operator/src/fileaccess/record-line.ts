@@ -36,7 +36,7 @@ export function ownerLine(node: string, o: WatchInfo): OwnerLine {
 }
 
 /** The most bytes a line can take besides its owner's and process's parts (numbers, time, comm escaped, the constants). */
-export const LINE_FIXED_MAX = 640;
+const LINE_FIXED_MAX = 640;
 
 const ascii = (s: string) => Buffer.from(s, 'latin1');
 const TIME = ascii('{"time":"');
@@ -137,7 +137,7 @@ export function lineageBytes(l: Lineage): Buffer {
   return b;
 }
 
-/** The ISO time of a record's timestamp, as 24 bytes, reused while the millisecond is the same. */
+/** The ISO time of a record's timestamp as 24 bytes (Clock remembers the text; this, its bytes). */
 class TimeBytes {
   private ms = NaN;
   private readonly bytes = Buffer.alloc(24);

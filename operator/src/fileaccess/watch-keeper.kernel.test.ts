@@ -209,6 +209,36 @@ function suite(mode: ModeOption) {
     }
   });
 
+  test('keys naming the same pattern in one root share its resolution: one swap updates both, the last key out releases it', async () => {
+    const shared = path.join(dir, 'shared');
+    fs.mkdirSync(shared);
+    const f = path.join(shared, 'token');
+    fs.writeFileSync(f, 'v1\n');
+    const [a, b] = [key(), key()];
+    const resolutions = keeper.resolutions;
+    const dirsBefore = keeper.counters.dirsWatched;
+    keeper.set(a, { root: '/', patterns: [f], access: ACCESS_ALL, meta: { trace: { namespace: 'ns', name: 'a' } } });
+    keeper.set(b, { root: '/', patterns: [f, f], access: ACCESS_ALL, meta: { trace: { namespace: 'ns', name: 'b' } } });
+    assert.equal(keeper.resolutions, resolutions + 1, 'one resolution for the three mentions');
+    const old = inodeOf(f);
+    fs.writeFileSync(`${f}.new`, 'v2\n');
+    fs.renameSync(`${f}.new`, f);
+    const now = await swapped(f, old);
+    const owners = keeper.owners(monitor.lookup(now)!.watchId, ACCESS_ALL);
+    assert.deepEqual(owners.map((o) => o.trace?.name).sort(), ['a', 'b'], 'both keys own the new inode');
+    keeper.remove(a);
+    assert.ok(watched(now), 'b still watches it');
+    assert.equal(keeper.resolutions, resolutions + 1);
+    fs.writeFileSync(`${f}.new`, 'v3\n');
+    fs.renameSync(`${f}.new`, f);
+    const third = await swapped(f, now);
+    assert.deepEqual(keeper.owners(monitor.lookup(third)!.watchId, ACCESS_ALL).map((o) => o.trace?.name), ['b'], 'b follows it alone');
+    keeper.remove(b);
+    assert.equal(watched(third), false);
+    assert.equal(keeper.resolutions, resolutions);
+    assert.equal(keeper.counters.dirsWatched, dirsBefore);
+  });
+
   test('removing a key releases its inodes and its directory watches', async () => {
     const own = path.join(dir, 'own');
     fs.mkdirSync(own);

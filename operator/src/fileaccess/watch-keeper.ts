@@ -11,6 +11,10 @@
 // re-check is the safety net; what it catches is counted, so a missed
 // notification shows. The new inode is watched before the old one is released
 // (WatchRegistry adds before it removes), so a swap opens no gap.
+// Keys naming the same pattern in the same root (several traces on one
+// container, or one trace's paths on many keys of a pod) share one
+// resolution: resolved once, listened to once, re-resolved once per change,
+// and every key holding it is updated from it.
 import { Logger } from '../util/log';
 import { DirWatcher, dirKey } from '../resolve/dir-watcher';
 import { ANY_NAME, PatternResolution, resolvePattern } from '../resolve/pattern';
@@ -55,19 +59,27 @@ export interface KeeperOptions {
   onReresolved?: (cause: ReresolveCause) => void;
 }
 
+/** One pattern resolved in one root, shared by every key that names it there. */
 interface PatternWatch {
-  key: string;
+  /** Root, cap and pattern: what makes two keys' patterns the same one. */
+  id: string;
+  root: string;
+  maxMatches: number | undefined;
   res: PatternResolution;
   /** Directory keys this pattern listens to, with the names that matter there. */
   deps: Map<string, Set<string>>;
+  /** The keys holding it (its life: the last one gone, it stops listening). */
+  keys: Set<string>;
 }
 
 interface Entry {
   target: WatchTarget;
+  /** One per pattern, in the target's order (a pattern written twice: the same watch twice). */
   watches: PatternWatch[];
 }
 
 const fileId = (f: InRootFile) => `${f.dev}:${f.ino}`;
+const watchId = (root: string, maxMatches: number | undefined, pattern: string) => `${root}\0${maxMatches ?? ''}\0${pattern}`;
 
 /** Same root, paths and limits: only the owner's details (meta, access) may differ. */
 function sameWatch(a: WatchTarget, b: WatchTarget): boolean {
@@ -77,6 +89,8 @@ function sameWatch(a: WatchTarget, b: WatchTarget): boolean {
 export class WatchKeeper {
   readonly registry: WatchRegistry;
   private readonly entries = new Map<string, Entry>();
+  /** Every resolution some key holds, by watchId. */
+  private readonly watches = new Map<string, PatternWatch>();
   private readonly byDir = new Map<string, Set<PatternWatch>>();
   private readonly dirs: DirWatcher;
   private readonly rescan: NodeJS.Timeout | undefined;
@@ -100,24 +114,21 @@ export class WatchKeeper {
     if (before && sameWatch(before.target, target)) {
       // the same paths in the same root (an agent's periodic reconcile): check them, nothing to rebuild
       before.target = target;
-      for (const w of before.watches) this.reresolve(w, 'periodic');
+      for (const w of new Set(before.watches)) this.reresolve(w, 'periodic');
       this.apply(key);
       return this.status(key);
     }
     const restart = before !== undefined && before.target.root !== target.root;
-    const entry: Entry = { target, watches: [] };
+    // the new resolutions are taken (and listened to) before the old ones are let go: shared ones stay
+    const entry: Entry = { target, watches: target.patterns.map((p) => this.take(key, target.root, target.maxMatches, p)) };
     this.entries.set(key, entry);
-    for (const pattern of target.patterns) {
-      const w: PatternWatch = { key, res: resolvePattern(target.root, pattern, { maxMatches: target.maxMatches }), deps: new Map() };
-      entry.watches.push(w);
-      this.listen(w, target.root);
-      if (restart) {
-        const old = before.watches.find((o) => o.res.pattern === pattern);
+    if (restart) {
+      for (const w of entry.watches) {
+        const old = before.watches.find((o) => o.res.pattern === w.res.pattern);
         if (old && this.differs(old.res, w.res)) this.logChange(key, old.res, w.res, 'restart');
       }
     }
-    // the new directories are listened to before the old ones are let go: shared ones stay watched
-    if (before) for (const w of before.watches) this.unlisten(w);
+    if (before) this.release(key, before.watches, entry.watches);
     this.apply(key);
     return this.status(key);
   }
@@ -125,8 +136,8 @@ export class WatchKeeper {
   remove(key: string): void {
     const entry = this.entries.get(key);
     if (!entry) return;
-    for (const w of entry.watches) this.unlisten(w);
     this.entries.delete(key);
+    this.release(key, entry.watches, []);
     this.registry.remove(key);
   }
 
@@ -152,8 +163,8 @@ export class WatchKeeper {
   /** Resolves every pattern again (the safety net; also callable on demand). */
   recheck(cause: ReresolveCause = 'periodic'): void {
     this.dirs.refresh();
-    for (const [key, entry] of this.entries) {
-      for (const w of entry.watches) this.reresolve(w, cause);
+    for (const w of [...this.watches.values()]) this.reresolve(w, cause);
+    for (const key of this.entries.keys()) {
       try {
         this.apply(key); // retries what the kernel refused before (a full map), a no-op otherwise
       } catch (e) {
@@ -162,13 +173,43 @@ export class WatchKeeper {
     }
   }
 
+  /** How many distinct resolutions the keys hold (shared ones once). */
+  get resolutions(): number {
+    return this.watches.size;
+  }
+
   close(): void {
     clearInterval(this.rescan);
     this.dirs.close();
     this.byDir.clear();
   }
 
-  private listen(w: PatternWatch, root: string): void {
+  /** The resolution of `pattern` in `root` for `key`: the one already held if any, resolved now otherwise. */
+  private take(key: string, root: string, maxMatches: number | undefined, pattern: string): PatternWatch {
+    const id = watchId(root, maxMatches, pattern);
+    let w = this.watches.get(id);
+    if (!w) {
+      w = { id, root, maxMatches, res: resolvePattern(root, pattern, { maxMatches }), deps: new Map(), keys: new Set() };
+      this.watches.set(id, w);
+      this.listen(w);
+    }
+    w.keys.add(key);
+    return w;
+  }
+
+  /** `key` no longer holds `old` (but still holds `kept`): a resolution no key holds stops listening. */
+  private release(key: string, old: PatternWatch[], kept: PatternWatch[]): void {
+    for (const w of new Set(old)) {
+      if (kept.includes(w)) continue;
+      w.keys.delete(key);
+      if (w.keys.size > 0) continue;
+      this.watches.delete(w.id);
+      this.unlisten(w);
+    }
+  }
+
+  private listen(w: PatternWatch): void {
+    const { root } = w;
     for (const [dir, names] of w.res.deps) {
       const k = dirKey(root, dir);
       w.deps.set(k, names);
@@ -206,25 +247,27 @@ export class WatchKeeper {
   }
 
   private reresolve(w: PatternWatch, cause: ReresolveCause): void {
-    const entry = this.entries.get(w.key);
-    if (!entry || !entry.watches.includes(w)) return; // removed meanwhile
-    const next = resolvePattern(entry.target.root, w.res.pattern, { maxMatches: entry.target.maxMatches });
+    if (this.watches.get(w.id) !== w) return; // released meanwhile
+    const next = resolvePattern(w.root, w.res.pattern, { maxMatches: w.maxMatches });
     const old = w.res;
     this.unlisten(w);
     w.res = next;
-    this.listen(w, entry.target.root);
+    this.listen(w);
     const filesChanged = this.differs(old, next);
-    if (filesChanged) {
-      try {
-        this.apply(w.key);
-      } catch (e) {
-        // e.g. the kernel map is full: say so and keep following (the next re-check tries again)
-        this.log.error({ key: w.key, path: old.pattern, err: (e as Error).message }, 'cannot watch the re-resolved path');
-      }
-      this.logChange(w.key, old, next, cause);
-    }
     // what a status reports (state, reason, how many files) changed; a swap of one inode for another does not
-    if (old.state !== next.state || old.reason !== next.reason || old.files.length !== next.files.length) this.opts.onChange?.(w.key);
+    const statusChanged = old.state !== next.state || old.reason !== next.reason || old.files.length !== next.files.length;
+    for (const key of [...w.keys]) {
+      if (filesChanged) {
+        try {
+          this.apply(key);
+        } catch (e) {
+          // e.g. the kernel map is full: say so and keep following (the next re-check tries again)
+          this.log.error({ key, path: old.pattern, err: (e as Error).message }, 'cannot watch the re-resolved path');
+        }
+        this.logChange(key, old, next, cause);
+      }
+      if (statusChanged) this.opts.onChange?.(key);
+    }
   }
 
   private differs(a: PatternResolution, b: PatternResolution): boolean {

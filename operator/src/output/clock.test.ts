@@ -16,3 +16,9 @@ test('wallMs and isoOfMs compose to toIso', () => {
   const mono = Number(process.hrtime.bigint());
   for (const d of [0, 5e5, 1.5e9, 3600e9]) assert.equal(c.isoOfMs(c.wallMs(mono + d)), c.toIso(mono + d));
 });
+
+test('isoOfMs remembers only the last millisecond: repeats, and going back, give the right text', () => {
+  const c = new Clock();
+  const base = Date.UTC(2026, 11, 3, 23, 59, 59, 998);
+  for (const ms of [base, base, base + 1, base + 2, base + 2, base, base + 1000, base]) assert.equal(c.isoOfMs(ms), new Date(ms).toISOString(), `ms ${ms}`);
+});

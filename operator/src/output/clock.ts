@@ -8,6 +8,9 @@ export class Clock {
   // rates a Date and its toISOString per event were 7 % of the pipeline
   private second = NaN;
   private prefix = '';
+  // and the whole text of the last millisecond: a burst shares it
+  private ms = NaN;
+  private iso = '';
 
   /** The wall-clock millisecond of a monotonic timestamp. */
   wallMs(monoNs: number): number {
@@ -16,6 +19,7 @@ export class Clock {
 
   /** The ISO text of a wall-clock millisecond ("2026-12-03T08:05:16.042Z"). */
   isoOfMs(ms: number): string {
+    if (ms === this.ms) return this.iso;
     const s = Math.floor(ms / 1000);
     if (s !== this.second) {
       const iso = new Date(s * 1000).toISOString();
@@ -23,7 +27,8 @@ export class Clock {
       this.second = s;
     }
     const r = ms - s * 1000;
-    return `${this.prefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
+    this.ms = ms;
+    return (this.iso = `${this.prefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`);
   }
 
   toIso(monoNs: number): string {
