@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { RecentPids, processStart } from './recent-pids';
 
@@ -55,4 +56,32 @@ test('a failed ask is not kept: the next ask calls again', async () => {
   await assert.rejects(pids.pid('c'), /runtime down/);
   await assert.rejects(pids.pid('c'), /runtime down/);
   assert.equal(asked, 2);
+});
+
+test('a kept pid is checked through its open stat file, closed when forgotten or on close()', async () => {
+  const child = spawn('sleep', ['30']);
+  await new Promise((r) => child.once('spawn', r));
+  const statOpen = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === `/proc/${child.pid}/stat`;
+    } catch {
+      return false;
+    }
+  }).length;
+  try {
+    let asked = 0;
+    const pids = new RecentPids(async () => (asked++, child.pid!), '/proc');
+    await pids.pid('c');
+    assert.equal(statOpen(), 1, 'its stat file is open');
+    await pids.pid('c');
+    assert.equal(asked, 1);
+    pids.forget('c');
+    assert.equal(statOpen(), 0, 'forgotten: closed');
+    await pids.pid('c');
+    assert.equal(statOpen(), 1);
+    pids.close();
+    assert.equal(statOpen(), 0, 'close() closes it');
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

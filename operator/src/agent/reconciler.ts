@@ -405,7 +405,7 @@ export class Reconciler {
 
   stop(): Promise<void> {
     for (const t of this.pathTimers.values()) clearTimeout(t);
-    return this.queue.stop();
+    return this.queue.stop().finally(() => this.pids.close());
   }
 }
 

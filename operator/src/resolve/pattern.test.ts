@@ -70,6 +70,23 @@ test('a glob matches exactly, is capped and reported, and listens to its directo
   assert.equal(none.state, 'pending');
 });
 
+test("'dir/*' (listed directly) names what any other every-name glob names through fast-glob: dot files, directories, symlinks in and out", () => {
+  const d = path.join(root, 'etc/mixed');
+  fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+  for (const n of ['b', '.hidden', 'a b', 'Z']) fs.writeFileSync(path.join(d, n), '');
+  fs.symlinkSync('b', path.join(d, 'link'));
+  fs.symlinkSync('/escape/conf', path.join(d, 'out'));
+  fs.symlinkSync('nowhere', path.join(d, 'dangling'));
+  const fast = resolvePattern(root, '/etc/mixed/*');
+  const viaGlob = resolvePattern(root, '/etc/mixed/?*'); // every name of one or more characters: fast-glob's path
+  const seen = (r: typeof fast) => r.files.map((f) => `${f.path} ${f.ino}`);
+  assert.deepEqual(fast.files.map((f) => f.path.replace('/etc/mixed/', '')), ['.hidden', 'Z', 'a b', 'b', 'link', 'sub']);
+  assert.deepEqual(seen(fast), seen(viaGlob));
+  assert.deepEqual([...fast.deps].map(([k, v]) => [k, [...v].sort()]), [...viaGlob.deps].map(([k, v]) => [k, [...v].sort()]));
+  const cut = resolvePattern(root, '/etc/mixed/*', { maxMatches: 2 });
+  assert.deepEqual(cut.truncated, resolvePattern(root, '/etc/mixed/?*', { maxMatches: 2 }).truncated);
+});
+
 test('a missing path is pending and waits on the first missing component', () => {
   const r = resolvePattern(root, '/var/lib/app/token');
   assert.equal(r.state, 'pending');

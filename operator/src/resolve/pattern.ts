@@ -77,6 +77,21 @@ function globSync(root: string, dir: string, rest: string, onlyDirectories: bool
     .sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
+/**
+ * What `dir/*` matches (dot files too, as globSync): every entry, sorted.
+ * The common glob ("every file in this directory") skips fast-glob's set-up
+ * per call, which cost more than the readdir itself at node scale.
+ */
+function everyEntry(root: string, dir: string): { rel: string; symlink: boolean }[] {
+  let names: fs.Dirent[];
+  try {
+    names = fs.readdirSync(hostPath(root, dir), { withFileTypes: true });
+  } catch {
+    return []; // as globSync's suppressErrors: the traversal above already said why, if it matters
+  }
+  return names.map((d) => ({ rel: d.name, symlink: d.isSymbolicLink() })).sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
 const under = (dir: string, rel: string) => (dir === '/' ? `/${rel}` : `${dir}/${rel}`);
 
 function resolveGlob(root: string, pattern: string, limit: number): PatternResolution {
@@ -95,14 +110,15 @@ function resolveGlob(root: string, pattern: string, limit: number): PatternResol
   for (let k = dynamicAt + 1; k < segments.length; k++) {
     for (const d of globSync(root, t.final, segments.slice(dynamicAt, k).join('/'), true).slice(0, limit)) addDep(deps, under(t.final, d.rel), ANY_NAME);
   }
+  // a glob dynamic in its last segment only matches entries of its (resolved) base
+  const inBase = dynamicAt === segments.length - 1 && !segments[dynamicAt].includes('**') ? t.final : undefined;
   // matches are named under the base as written, found (and opened) under the resolved one
-  let matches = globSync(root, t.final, segments.slice(dynamicAt).join('/'), false).map((m) => ({ path: under(base, m.rel), symlink: m.symlink }));
+  const found = inBase !== undefined && segments[dynamicAt] === '*' ? everyEntry(root, inBase) : globSync(root, t.final, segments.slice(dynamicAt).join('/'), false);
+  let matches = found.map((m) => ({ path: under(base, m.rel), symlink: m.symlink }));
   if (matches.length > limit) {
     res.truncated = { seen: matches.length, limit };
     matches = matches.slice(0, limit);
   }
-  // a glob dynamic in its last segment only matches entries of its (resolved) base
-  const inBase = dynamicAt === segments.length - 1 && !segments[dynamicAt].includes('**') ? t.final : undefined;
   statAll(
     root,
     matches.map((m) => m.path),
