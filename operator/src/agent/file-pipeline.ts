@@ -174,7 +174,6 @@ export class FilePipeline {
     return toRecord(e, o, this.clock, this.nodeName);
   }
 
-
   /** Events seen for a trace since the agent started. */
   counters(trace: TraceKey): Counters | undefined {
     return this.seen.get(traceId(trace));

@@ -67,9 +67,8 @@ export class RecentPids {
       p = this.ask(containerId).then(
         (pid) => {
           this.asking.delete(containerId);
-          const start = pid ? processStart(this.hostProc, pid) : undefined;
-          if (pid && start !== undefined) this.keep(containerId, { pid, start, at: this.now() });
-          else this.drop(containerId);
+          this.drop(containerId);
+          if (pid) this.keep(containerId, pid);
           return pid;
         },
         (e: unknown) => {
@@ -103,18 +102,20 @@ export class RecentPids {
     }
   }
 
-  private keep(containerId: string, v: Kept): void {
-    this.drop(containerId);
+  /** Keeps `pid` with its start time, read through its stat file kept open (by path past MAX_OPEN); a pid already gone is not kept. */
+  private keep(containerId: string, pid: number): void {
+    const v: Kept = { pid, start: '', at: this.now() };
     if (this.open < MAX_OPEN) {
       try {
-        v.fd = fs.openSync(`${this.hostProc}/${v.pid}/stat`, 'r');
+        v.fd = fs.openSync(`${this.hostProc}/${pid}/stat`, 'r');
         this.open++;
-        // opened after the start was read: a pid reused in between shows here
-        if (this.startNow(v) !== v.start) return this.close1(v);
       } catch {
-        // read by path on each check instead
+        // gone already, or no descriptor to spare: read by path below
       }
     }
+    const start = this.startNow(v);
+    if (start === undefined) return this.close1(v);
+    v.start = start;
     this.known.set(containerId, v);
     if (this.known.size > MAX_KEPT) this.drop(this.known.keys().next().value as string);
   }
