@@ -53,6 +53,9 @@ function statAll(root: string, paths: string[], dir?: string): (InRootFile | { e
     .map((r, i) => (r.errno !== undefined ? r : { path: paths[i], ino: r.ino, dev: kernelDev({ major: r.major, minor: r.minor }), mode: r.mode }));
 }
 
+/** Code-unit order of names, as every listing here is sorted (a resolution's files in a stable order). */
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 const isDir = (f: InRootFile) => (f.mode & S_IFMT) === S_IFDIR;
 
 
@@ -74,7 +77,7 @@ function globSync(root: string, dir: string, rest: string, onlyDirectories: bool
   return fg
     .sync(rest, { cwd: hostPath(root, dir), dot: true, followSymbolicLinks: false, onlyFiles: false, onlyDirectories, suppressErrors: true, unique: true, objectMode: true })
     .map((m) => ({ rel: m.path, symlink: m.dirent.isSymbolicLink() }))
-    .sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    .sort((a, b) => byName(a.rel, b.rel));
 }
 
 /**
@@ -89,7 +92,7 @@ function everyEntry(root: string, dir: string): { rel: string; symlink: boolean 
   } catch {
     return []; // as globSync's suppressErrors: the traversal above already said why, if it matters
   }
-  return names.map((d) => ({ rel: d.name, symlink: d.isSymbolicLink() })).sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return names.map((d) => ({ rel: d.name, symlink: d.isSymbolicLink() })).sort((a, b) => byName(a.rel, b.rel));
 }
 
 const under = (dir: string, rel: string) => (dir === '/' ? `/${rel}` : `${dir}/${rel}`);
@@ -156,7 +159,7 @@ function resolvePath(root: string, pattern: string, limit: number): PatternResol
   addDep(deps, t.final, ANY_NAME);
   let names: fs.Dirent[];
   try {
-    names = fs.readdirSync(hostPath(root, t.final), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    names = fs.readdirSync(hostPath(root, t.final), { withFileTypes: true }).sort((a, b) => byName(a.name, b.name));
   } catch (e) {
     res.state = 'error';
     res.reason = `cannot list directory: ${(e as Error).message}`;
