@@ -17,6 +17,7 @@ const CRD = path.resolve(__dirname, '../../../config/crd/hive.io_hivetraces.yaml
 export function clusterSkip(): string | false {
   const unit = unitOnly();
   if (unit) return unit;
+  if (process.env.HIVE_TEST_CLUSTER) return false; // one already runs (TestCluster.startOrShared)
   for (const go of ['go', '/usr/local/go/bin/go']) {
     try {
       execFileSync(go, ['version'], { stdio: 'ignore' });
@@ -51,7 +52,22 @@ export class TestCluster {
     private readonly server: URL,
     private readonly ca: Buffer,
     readonly adminToken: string,
+    /** Started by someone else (HIVE_TEST_CLUSTER): stop() leaves it running. */
+    private readonly shared = false,
   ) {}
+
+  /**
+   * The API server of HIVE_TEST_CLUSTER (the kubeconfig of one that already
+   * runs: the qemu kernel matrix starts it on the host, since a Go API server
+   * under emulation would take minutes, and the guest reaches it through
+   * qemu's user network), else a new one as start() makes. Tests that share
+   * it name their own namespaces and nodes.
+   */
+  static startOrShared(port?: number): TestCluster {
+    const kubeconfig = process.env.HIVE_TEST_CLUSTER;
+    if (!kubeconfig) return TestCluster.start(port);
+    return TestCluster.open(path.dirname(kubeconfig), kubeconfig, true);
+  }
 
   /** Starts the API server; with `port`, on that port (a restart keeps it, so kubeconfigs stay valid). */
   static start(port?: number, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-cluster-')), extra: string[] = []): TestCluster {
@@ -72,13 +88,13 @@ export class TestCluster {
     return TestCluster.open(dir, path.join(dir, 'kubeconfig'));
   }
 
-  private static open(dir: string, kubeconfig: string): TestCluster {
+  private static open(dir: string, kubeconfig: string, shared = false): TestCluster {
     const kc = parse(fs.readFileSync(kubeconfig, 'utf8')) as {
       clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
       users: { user: { token: string } }[];
     };
     const c = kc.clusters[0].cluster;
-    return new TestCluster(dir, kubeconfig, new URL(c.server), Buffer.from(c['certificate-authority-data'], 'base64'), kc.users[0].user.token);
+    return new TestCluster(dir, kubeconfig, new URL(c.server), Buffer.from(c['certificate-authority-data'], 'base64'), kc.users[0].user.token, shared);
   }
 
   private static up(dir: string, port?: number, extra: string[] = []): string {
@@ -123,6 +139,7 @@ export class TestCluster {
   }
 
   stop(): void {
+    if (this.shared) return;
     execFileSync('bash', [path.join(CLUSTER_DIR, 'down.sh')], { env: { ...process.env, HIVE_CLUSTER_DIR: this.dir }, stdio: 'inherit' });
   }
 

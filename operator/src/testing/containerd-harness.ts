@@ -133,7 +133,7 @@ export class ContainerdHarness {
   private importImage(): void {
     const archive = busyboxImageArchive(path.join(this.dir, 'image'), {
       names: [IMAGE, PAUSE_IMAGE],
-      applets: ['sh', 'cat', 'sleep', 'ls', 'echo', 'true'],
+      applets: ['sh', 'cat', 'sleep', 'ls', 'echo', 'true', 'ln'],
       cmd: ['/bin/sleep', '1000000'],
       fixtures: (rootfs) => {
         fs.writeFileSync(path.join(rootfs, 'etc/secret'), 'container secret\n');
