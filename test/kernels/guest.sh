@@ -1,11 +1,12 @@
 #!/bin/bash
-# Runs inside the qemu guest, chrooted into the host's (read-only) root: the
+# Runs inside the qemu guest, whose root is the host's (read-only) root: the
 # project's own kernel-side tests, in every mode, with the real addon and BPF
 # objects from the host's build. Results go to /tmp/results (a 9p share).
 # usage: guest.sh REPO MODES EXPECT_MODES EXPECT_AUTO SUITES
-#   SUITES: comma-separated, of fileaccess (probe, hook suite, hive trace) and
-#   netmon (the network monitor's netns suite); run.sh leaves out what the
-#   kernel cannot run, and says so.
+#   SUITES: comma-separated, of fileaccess (probe, hook suite, hive trace),
+#   netmon (the network monitor's netns suite) and agent (spec.action through
+#   a real agent and containerd); run.sh leaves out what the kernel cannot
+#   run, and says so.
 set -u
 repo=$1 modes=$2 expect=$3 auto=$4 suites=${5:-fileaccess,netmon}
 out=/tmp/results
@@ -29,6 +30,12 @@ files=() patterns=()
 case ",$suites," in *,fileaccess,*)
   files+=(fileaccess/probe.kernel.test.js fileaccess/monitor.kernel.test.js fileaccess/watch-keeper.kernel.test.js fileaccess/enforce.kernel.test.js cli/trace.kernel.test.js)
   patterns+=('file-access hook' 'probe: modes' 'watch keeper in the running kernel' 'enforcement in the running kernel' 'prints one JSON line per access' 'replaced by rename' 'hive trace --deny') ;;
+esac
+# The agent in the modes that deny, with a containerd here and the host's API
+# server (run.sh sets HIVE_TEST_CLUSTER and HIVE_TEST_AGENT_MODES in env).
+case ",$suites," in *,agent,*)
+  files+=(agent/enforce.e2e.test.js)
+  patterns+=('HiveTrace spec.action through the agent') ;;
 esac
 case ",$suites," in *,netmon,*)
   files+=(netmon/netmon.netns.test.js)

@@ -82,7 +82,9 @@ function enforceSuite(requested: ModeOption): void {
         await ok('PATCH', `/api/v1/namespaces/${ns}/pods/web/status`, runningPodStatus(pods[ns].containers, ip, IMAGE), 'application/merge-patch+json');
       }
       // a second name for the file, made inside A's container (a symlink is resolved to its target's inode)
-      assert.equal((await exec(NS_A, ['ln', '-s', SECRET, '/tmp/secret-link'])).exitCode, 0);
+      const ln = await exec(NS_A, ['ln', '-s', SECRET, '/tmp/secret-link']);
+    const dbg = await exec(NS_A, ['ls', '-la', '/', '/tmp', '/etc']);
+    assert.equal(ln.exitCode, 0, `ln -s in A's container: ${ln.stdout}${ln.stderr} ${JSON.stringify(dbg)}`);
       agent = await startAgent(agentArgs, { KUBECONFIG: cluster.kubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket });
       const trace = (ns: string, name: string, action: string) =>
         ok('POST', `/apis/hive.io/v1alpha1/namespaces/${ns}/hivetraces`, {
