@@ -260,6 +260,45 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     assert.match(pretty.stdout, new RegExp(`^${node.name} \\S+ READ\\s+/etc/db/password .* by cat\\[\\d+\\] .*pod=demo/demo container=app`, 'm'));
   });
 
+  test('a kill trace through the deployed agent: the demo’s cat of its Secret volume file is killed, another file of the pod reads, deleting the trace lets cat read', async () => {
+    const trace = {
+      apiVersion: 'hive.io/v1alpha1',
+      kind: 'HiveTrace',
+      metadata: { name: 'guard', namespace: 'demo' },
+      spec: { paths: ['/etc/db/password'], selector: { matchLabels: { app: 'demo' } }, access: ['read'], action: 'kill' },
+    };
+    const r = await node.cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/demo/hivetraces', trace);
+    assert.equal(r.status, 201, `create the kill trace: ${JSON.stringify(r.body)}`);
+    let status: Obj | undefined;
+    await until(
+      async () => {
+        const t = await get('/apis/hive.io/v1alpha1/namespaces/demo/hivetraces/guard');
+        status = (t.status?.nodes ?? []).find((n: Obj) => n.node === node.name);
+        return status?.enforcement?.applied === 'kill' && status.conditions?.[0]?.status === 'True';
+      },
+      60000,
+      'the kill trace applied on the node',
+    );
+    assert.deepEqual(status!.enforcement, { applied: 'kill', mode: 'tracepoint' });
+    try {
+      const c = execDemo('cat /etc/db/password; echo "cat exit status: $?"');
+      assert.equal(c.status, 0, c.stderr);
+      assert.equal(c.stdout, 'cat exit status: 137\n', 'the cat got SIGKILL and printed nothing');
+      const other = execDemo('cat /var/run/secrets/kubernetes.io/serviceaccount/namespace');
+      assert.deepEqual([other.status, other.stdout], [0, 'demo'], 'an unwatched file of the same pod reads');
+      await until(
+        async () => (await events('--pod', 'demo/demo', '--kind', 'file')).some((e) => e.trace?.name === 'guard' && e.verdict === 'killed' && e.process.comm === 'cat'),
+        30000,
+        'a killed line of the guard trace in hive logs',
+      );
+    } finally {
+      const d = await node.cluster.request('DELETE', '/apis/hive.io/v1alpha1/namespaces/demo/hivetraces/guard');
+      assert.equal(d.status, 200, `delete the kill trace: ${JSON.stringify(d.body)}`);
+    }
+    await until(() => execDemo('cat /etc/db/password').status === 0, 30000, 'the cat reads once the trace is gone');
+    assert.equal(execDemo('cat /etc/db/password').stdout, 'not-a-real-password');
+  });
+
   test('deleting the agent pod: the DaemonSet starts another; the veth’s TC filters are the same, not doubled or leaked', async () => {
     assert.ok(demoVeth, 'the demo test found the veth');
     const old = await runningAgent();
