@@ -119,7 +119,7 @@ test('deny and kill masks: the union of the accesses their owners want stopped, 
   r.set('a/audit|u|c', [{ ...f, ...owner('audit', 7) }]);
   r.set('a/deny|u|c', [{ ...f, ...owner('deny', 2), action: 'deny' as const }]);
   let e = [...m.entries.values()][0];
-  assert.deepEqual([e.access, e.deny, e.kill], [7, 2, undefined]);
+  assert.deepEqual([e.access, e.deny, e.kill], [7, 2, 0]);
   assert.equal(r.owners(e.watchId, 2).find((o) => o.trace!.name === 'deny')!.action, 'deny');
   // the same masks again: nothing rewritten in the kernel
   let writes = 0;
