@@ -146,7 +146,8 @@ export function inodeArgPosition(): number | null {
 
 export class FileAccessMonitor {
   private obj: NativeBpfObject | null;
-  private readonly watched = new Map<string, WatchEntry>();
+  /** "dev:ino" -> watch id of what is in the kernel map (a number, not the caller's entry: one object fewer per inode). */
+  private readonly watched = new Map<string, number>();
   private readonly exempt = new Map<string, InodeRef>();
   private readonly log: Logger;
   private malformed = 0;
@@ -352,7 +353,7 @@ export class FileAccessMonitor {
       }
       throw new HiveError(`watch: ${describe(e)}`);
     }
-    for (const [k, e] of unique) this.watched.set(k, e);
+    for (const [k, e] of unique) this.watched.set(k, e.watchId);
   }
 
   /** Removes watched inodes; returns how many were present. */
@@ -409,8 +410,9 @@ export class FileAccessMonitor {
   }
 
   /** The watch an inode is in, if any (user-space view). */
-  lookup(ref: InodeRef): WatchEntry | undefined {
-    return this.watched.get(`${ref.dev}:${ref.ino}`);
+  lookup(ref: InodeRef): { watchId: number } | undefined {
+    const watchId = this.watched.get(`${ref.dev}:${ref.ino}`);
+    return watchId === undefined ? undefined : { watchId };
   }
 
   get watchedCount(): number {

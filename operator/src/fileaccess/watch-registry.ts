@@ -41,9 +41,9 @@ export interface InodeMap {
   unwatch(refs: InodeRef[]): number;
 }
 
-interface Slot {
+/** One watched inode; its own ino and dev (an InodeRef itself: no separate ref object per inode). */
+interface Slot extends InodeRef {
   id: number;
-  ref: InodeRef;
   owners: Owner[];
   /** What the kernel entry holds now, packed by packMasks (-1 when nothing: refused, or not written yet). */
   masks: number;
@@ -85,7 +85,8 @@ export class WatchRegistry {
     const had = this.byKey.get(key)?.size ?? 0;
     const touched = new Set<Slot>();
     for (const slot of this.byKey.get(key) ?? []) {
-      slot.owners = slot.owners.filter((o) => o.key !== key);
+      // exact-size arrays (filter and push leave room for 16 more: 150 B per inode)
+      slot.owners = slot.owners.filter((o) => o.key !== key).slice();
       touched.add(slot);
     }
     this.byKey.delete(key);
@@ -94,13 +95,13 @@ export class WatchRegistry {
       const ik = WatchRegistry.k(f);
       let slot = this.byInode.get(ik);
       if (!slot) {
-        slot = { id: this.nextId++, ref: { ino: f.ino, dev: f.dev }, owners: [], masks: -1 };
+        slot = { id: this.nextId++, ino: f.ino, dev: f.dev, owners: [], masks: -1 };
         this.byInode.set(ik, slot);
         this.byId.set(slot.id, slot);
       }
       const same = slot.owners.find((o) => o.key === key);
       if (same) (same.aliases ??= []).push(f.path);
-      else slot.owners.push({ key, path: f.path, access: f.access, action: f.action, intent: f.intent, trace: f.trace, pod: f.pod, container: f.container });
+      else slot.owners = slot.owners.concat({ key, path: f.path, access: f.access, action: f.action, intent: f.intent, trace: f.trace, pod: f.pod, container: f.container });
       mine.add(slot);
       touched.add(slot);
     }
@@ -112,13 +113,13 @@ export class WatchRegistry {
       const m = masksOf(slot.owners);
       const masks = slot.owners.length ? packMasks(m) : -1;
       if (slot.owners.length === 0) {
-        remove.push(slot.ref);
-        this.byInode.delete(WatchRegistry.k(slot.ref));
+        remove.push({ ino: slot.ino, dev: slot.dev });
+        this.byInode.delete(WatchRegistry.k(slot));
         this.byId.delete(slot.id);
       } else if (masks !== slot.masks) {
         // one literal of one shape: spreads of optional parts gave every entry its own hidden
         // class (65,536 maps, ~20 MiB of heap at 65,536 inodes; the monitor keeps the entries)
-        add.push({ ino: slot.ref.ino, dev: slot.ref.dev, watchId: slot.id, access: m.access, deny: m.deny, kill: m.kill, would: m.would });
+        add.push({ ino: slot.ino, dev: slot.dev, watchId: slot.id, access: m.access, deny: m.deny, kill: m.kill, would: m.would });
       }
       slot.masks = masks;
     }
