@@ -2,9 +2,11 @@
 
 #include <bpf/libbpf.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "errors.h"
 #include "libbpf_log.h"
@@ -40,20 +42,45 @@ RingbufPoller::RingbufPoller(Napi::Env env, std::string op, int map_fd, Napi::Fu
 
 RingbufPoller::~RingbufPoller() { Stop(); }
 
+BatchBytes::BatchBytes(size_t reserve) {
+  if (reserve == 0) return;
+  void* p = mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();  // as the vector it replaces would
+  data_ = static_cast<uint8_t*>(p);
+  capacity_ = reserve;
+}
+
+BatchBytes::~BatchBytes() {
+  if (data_) munmap(data_, capacity_);
+}
+
+uint8_t* BatchBytes::Append(size_t n) {
+  if (size_ + n > capacity_) {
+    // a record past the reserve (none of ours is that large): grow, pages stay lazy
+    size_t want = ((size_ + n) * 2 + 4095) & ~size_t(4095);
+    void* p = data_ ? mremap(data_, capacity_, want, MREMAP_MAYMOVE)
+                    : mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<uint8_t*>(p);
+    capacity_ = want;
+  }
+  uint8_t* at = data_ + size_;
+  size_ += n;
+  return at;
+}
+
 int RingbufPoller::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingbufPoller*>(ctx);
-  if (!self->pending_) {
-    self->pending_ = new Delivery();
-    self->pending_->bytes.reserve(kMaxBatchBytes + 4096);
-  }
+  // reserved past the cut, so the record that crosses it still fits; untouched pages cost nothing
+  if (!self->pending_) self->pending_ = new Delivery(kMaxBatchBytes + 65536);
   auto& bytes = self->pending_->bytes;
   size_t padded = (size + 7) & ~size_t(7);
-  size_t off = bytes.size();
-  bytes.resize(off + 8 + padded);
+  uint8_t* at = bytes.Append(8 + padded);
   uint32_t len = static_cast<uint32_t>(size);
-  std::memcpy(bytes.data() + off, &len, 4);
-  std::memset(bytes.data() + off + 4, 0, 4);
-  std::memcpy(bytes.data() + off + 8, data, size);
+  std::memcpy(at, &len, 4);
+  std::memset(at + 4, 0, 4);
+  std::memcpy(at + 8, data, size);
+  if (padded > size) std::memset(at + 8 + size, 0, padded - size);
   self->pending_->count++;
   // libbpf stops after this sample (and counts it consumed) on a negative return.
   return bytes.size() >= kMaxBatchBytes ? kBatchFull : 0;
@@ -101,8 +128,15 @@ void RingbufPoller::CallJs(Napi::Env env, Napi::Function on_batch, Context* ctx,
     }
     uint32_t count = d->count;
     size_t len = d->bytes.size();
+    // V8 is told of the batch's memory, so that dropped batches are collected
+    // (and unmapped) as they pile up, not whenever the heap alone would ask
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(len));
     auto buf = Napi::Buffer<uint8_t>::New(env, d->bytes.data(), len,
-                                          [](Napi::Env, uint8_t*, Delivery* b) { delete b; }, d);
+                                          [](Napi::Env e, uint8_t*, Delivery* b) {
+                                            Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(b->bytes.size()));
+                                            delete b;
+                                          },
+                                          d);
     on_batch.Call({buf, Napi::Number::New(env, count)});
   } catch (const Napi::Error& e) {
     e.ThrowAsJavaScriptException();  // the callback threw: an uncaught exception, as from any callback

@@ -10,13 +10,35 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <thread>
-#include <vector>
 
 struct ring_buffer;
 
 namespace hive {
+
+// A batch's bytes in an anonymous mapping of their own: only the pages written
+// count in RSS, and munmap returns every one when JavaScript drops the Buffer.
+// (A std::vector came from glibc's arenas: freed 1 MiB batches stayed in the
+// poll thread's arena, since malloc's mmap threshold rises past a size once a
+// block of it is freed, and RSS under load kept what the queue once held.)
+class BatchBytes {
+ public:
+  explicit BatchBytes(size_t reserve);
+  ~BatchBytes();
+  BatchBytes(const BatchBytes&) = delete;
+  BatchBytes& operator=(const BatchBytes&) = delete;
+  // n more bytes at the end (the mapping grows if it must); where to write them.
+  uint8_t* Append(size_t n);
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0, capacity_ = 0;
+};
 
 class RingbufPoller {
  public:
@@ -33,7 +55,8 @@ class RingbufPoller {
  private:
   // What the thread hands over: a batch of records, or the error it ended on.
   struct Delivery {
-    std::vector<uint8_t> bytes;
+    explicit Delivery(size_t reserve = 0) : bytes(reserve) {}
+    BatchBytes bytes;
     uint32_t count = 0;
     int err = 0;
     std::string op, log;
