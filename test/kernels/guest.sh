@@ -8,7 +8,7 @@
 #   a real agent and containerd); run.sh leaves out what the kernel cannot
 #   run, and says so.
 set -u
-repo=$1 modes=$2 expect=$3 auto=$4 suites=${5:-fileaccess,netmon}
+repo=$1 modes=$2 expect=$3 auto=$4 suites=${5:-fileaccess,netmon,agent}
 out=/tmp/results
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HIVE_TEST_MODES=$modes HIVE_EXPECT_MODES=$expect HIVE_EXPECT_AUTO=$auto

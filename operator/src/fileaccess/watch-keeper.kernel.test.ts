@@ -9,13 +9,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FileAccessMonitor } from './monitor';
-import { ACCESS_ALL, RawFileEvent } from './layout';
+import { ACCESS, ACCESS_ALL, RawFileEvent } from './layout';
 import { WatchKeeper } from './watch-keeper';
 import { log } from '../util/log';
 import { inodeOf, kernelSkip, run, testModes, tmpDir, waitFor } from '../testing/kernel';
 import { ModeOption } from './modes';
 
 const skip = kernelSkip();
+/** The suite keeper's setRecheckMs: a set() of an unchanged target re-checks what is older. */
+const RECHECK_MS = 3000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
 describe('watch keeper in the running kernel', { skip, concurrency: true }, () => {
@@ -34,7 +37,7 @@ function suite(mode: ModeOption) {
     dir = tmpDir('hive-keeper-');
     monitor = FileAccessMonitor.open({ mode }).monitor;
     // no periodic re-check: every swap here must be caught by a notification
-    keeper = new WatchKeeper(monitor, { log: log.child({ module: 'test' }), rescanMs: 0 });
+    keeper = new WatchKeeper(monitor, { log: log.child({ module: 'test' }), rescanMs: 0, setRecheckMs: RECHECK_MS });
     monitor.onEvents((b) => events.push(...b), 20);
   });
   after(() => {
@@ -237,6 +240,50 @@ function suite(mode: ModeOption) {
     assert.equal(watched(third), false);
     assert.equal(keeper.resolutions, resolutions);
     assert.equal(keeper.counters.dirsWatched, dirsBefore);
+  });
+
+  test('a periodic set() of unchanged targets checks a shared resolution once, catches what no notification told, and takes new owner details', async () => {
+    const mnt = path.join(dir, 'mnt2');
+    const other = path.join(dir, 'other2');
+    fs.mkdirSync(mnt);
+    fs.mkdirSync(other);
+    const f = path.join(mnt, 'conf');
+    fs.writeFileSync(f, 'under');
+    fs.writeFileSync(path.join(other, 'conf'), 'over');
+    const [a, b] = [key(), key()];
+    const target = (name: string, access = ACCESS_ALL) => ({ root: '/', patterns: [f], access, meta: { trace: { namespace: 'ns', name } } });
+    const t0 = Date.now();
+    keeper.set(a, target('a'));
+    keeper.set(b, target('b'));
+    const old = inodeOf(f);
+    await sleep(200);
+    assert.equal((await run('mount', ['--bind', other, mnt])).code, 0);
+    try {
+      const now = inodeOf(f);
+      assert.notDeepEqual(now, old);
+      const resolves = keeper.counters.resolves;
+      const periodic = keeper.reresolved.periodic;
+      keeper.set(a, target('a'));
+      assert.ok(Date.now() - t0 < RECHECK_MS, 'still within the re-check interval (a slow machine would make this test meaningless)');
+      assert.equal(keeper.counters.resolves, resolves, 'resolved just now: not walked again');
+      assert.equal(watched(now), false);
+      await sleep(t0 + RECHECK_MS + 100 - Date.now());
+      keeper.set(a, target('a'));
+      assert.equal(keeper.counters.resolves, resolves + 1, 'older than the interval: checked');
+      assert.equal(keeper.reresolved.periodic, periodic + 2, 'one walk, and each owning key counts its changed watch');
+      assert.ok(watched(now) && !watched(old), 'the mount was caught');
+      keeper.set(b, target('b'));
+      assert.equal(keeper.counters.resolves, resolves + 1, "b's set() does not walk the shared resolution again");
+      const owners = () => keeper.owners(monitor.lookup(now)!.watchId, ACCESS_ALL);
+      assert.deepEqual(owners().map((o) => o.trace?.name).sort(), ['a', 'b'], 'both keys own the new inode');
+      keeper.set(b, target('b', ACCESS.read));
+      assert.equal(keeper.counters.resolves, resolves + 1);
+      assert.deepEqual(owners().map((o) => [o.trace?.name, o.access]).sort(), [['a', ACCESS_ALL], ['b', ACCESS.read]], "b's new access is its owner's");
+    } finally {
+      await run('umount', [mnt]);
+      keeper.remove(a);
+      keeper.remove(b);
+    }
   });
 
   test('removing a key releases its inodes and its directory watches', async () => {

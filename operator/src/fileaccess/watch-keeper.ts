@@ -15,6 +15,7 @@
 // container, or one trace's paths on many keys of a pod) share one
 // resolution: resolved once, listened to once, re-resolved once per change,
 // and every key holding it is updated from it.
+import { isDeepStrictEqual } from 'node:util';
 import { Logger } from '../util/log';
 import { DirWatcher, dirKey } from '../resolve/dir-watcher';
 import { ANY_NAME, PatternResolution, resolvePattern } from '../resolve/pattern';
@@ -51,6 +52,13 @@ export interface KeeperOptions {
   log: Logger;
   /** The safety-net re-check of every pattern (0: none). */
   rescanMs?: number;
+  /**
+   * A set() of an unchanged target (a periodic reconcile) re-checks a
+   * resolution only when it was last resolved at least this long ago: one
+   * shared by N keys is checked once per pass, not N times (default 5000; 0:
+   * every set() re-checks).
+   */
+  setRecheckMs?: number;
   coalesceMs?: number;
   minIntervalMs?: number;
   /** A key's patterns changed state (pending <-> watched, error) or number of files. */
@@ -66,6 +74,8 @@ interface PatternWatch {
   root: string;
   maxMatches: number | undefined;
   res: PatternResolution;
+  /** When it was last resolved (Date.now()). */
+  resolvedAt: number;
   /** The keys holding it (its life: the last one gone, it stops listening). */
   keys: Set<string>;
 }
@@ -74,6 +84,11 @@ interface Entry {
   target: WatchTarget;
   /** One per pattern, in the target's order (a pattern written twice: the same watch twice). */
   watches: PatternWatch[];
+}
+
+/** Same access, action and owner details: the registry's owners would be the same. */
+function sameOwner(a: WatchTarget, b: WatchTarget): boolean {
+  return a.access === b.access && a.action === b.action && a.intent === b.intent && isDeepStrictEqual(a.meta, b.meta);
 }
 
 const fileId = (f: InRootFile) => `${f.dev}:${f.ino}`;
@@ -91,7 +106,10 @@ function sameWatch(a: WatchTarget, b: WatchTarget): boolean {
  * not stay. The shared sets are never changed: resolutions build their own.
  */
 class NameSets {
+  /** Each shared set by its sorted names, with how many resolutions hold it. */
   private readonly sets = new Map<string, { set: Set<string>; n: number }>();
+  /** The id of each shared set (a few distinct ones): release does not sort again. */
+  private readonly ids = new Map<Set<string>, string>();
   private static id(names: Set<string>): string {
     return [...names].sort().join('\0');
   }
@@ -103,12 +121,17 @@ class NameSets {
       return e.set;
     }
     this.sets.set(id, { set: names, n: 1 });
+    this.ids.set(names, id);
     return names;
   }
   release(names: Set<string>): void {
-    const id = NameSets.id(names);
+    const id = this.ids.get(names);
+    if (id === undefined) return; // not a shared set (never taken)
     const e = this.sets.get(id);
-    if (e && --e.n === 0) this.sets.delete(id);
+    if (e && --e.n === 0) {
+      this.sets.delete(id);
+      this.ids.delete(names);
+    }
   }
 }
 
@@ -123,6 +146,8 @@ export class WatchKeeper {
   private readonly dirs: DirWatcher;
   private readonly rescan: NodeJS.Timeout | undefined;
   readonly reresolved: Record<ReresolveCause, number> = { notify: 0, periodic: 0, restart: 0 };
+  /** Patterns resolved, changed or not (each walk of a root). */
+  private resolves = 0;
   private readonly log: Logger;
 
   constructor(map: InodeMap, private readonly opts: KeeperOptions) {
@@ -141,9 +166,13 @@ export class WatchKeeper {
     const before = this.entries.get(key);
     if (before && sameWatch(before.target, target)) {
       // the same paths in the same root (an agent's periodic reconcile): check them, nothing to rebuild
+      const owner = sameOwner(before.target, target);
       before.target = target;
-      for (const w of new Set(before.watches)) this.reresolve(w, 'periodic');
-      this.apply(key);
+      const stale = Date.now() - (this.opts.setRecheckMs ?? 5000);
+      for (const w of new Set(before.watches)) if (w.resolvedAt <= stale) this.reresolve(w, 'periodic');
+      // a changed resolution was applied to every key holding it; the registry is rebuilt only
+      // for new owner details or for what the kernel refused before (a full map)
+      if (!owner || this.registry.refused(key)) this.apply(key);
       return this.status(key);
     }
     const restart = before !== undefined && before.target.root !== target.root;
@@ -185,7 +214,7 @@ export class WatchKeeper {
   }
 
   get counters() {
-    return { ...this.dirs.counters, dirsWatched: this.dirs.size, inodes: this.registry.inodes, reresolved: { ...this.reresolved } };
+    return { ...this.dirs.counters, dirsWatched: this.dirs.size, inodes: this.registry.inodes, resolves: this.resolves, reresolved: { ...this.reresolved } };
   }
 
   /** Resolves every pattern again (the safety net; also callable on demand). */
@@ -217,7 +246,8 @@ export class WatchKeeper {
     const id = watchId(root, maxMatches, pattern);
     let w = this.watches.get(id);
     if (!w) {
-      w = { id, root, maxMatches, res: resolvePattern(root, pattern, { maxMatches }), keys: new Set() };
+      this.resolves++;
+      w = { id, root, maxMatches, res: resolvePattern(root, pattern, { maxMatches }), resolvedAt: Date.now(), keys: new Set() };
       this.watches.set(id, w);
       this.listen(w);
     }
@@ -278,7 +308,9 @@ export class WatchKeeper {
 
   private reresolve(w: PatternWatch, cause: ReresolveCause): void {
     if (this.watches.get(w.id) !== w) return; // released meanwhile
+    this.resolves++;
     const next = resolvePattern(w.root, w.res.pattern, { maxMatches: w.maxMatches });
+    w.resolvedAt = Date.now();
     const old = w.res;
     this.unlisten(w);
     w.res = next;

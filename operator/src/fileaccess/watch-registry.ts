@@ -61,6 +61,21 @@ function masksOf(owners: Owner[]): { access: number; deny: number; kill: number;
   return m;
 }
 
+/**
+ * The owners that are not `key`'s, in an array of exactly their number (filter
+ * and push leave room for 16 more: 150 B per inode at node scale), allocated
+ * once; the same array when `key` owns none of them.
+ */
+function withoutKey(owners: Owner[], key: string): Owner[] {
+  let n = 0;
+  for (const o of owners) if (o.key !== key) n++;
+  if (n === owners.length) return owners;
+  const out = new Array<Owner>(n);
+  let i = 0;
+  for (const o of owners) if (o.key !== key) out[i++] = o;
+  return out;
+}
+
 /** The four 3-bit masks in one small integer: a number per slot, not a string per inode. */
 const packMasks = (m: { access: number; deny: number; kill: number; would: number }) => m.access | (m.deny << 3) | (m.kill << 6) | (m.would << 9);
 
@@ -86,8 +101,7 @@ export class WatchRegistry {
     const had = this.byKey.get(key)?.length ?? 0;
     const touched = new Set<Slot>();
     for (const slot of this.byKey.get(key) ?? []) {
-      // exact-size arrays (filter and push leave room for 16 more: 150 B per inode)
-      slot.owners = slot.owners.filter((o) => o.key !== key).slice();
+      slot.owners = withoutKey(slot.owners, key);
       touched.add(slot);
     }
     this.byKey.delete(key);
@@ -157,6 +171,11 @@ export class WatchRegistry {
     const all = this.byId.get(watchId)?.owners ?? NO_OWNERS;
     // usually every owner wants the access: the list itself, no copy per event
     return all.every((o) => (o.access & access) !== 0) ? all : all.filter((o) => (o.access & access) !== 0);
+  }
+
+  /** Whether some inode of `key` is not in the kernel as its owners want (a write was refused). */
+  refused(key: string): boolean {
+    return (this.byKey.get(key) ?? []).some((s) => s.masks === -1);
   }
 
   get inodes(): number {
