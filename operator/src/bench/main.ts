@@ -13,7 +13,7 @@ import { log } from '../util/log';
 import type { NativeBpfObject } from '../bpf/native';
 import { BenchGenerator, openBenchObject } from './generator';
 import { tcPacketCost, tcpThroughput, variantsFromEnv } from './network';
-import { watchChurn } from './watch-churn';
+import { periodicPass, watchChurn } from './watch-churn';
 import { correlateOverhead, pipelineThroughput } from './pipeline';
 import { memoryBench } from './memory';
 import { peersOverhead } from './peers';
@@ -289,9 +289,11 @@ async function main() {
     return saveResults();
   }
   const WATCH_TITLE = 'Watches that follow their paths: re-resolution latency and keeper CPU under churn';
+  const PASS_TITLE = "Watch keeper: a periodic reconcile's pass over unchanged targets (shared resolutions)";
   if (process.env.HIVE_BENCH_ONLY === 'watch') {
     table(WATCH_TITLE, await watchChurn(quiet));
-    return;
+    table(PASS_TITLE, await periodicPass(quiet));
+    return saveResults();
   }
   const MEMORY_TITLE = 'Agent memory and scale (a real hive agent, test API server, private containerd)';
   if (process.env.HIVE_BENCH_ONLY === 'memory') {
@@ -340,6 +342,7 @@ async function main() {
   table('Network: TC program cost per packet (BPF_PROG_TEST_RUN)', tcPacketCost(quiet, variantsFromEnv()));
   table('Network: TCP throughput pod -> external peer through the host (iperf3), program off/on alternating', [await tcpThroughput(quiet, netRounds(), 3, variantsFromEnv())]);
   table(WATCH_TITLE, await watchChurn(quiet));
+  table(PASS_TITLE, await periodicPass(quiet));
   try {
     await memoryTables(MEMORY_TITLE);
   } catch (e) {

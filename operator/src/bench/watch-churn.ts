@@ -116,6 +116,63 @@ export async function watchChurn(log: Logger): Promise<Row[]> {
   }
 }
 
+/**
+ * A periodic reconcile's pass over unchanged targets, shaped like one pod of
+ * the memory bench's node: 100 keys (traces) on 64 patterns (dir/* of 64
+ * files each), so 36 resolutions are shared by two keys. Arms: every set()
+ * walks its patterns again (setRecheckMs 0, what each pass did before), and the
+ * default (a resolution walked at most once per interval, so once per pass).
+ * Each round builds the keeper, waits out the interval (passes are 30 s apart
+ * in the agent: everything is due) and times one pass; arms alternate.
+ */
+export async function periodicPass(log: Logger, rounds = 5): Promise<Row[]> {
+  const dir = tmpDir('hive-pass-');
+  const { monitor } = FileAccessMonitor.open({ mode: 'auto', maxWatches: 8192, log });
+  const DIRS = 64;
+  const KEYS = 100;
+  const INTERVAL_MS = 1000;
+  try {
+    for (let d = 0; d < DIRS; d++) {
+      fs.mkdirSync(path.join(dir, `p${d}`));
+      for (let f = 0; f < 64; f++) fs.writeFileSync(path.join(dir, `p${d}`, `f${f}`), '');
+    }
+    const target = (k: number) => ({ root: '/', patterns: [path.join(dir, `p${k % DIRS}`, '*')], access: ACCESS_ALL, meta: { trace: { namespace: 'bench', name: `t${k}` } } });
+    const arms = [
+      { name: 'every set() walks its patterns (setRecheckMs 0)', recheck: 0, ms: [] as number[], walks: 0 },
+      { name: `a resolution walked once per interval (setRecheckMs ${INTERVAL_MS})`, recheck: INTERVAL_MS, ms: [] as number[], walks: 0 },
+    ];
+    for (let r = 0; r < rounds; r++) {
+      for (const arm of r % 2 ? [...arms].reverse() : arms) {
+        const keeper = new WatchKeeper(monitor, { log, rescanMs: 0, setRecheckMs: arm.recheck });
+        try {
+          for (let k = 0; k < KEYS; k++) keeper.set(`k${k}`, target(k));
+          await new Promise((res) => setTimeout(res, INTERVAL_MS + 100));
+          const w0 = keeper.counters.resolves;
+          const t0 = now();
+          for (let k = 0; k < KEYS; k++) keeper.set(`k${k}`, target(k));
+          arm.ms.push(now() - t0);
+          arm.walks = keeper.counters.resolves - w0;
+        } finally {
+          for (let k = 0; k < KEYS; k++) keeper.remove(`k${k}`);
+          keeper.close();
+        }
+      }
+    }
+    const base = pct(arms[0].ms, 50);
+    return arms.map((a) => ({
+      scenario: `periodic pass: ${KEYS} keys, ${DIRS} patterns (dir/* of 64 files), nothing changed`,
+      arm: a.name,
+      'patterns walked per pass': a.walks,
+      'ms per pass (median)': +pct(a.ms, 50).toFixed(2),
+      'runs ms': a.ms.map((x) => x.toFixed(1)).join(' '),
+      'ratio to every set() walking': +(pct(a.ms, 50) / base).toFixed(3),
+    }));
+  } finally {
+    monitor.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // the child: paced renames or creates
 if (process.argv[2] === '--churn') {
   const [, , , mode, dir, perSecS, secondsS] = process.argv;
