@@ -204,7 +204,10 @@ class Audit {
         const probe = this.watched[0];
         const deadline = Date.now() + 10_000;
         for (;;) {
-          fs.closeSync(fs.openSync(probe.path, 'r'));
+          // from a child: a task forked before audit was first enabled on this boot (this
+          // process, on a fresh boot) has no audit context and is never audited; the loop's
+          // processes are forked after, as this one is
+          execFileSync('cat', [probe.path], { stdio: 'ignore' });
           await sleep(100);
           if (fs.existsSync(this.log) && fs.readFileSync(this.log, 'utf8').includes(`key="${AUDIT_KEY}"`)) break;
           if (Date.now() > deadline) throw new Error(`auditd logged no record for a watched file (${probe.path}) within 10 s`);
