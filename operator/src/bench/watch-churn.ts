@@ -12,7 +12,7 @@ import { FileAccessMonitor } from '../fileaccess/monitor';
 import { ACCESS_ALL } from '../fileaccess/layout';
 import { WatchKeeper } from '../fileaccess/watch-keeper';
 import { Logger } from '../util/log';
-import { tmpDir } from '../testing/kernel';
+import { sleep, tmpDir } from '../testing/kernel';
 import { kernelDevFromStat } from '../sys/devnum';
 
 export interface Row {
@@ -146,7 +146,7 @@ export async function periodicPass(log: Logger, rounds = 5): Promise<Row[]> {
         const keeper = new WatchKeeper(monitor, { log, rescanMs: 0, setRecheckMs: arm.recheck });
         try {
           for (let k = 0; k < KEYS; k++) keeper.set(`k${k}`, target(k));
-          await new Promise((res) => setTimeout(res, INTERVAL_MS + 100));
+          await sleep(INTERVAL_MS + 100);
           const w0 = keeper.counters.resolves;
           const t0 = now();
           for (let k = 0; k < KEYS; k++) keeper.set(`k${k}`, target(k));

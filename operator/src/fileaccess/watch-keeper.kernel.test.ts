@@ -12,13 +12,12 @@ import { FileAccessMonitor } from './monitor';
 import { ACCESS, ACCESS_ALL, RawFileEvent } from './layout';
 import { WatchKeeper } from './watch-keeper';
 import { log } from '../util/log';
-import { inodeOf, kernelSkip, run, testModes, tmpDir, waitFor } from '../testing/kernel';
+import { inodeOf, kernelSkip, run, sleep, testModes, tmpDir, waitFor } from '../testing/kernel';
 import { ModeOption } from './modes';
 
 const skip = kernelSkip();
 /** The suite keeper's setRecheckMs: a set() of an unchanged target re-checks what is older. */
 const RECHECK_MS = 3000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
 describe('watch keeper in the running kernel', { skip, concurrency: true }, () => {
