@@ -61,6 +61,25 @@ for p in $pkgs; do
   ldflags+=" -X $p.gitVersion=$version -X $p.gitMajor=$major -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
 done
 
+node_cmds=(kubelet kube-controller-manager kube-scheduler)
+wanted=("$bin" "$kubectl")
+if $node; then for c in "${node_cmds[@]}"; do wanted+=("$outdir/$c"); done; fi
+missing_any=false
+for f in "${wanted[@]}"; do [[ -x "$f" ]] || missing_any=true; done
+
+# One build at a time per cache: make test starts this early in the
+# background, and the suites that need the binaries call it again; a caller
+# that lacks one waits here and then finds it cached. One that has them all
+# takes no lock (the node's components may still be building).
+if $missing_any; then
+  mkdir -p "${HIVE_CACHE:-$HOME/.cache/hive}/kube-apiserver"
+  exec 9>"${HIVE_CACHE:-$HOME/.cache/hive}/kube-apiserver/.build.lock"
+  if ! flock -n 9; then
+    $quiet || echo "build.sh: another build.sh is building; waiting for it" >&2
+    flock 9
+  fi
+fi
+
 tmps=()
 trap 'rm -rf ${tmps[@]+"${tmps[@]}"}' EXIT
 
@@ -85,7 +104,6 @@ build() {
 build "$bin" . kube-apiserver "the first build takes about 8-25 min on 2 cores"
 build "$kubectl" ./cmd/kubectl kubectl "the first build takes about 2-5 min on 2 cores"
 
-node_cmds=(kubelet kube-controller-manager kube-scheduler)
 if $node; then
   missing=()
   for c in "${node_cmds[@]}"; do [[ -x "$outdir/$c" ]] || missing+=("$c"); done

@@ -4,7 +4,9 @@
 # kernel-side tests inside in every attach mode, and fails (showing the guest's
 # output) when anything inside failed or the guest hung.
 #
-# usage: run.sh [KERNEL...]      (default: $KERNELS, else "5.10 6.1 6.12")
+# usage: run.sh [--fetch] [KERNEL...]  (default: $KERNELS, else "5.10 6.1 6.12")
+#   --fetch: only download, unpack and make the initramfs of each kernel (what
+#   make test does early, while other things build), boot nothing.
 #   KERNEL is a Debian package (linux-image-6.1.0-56-amd64-unsigned) or an
 #   alias: 5.10 / 6.1 / 6.12 = the newest generic amd64 unsigned image of that
 #   series (5.10 is Debian 11's, fetched from bullseye through a private apt
@@ -31,6 +33,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${HIVE_CACHE:-$HOME/.cache/hive}/kernels
 bullseye=${HIVE_CACHE:-$HOME/.cache/hive}/apt-bullseye
 timeout_s=${HIVE_KERNEL_TIMEOUT:-900}
+fetch_only=false
+if [ "${1:-}" = --fetch ]; then fetch_only=true; shift; fi
 read -r -a kernels <<< "${*:-${KERNELS:-5.10 6.1 6.12}}"
 mkdir -p "$cache"
 
@@ -206,6 +210,8 @@ stop_cluster() {
   cluster_dir=""
 }
 trap stop_cluster EXIT
+trap 'stop_cluster; exit 130' INT
+trap 'stop_cluster; exit 143' TERM
 
 failed=()
 summary=()
@@ -215,6 +221,7 @@ for k in "${kernels[@]}"; do
   vmlinuz=$(find "$dir/root/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | head -1)
   kver=${vmlinuz##*/vmlinuz-}
   build_initrd "$dir" "$kver"
+  if $fetch_only; then log "fetched $kver ($pkg)"; continue; fi
   profile "$kver" "$dir"
   results=$(mktemp -d /tmp/hive-kernel-XXXXXX)
   chmod 777 "$results"
@@ -275,5 +282,6 @@ for k in "${kernels[@]}"; do
   summary+=("$kver: ${why:-ok} ($pass passed, $fail failed, modes $modes, suites $suites, auto=${auto_mode:-?}, inode arg ${arg:-?}, ${secs}s)")
 done
 
+$fetch_only && exit 0
 printf 'test-kernels: %s\n' "${summary[@]}" >&2
 [ ${#failed[@]} -eq 0 ] || die "failed on: ${failed[*]}"

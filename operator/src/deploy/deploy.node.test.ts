@@ -86,7 +86,6 @@ function bpffsEntries(): string[] {
 
 describe('make deploy on the real node: the image, the DaemonSet, the demo, the faults', { skip: nodeSkip() || commandSkip(['bpftool'], 'apt-get install bpftool (make deps)') }, () => {
   let node: RealNode;
-  let startedHere = false;
   let image = '';
   let bpffsBefore: string[] = [];
   const topo = new Topology('hvdep');
@@ -137,8 +136,6 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
   const execDemo = (cmd: string) => kubectl('exec', '-n', 'demo', 'demo', '-c', 'app', '--', 'sh', '-c', cmd);
 
   before(async () => {
-    const { nodeDir } = RealNode.defaults();
-    startedHere = !fs.existsSync(path.join(nodeDir, 'kubelet.pid'));
     node = await RealNode.up({ log: (m) => console.log(`node: ${m}`) });
     bpffsBefore = bpffsEntries();
     const img = make('image', `IMPORT_TO=/run/containerd/containerd.sock`);
@@ -152,9 +149,9 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     kubectl('delete', '--ignore-not-found', '--wait=true', '--timeout=60s', ...SAMPLES.flatMap((f) => ['-f', f]));
     make('undeploy');
     topo.destroy();
-    if (startedHere) {
+    if (node.started) {
       await node.down();
-      node.cluster.stop();
+      if (node.startedCluster) node.cluster.stop();
     } else {
       node.cri.close();
     }

@@ -24,21 +24,18 @@ function bridgePorts(): string[] {
 
 describe('a real node: kubelet, containerd, CNI', { skip: nodeSkip() }, () => {
   let node: RealNode;
-  let startedHere = false;
   const kubectl = (...args: string[]) =>
     spawnSync('bash', [KUBECTL, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KUBECONFIG: node.cluster.kubeconfig } });
 
   before(async () => {
-    const { nodeDir } = RealNode.defaults();
-    startedHere = !fs.existsSync(path.join(nodeDir, 'kubelet.pid'));
     node = await RealNode.up({ log: (m) => console.log(`node: ${m}`) });
   });
   after(async () => {
     if (!node) return;
     kubectl('delete', '--ignore-not-found', '--wait=true', '--timeout=60s', '-f', 'config/samples/demo-pod.yaml');
-    if (startedHere) {
+    if (node.started) {
       await node.down();
-      node.cluster.stop();
+      if (node.startedCluster) node.cluster.stop();
     } else {
       node.cri.close();
     }

@@ -17,6 +17,7 @@ async function main(): Promise<number> {
   if (cmd === 'down') {
     const node = RealNode.attach();
     await node.down(log);
+    node.removeLeftovers(log);
     return 0;
   }
   process.stderr.write(`node-ctl: unknown command '${cmd ?? ''}': allowed: up, down\n`);

@@ -50,6 +50,10 @@ export interface NodeOptions {
 
 export class RealNode {
   readonly cri: CriClient;
+  /** True when up() started the kubelet (and so this caller should take the node down again). */
+  started = false;
+  /** True when up() started the API server. */
+  startedCluster = false;
 
   private constructor(
     private readonly api: TestCluster | null,
@@ -85,6 +89,10 @@ export class RealNode {
     const { clusterDir, nodeDir } = RealNode.defaults(opts);
     const log = opts.log ?? ((m: string) => process.stderr.write(`node: ${m}\n`));
     fs.mkdirSync(nodeDir, { recursive: true });
+    const pre = RealNode.attach({ clusterDir, nodeDir });
+    if (DAEMONS.every((d) => !pre.pid(d))) pre.removeLeftovers(log);
+    pre.cri.close();
+    const runningCluster = RealNode.clusterRunning(clusterDir);
     const cluster = RealNode.ensureCluster(clusterDir, log);
     const bins = path.dirname(
       execFileSync('bash', [path.join(ROOT, 'test/cluster/build.sh'), '--quiet', '--node'], {
@@ -97,13 +105,67 @@ export class RealNode {
         .pop()!,
     );
     const node = new RealNode(cluster, nodeDir, nodeName(), nodeIP(), bins);
+    node.startedCluster = !runningCluster;
+    node.started = !node.pid('kubelet');
+    // Interrupted while starting: stop what this call started, then go.
+    const onSignal = (sig: NodeJS.Signals) => {
+      void node.undoStart(log).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
     try {
       await node.start(log);
     } catch (e) {
-      node.cri.close();
+      // A failed start leaves nothing running that it started: the next run
+      // must not find a half-started node (or this run's logs) and fail on it.
+      await node.undoStart(log).catch((err: Error) => log(`stopping after a failed start: ${err.message}`));
       throw e;
+    } finally {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     }
     return node;
+  }
+
+  /** Stops the node and, if this call started it, the API server: after a failed or interrupted start. */
+  private async undoStart(log: (m: string) => void): Promise<void> {
+    await this.down(log);
+    if (this.startedCluster && this.api) this.api.stop();
+  }
+
+  private static clusterRunning(dir: string): boolean {
+    const pid = readPid(path.join(dir, 'apiserver.pid'));
+    return pid !== null && alive(pid, 'hive-test-apiserver');
+  }
+
+  /**
+   * What a node that died (or was killed with its test) leaves behind while
+   * none of its daemons runs: pid files, shims of the socket, pod network
+   * namespaces and veths, the bridge, the kubelet's mounts. Removed, each
+   * named in one line, before a new node starts, so it never fails later on
+   * stale state.
+   */
+  removeLeftovers(log: (m: string) => void): void {
+    const found: string[] = [];
+    for (const d of DAEMONS) {
+      if (fs.existsSync(this.pidFile(d))) {
+        fs.rmSync(this.pidFile(d), { force: true });
+        found.push(`${d}.pid`);
+      }
+    }
+    const shims = this.killShims();
+    if (shims) found.push(`${shims} containerd shim(s)`);
+    const netns = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').filter((n) => n.startsWith('cni-')) : [];
+    for (const n of netns) {
+      try {
+        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (netns.length) found.push(`${netns.length} pod network namespace(s)`);
+    const mounts = this.unmountLeftovers();
+    if (mounts) found.push(`${mounts} mount(s)`);
+    if (this.deleteBridge()) found.push(`bridge ${BRIDGE}`);
+    if (found.length) log(`removed what an earlier node left behind: ${found.join(', ')}`);
   }
 
   private static ensureCluster(dir: string, log: (m: string) => void): TestCluster {
@@ -130,7 +192,8 @@ export class RealNode {
   }
 
   private spawnDaemon(d: Daemon, bin: string, args: string[]): number {
-    const logFd = fs.openSync(path.join(this.dir, `${d}.log`), 'a');
+    // A new log per start: an error quoting it must show this start's lines.
+    const logFd = fs.openSync(path.join(this.dir, `${d}.log`), 'w');
     const child = spawn(bin, args, { detached: true, stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     child.unref();
@@ -290,33 +353,57 @@ export class RealNode {
     }
     this.cri.close();
     await this.stopDaemon('containerd', log);
+    this.killShims();
+    await this.stopDaemon('kube-controller-manager', log);
+    await this.stopDaemon('kube-scheduler', log);
+    this.unmountLeftovers();
+    this.deleteBridge();
+  }
+
+  /** SIGKILLs the containerd shims of the node's socket; how many. */
+  private killShims(): number {
+    let n = 0;
     for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       try {
         const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (cmd.includes('containerd-shim') && cmd.includes(CONTAINERD_SOCKET)) process.kill(Number(pid), 'SIGKILL');
+        if (cmd.includes('containerd-shim') && cmd.includes(CONTAINERD_SOCKET)) {
+          process.kill(Number(pid), 'SIGKILL');
+          n++;
+        }
       } catch {
         // gone meanwhile
       }
     }
-    await this.stopDaemon('kube-controller-manager', log);
-    await this.stopDaemon('kube-scheduler', log);
+    return n;
+  }
+
+  /** Lazily unmounts what the kubelet and containerd mounted; how many. */
+  private unmountLeftovers(): number {
     const mounts = fs
       .readFileSync('/proc/self/mounts', 'utf8')
       .split('\n')
       .map((l) => l.split(' ')[1])
       .filter((m) => m && (m.startsWith('/var/lib/kubelet/') || m.startsWith('/run/containerd/io.containerd.')))
       .reverse();
+    let n = 0;
     for (const m of mounts) {
       try {
         execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+        n++;
       } catch {
         // already gone
       }
     }
+    return n;
+  }
+
+  /** Deletes the CNI bridge; whether there was one. */
+  private deleteBridge(): boolean {
     try {
       execFileSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' });
+      return true;
     } catch {
-      // no bridge (no pod ever ran)
+      return false; // no bridge (no pod ever ran)
     }
   }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Stops what a test run leaves behind when it is killed or fails before its
+# own teardown, and names each thing in one line:
+#   node  the real node of make node-up (kubelet, controllers, containerd and
+#         its pods, cni0, mounts) and its API server ($HIVE_CLUSTER_DIR)
+#   all   node, plus the qemu guests of this checkout, their API servers
+#         (/tmp/hive-kernel-cluster-*) and the suites' own API servers
+#         (/tmp/hive-cluster-*) whose process still runs
+# usage: leftovers.sh node|all
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+scope=${1:-}
+case $scope in node | all) ;; *) echo "usage: leftovers.sh node|all" >&2; exit 2 ;; esac
+cluster_dir=${HIVE_CLUSTER_DIR:-/tmp/hive-cluster}
+node_dir=${HIVE_NODE_DIR:-/tmp/hive-node}
+rc=0
+
+# The node: node-ctl down stops its daemons in the order that leaves no veth,
+# netns or mount behind, and removes stale state of a node that died.
+if [ -d "$node_dir" ]; then
+  if [ -f "$repo/operator/dist/testing/node-ctl.js" ]; then
+    HIVE_CLUSTER_DIR=$cluster_dir HIVE_NODE_DIR=$node_dir "${NODE:-node}" "$repo/operator/dist/testing/node-ctl.js" down || rc=1
+  else
+    echo "leftovers: $node_dir exists but this checkout is not built (operator/dist/testing/node-ctl.js): run make build first" >&2
+    rc=1
+  fi
+fi
+if [ -f "$cluster_dir/apiserver.pid" ]; then
+  echo "leftovers: stopping the API server of $cluster_dir"
+  HIVE_CLUSTER_DIR=$cluster_dir bash "$repo/test/cluster/down.sh" || rc=1
+fi
+
+if [ "$scope" = all ]; then
+  # qemu guests booted from this checkout (their command line names it)
+  for p in $(pgrep -f "qemu-system-x86_64 .*hive.repo=$repo " || true); do
+    echo "leftovers: stopping a qemu guest of an earlier run (pid $p)"
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  for d in /tmp/hive-kernel-cluster-* /tmp/hive-cluster-*; do
+    [ -f "$d/apiserver.pid" ] || continue
+    pid=$(cat "$d/apiserver.pid")
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q hive-test-apiserver; then
+      echo "leftovers: stopping the API server of $d (pid $pid)"
+      HIVE_CLUSTER_DIR=$d bash "$repo/test/cluster/down.sh" || rc=1
+    fi
+  done
+fi
+exit $rc
