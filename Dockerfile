@@ -6,10 +6,16 @@
 
 FROM node:20-bookworm AS build
 WORKDIR /src
+# make deps-build: clang, llvm, libbpf-dev, bpftool, ... and npm ci, in a layer
+# of its own: a rebuild after a source change reuses it (until the Makefile or
+# the lock file changes).
+COPY Makefile package.json package-lock.json ./
+RUN make deps-build && rm -rf /var/lib/apt/lists/*
 COPY . .
-# make deps-build: clang, llvm, libbpf-dev, bpftool, ... and npm ci
-# make build: BPF objects (vmlinux.h from the build host's BTF), addon, TypeScript
-RUN make deps-build && make build && npm prune --omit=dev && rm -rf /var/lib/apt/lists/*
+# make build: BPF objects (vmlinux.h from the build host's BTF), addon, TypeScript.
+# The copied lock file is the one the layer above installed (it is part of that
+# layer's key), so the install stamp is renewed rather than npm ci run again.
+RUN touch node_modules/.hive-installed && make build && npm prune --omit=dev
 # Tests do not ship: the test files, their harnesses (testing/) and the
 # benchmarks (bench/) are built for `make test`, not for the node agent.
 RUN find operator/dist -name '*.test.js*' -delete \

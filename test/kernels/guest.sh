@@ -5,7 +5,8 @@
 # usage: guest.sh REPO MODES EXPECT_MODES EXPECT_AUTO SUITES
 #   SUITES: comma-separated, of fileaccess (probe, hook suite, hive trace),
 #   netmon (the network monitor's netns suite) and agent (spec.action through
-#   a real agent and containerd); run.sh leaves out what the kernel cannot
+#   a real agent and containerd), or hook (the hook suite alone: what the
+#   selfcheck needs to see fail); run.sh leaves out what the kernel cannot
 #   run, and says so.
 set -u
 repo=$1 modes=$2 expect=$3 auto=$4 suites=${5:-fileaccess,netmon,agent}
@@ -36,6 +37,10 @@ esac
 case ",$suites," in *,agent,*)
   files+=(agent/enforce.e2e.test.js)
   patterns+=('HiveTrace spec.action through the agent') ;;
+esac
+case ",$suites," in *,hook,*)
+  files+=(fileaccess/monitor.kernel.test.js)
+  patterns+=('file-access hook') ;;
 esac
 case ",$suites," in *,netmon,*)
   files+=(netmon/netmon.netns.test.js)

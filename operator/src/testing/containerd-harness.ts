@@ -51,7 +51,8 @@ export class ContainerdHarness {
     readonly dir: string,
     readonly socket: string,
   ) {
-    this.cri = new CriClient(socket);
+    // a loaded machine (make test runs lanes at once) can take over 10 s for a runc exec
+    this.cri = new CriClient(socket, 30_000);
   }
 
   static async start(): Promise<ContainerdHarness> {

@@ -62,7 +62,7 @@ export class RealNode {
     readonly ip: string,
     private readonly bins: string,
   ) {
-    this.cri = new CriClient(CONTAINERD_SOCKET);
+    this.cri = new CriClient(CONTAINERD_SOCKET, 30_000); // a loaded machine: see containerd-harness.ts
   }
 
   get cluster(): TestCluster {
@@ -90,7 +90,11 @@ export class RealNode {
     const log = opts.log ?? ((m: string) => process.stderr.write(`node: ${m}\n`));
     fs.mkdirSync(nodeDir, { recursive: true });
     const pre = RealNode.attach({ clusterDir, nodeDir });
-    if (DAEMONS.every((d) => !pre.pid(d))) pre.removeLeftovers(log);
+    if (DAEMONS.every((d) => !pre.pid(d)) && pre.removeLeftovers(log) && RealNode.clusterRunning(clusterDir)) {
+      // its objects describe the node that died (pods Running on it): a new node starts with a new API server
+      log(`stopping the API server of the node that died (${clusterDir})`);
+      TestCluster.attach(clusterDir).stop();
+    }
     pre.cri.close();
     const runningCluster = RealNode.clusterRunning(clusterDir);
     const cluster = RealNode.ensureCluster(clusterDir, log);
@@ -141,9 +145,9 @@ export class RealNode {
    * none of its daemons runs: pid files, shims of the socket, pod network
    * namespaces and veths, the bridge, the kubelet's mounts. Removed, each
    * named in one line, before a new node starts, so it never fails later on
-   * stale state.
+   * stale state. Whether there was any.
    */
-  removeLeftovers(log: (m: string) => void): void {
+  removeLeftovers(log: (m: string) => void): boolean {
     const found: string[] = [];
     for (const d of DAEMONS) {
       if (fs.existsSync(this.pidFile(d))) {
@@ -166,6 +170,7 @@ export class RealNode {
     if (mounts) found.push(`${mounts} mount(s)`);
     if (this.deleteBridge()) found.push(`bridge ${BRIDGE}`);
     if (found.length) log(`removed what an earlier node left behind: ${found.join(', ')}`);
+    return found.length > 0;
   }
 
   private static ensureCluster(dir: string, log: (m: string) => void): TestCluster {
