@@ -3,16 +3,17 @@
 # make test: every test this machine can run, in lanes that run at once, and a
 # time table at the end (build/ci/timings.tsv, printed by test/ci/timetable.sh).
 #
-#   deps-apt, then at once: the Go builds of the test API server, kubectl and
-#   the node's components (deps-go, test/cluster/build.sh --node), the qemu
-#   kernels' download (test/kernels/run.sh --fetch), and npm + make build;
+#   the Go builds of the test API server and kubectl, then of the node's
+#   components (test/cluster/build.sh [--node]), in the background from the
+#   start; deps-apt, then the qemu kernels' download (test/kernels/run.sh
+#   --fetch) in the background and npm + make build;
 #   then these lanes at once, each waiting for what it needs:
 #     host     units, this kernel's BPF tests, network namespaces, containerd
-#     cluster  the test API server's suites and the agent end to end (Go build)
+#     cluster  the test API server's suites and the agent end to end (API server)
 #     node     the image suite (podman), then the real node: node-up once, its
-#              suites, node-down (Go build)
+#              suites, node-down (the node's components)
 #     kernels  the qemu guests and the matrix's selfcheck (one more guest),
-#              $HIVE_CI_GUESTS at a time (default 2; Go build and kernels)
+#              $HIVE_CI_GUESTS at a time (default 2; API server and kernels)
 #
 # Lanes share no state: the cluster suites' API servers and containerds are
 # private (temporary directories, own sockets), every netns suite has its own
@@ -94,12 +95,20 @@ lane() {
   echo "test-all: lane $name started"
 }
 
-phase deps-apt setup make --no-print-directory deps-apt || exit 1
-
 need_go=false need_kernels=false
 case $lanes in *" cluster "* | *" node "* | *" kernels "*) need_go=true ;; esac
 case $lanes in *" kernels "*) need_kernels=true ;; esac
-$need_go && lane go-build phase go-build setup bash -c 'make --no-print-directory deps-go && bash test/cluster/build.sh --node'
+# Go needs nothing from apt, so its builds start first: the API server and
+# kubectl (the cluster and kernels lanes need them), then the node's
+# components (only the node lane does) at nice 10: on a cold machine they
+# build while the guests and suites run, and must not starve them.
+go_builds() {
+  phase go-apiserver setup bash -c 'make --no-print-directory deps-go && bash test/cluster/build.sh' || { echo FAIL > "$ci/done/go-node"; return 1; }
+  phase go-node setup nice -n 10 bash test/cluster/build.sh --node
+}
+$need_go && lane go-build go_builds
+phase deps-apt setup make --no-print-directory deps-apt || exit 1
+
 # shellcheck disable=SC2086 # a list of kernels
 $need_kernels && lane kernels-fetch phase kernels-fetch setup bash test/kernels/run.sh --fetch $kernels
 phase deps-npm setup make --no-print-directory deps-npm || exit 1
@@ -111,7 +120,7 @@ phase leftovers setup bash test/ci/leftovers.sh all || exit 1
 files() { find operator/dist -name '*.test.js' | sort | grep -E "$1"; }
 
 lane_cluster() {
-  await go-build || return 1
+  await go-apiserver || return 1
   bash test/ci/suites.sh cluster "$@"
 }
 
@@ -122,7 +131,7 @@ lane_node() {
   local image=$1 rc=0
   shift
   bash test/ci/suites.sh node "$image" || rc=1
-  await go-build || return 1
+  await go-node || return 1
   phase node-up node "$NODE_BIN" operator/dist/testing/node-ctl.js up || { phase node-down node bash test/ci/leftovers.sh node; return 1; }
   bash test/ci/suites.sh node "$@" || rc=1
   phase node-down node bash test/ci/leftovers.sh node || rc=1
@@ -134,7 +143,7 @@ lane_node() {
 # waits stretch by HIVE_TEST_TIME_SCALE), the host suites are not: the guests
 # run at a lower priority (nice 10) and take what CPU the host suites leave.
 lane_kernels() {
-  await go-build kernels-fetch || return 1
+  await go-apiserver kernels-fetch || return 1
   local rc=0 running=0 job
   for job in $kernels selfcheck; do
     if [ "$job" = selfcheck ]; then
