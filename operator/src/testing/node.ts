@@ -202,9 +202,20 @@ export class RealNode {
     const child = spawn(bin, args, { detached: true, stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     child.unref();
+    // how it ended, while this process is there to see it: a daemon that dies before its first log line says no more
+    this.exits.delete(d);
+    child.once('exit', (code, signal) => this.exits.set(d, signal ? `killed by ${signal}` : `exit status ${code}`));
     if (!child.pid) throw new Error(`could not start ${d} (${bin})`);
     fs.writeFileSync(this.pidFile(d), `${child.pid}\n`);
     return child.pid;
+  }
+
+  /** How each daemon this process started ended, if it did. */
+  private readonly exits = new Map<Daemon, string>();
+
+  /** "<daemon> exited (how): <its log's last lines>". */
+  private exitedText(d: Daemon): string {
+    return `${d} exited (${this.exits.get(d) ?? 'not our child: status unknown'}): ${this.logTail(d) || '(empty log)'}`;
   }
 
   logTail(d: Daemon, n = 20): string {
@@ -284,7 +295,7 @@ export class RealNode {
     }
     await until(
       async () => {
-        if (!this.pid('containerd')) throw new Error(`containerd exited: ${this.logTail('containerd')}`);
+        if (!this.pid('containerd')) throw new Error(this.exitedText('containerd'));
         try {
           await this.cri.version();
           return true;
@@ -326,7 +337,7 @@ export class RealNode {
   private async waitReady(): Promise<void> {
     await until(
       async () => {
-        for (const d of DAEMONS) if (!this.pid(d)) throw new Error(`${d} exited: ${this.logTail(d)}`);
+        for (const d of DAEMONS) if (!this.pid(d)) throw new Error(this.exitedText(d));
         const r = await this.cluster.request('GET', `/api/v1/nodes/${this.name}`);
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         const ready = (r.body as any).status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
