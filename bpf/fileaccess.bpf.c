@@ -306,25 +306,40 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 
 /* Whether the current task is never stopped: the agent itself, a task in the
  * exempt mount namespace, or one running an exempt executable. Only asked
- * when an access would be stopped, so auditing costs nothing more. */
+ * when an access would be stopped, so auditing costs nothing more.
+ * With an exempt mount namespace, an exempt executable counts only when the
+ * task started it from a mount of that namespace (the host's file as the
+ * host runs it: runc init keeps the exe it was started with when it enters
+ * the container's namespaces); a pod that mounts the host's runc (hostPath)
+ * and runs it is not the node's runtime. */
 static __always_inline bool exempt_task(u64 pid_tgid)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct hive_inode_key key;
+	struct file *exe_file;
+	struct vfsmount *vm;
+	struct mount *m;
 	struct inode *exe;
 
 	if (self_tgid && (pid_tgid >> 32) == self_tgid)
 		return true;
 	if (exempt_mntns && BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == exempt_mntns)
 		return true;
-	exe = BPF_CORE_READ(task_exe_file(task), f_inode);
+	exe_file = task_exe_file(task);
+	exe = BPF_CORE_READ(exe_file, f_inode);
 	if (!exe)
 		return false;
 	/* the same key as lookup_inode(): user space writes both from stat */
 	key.ino = BPF_CORE_READ(exe, i_ino);
 	key.dev = BPF_CORE_READ(exe, i_sb, s_dev);
 	key.pad = 0;
-	return bpf_map_lookup_elem(&exempt_exes, &key) != NULL;
+	if (!bpf_map_lookup_elem(&exempt_exes, &key))
+		return false;
+	if (!exempt_mntns)
+		return true;
+	vm = BPF_CORE_READ(exe_file, f_path.mnt);
+	m = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+	return BPF_CORE_READ(m, mnt_ns, ns.inum) == exempt_mntns;
 }
 
 /* The verdict on an access (already masked) to a watched inode by the

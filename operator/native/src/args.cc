@@ -43,7 +43,10 @@ void Args::WrongType(size_t i, const char* what, const char* want) const {
 
 std::string Args::String(size_t i, const char* what) const {
   if (i >= info_.Length() || !info_[i].IsString()) WrongType(i, what, "a string");
-  return info_[i].As<Napi::String>().Utf8Value();
+  std::string s = info_[i].As<Napi::String>().Utf8Value();
+  // C sees a string up to its first NUL: "a\0b" would quietly mean "a"
+  if (s.find('\0') != std::string::npos) Fail(std::string(what) + " must not contain a NUL byte", EINVAL);
+  return s;
 }
 
 Napi::Buffer<uint8_t> Args::Buffer(size_t i, const char* what) const {

@@ -1,3 +1,4 @@
+#include <memory>
 #include "kernel_btf.h"
 
 #include <bpf/btf.h>
@@ -49,6 +50,8 @@ Napi::Value KernelFuncParams(const Napi::CallbackInfo& info) {
   }
   int err = libbpf_get_error(btf);
   if (err) ThrowErrno(env, "load kernel BTF", err);
+  // freed on every way out, a thrown Napi::Error included
+  std::unique_ptr<struct btf, void (*)(struct btf*)> owned(btf, btf__free);
   Napi::Value result = env.Null();
   __s32 id = btf__find_by_name_kind(btf, fn.c_str(), BTF_KIND_FUNC);
   if (id > 0) {
@@ -64,7 +67,6 @@ Napi::Value KernelFuncParams(const Napi::CallbackInfo& info) {
     }
     result = params;
   }
-  btf__free(btf);
   return result;
 }
 

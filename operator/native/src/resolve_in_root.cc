@@ -53,6 +53,8 @@ Napi::Value StatInRoot(const Napi::CallbackInfo& info) {
   std::string dir = inDir ? a.String(2, "dir") : "";
   for (uint32_t i = 0; i < paths.Length(); i++) {
     if (!paths.Get(i).IsString()) a.Fail("paths[" + std::to_string(i) + "] must be a string", EINVAL);
+    if (paths.Get(i).As<Napi::String>().Utf8Value().find('\0') != std::string::npos)
+      a.Fail("paths[" + std::to_string(i) + "] must not contain a NUL byte (C would stat the part before it)", EINVAL);
     if (inDir) {
       std::string n = paths.Get(i).As<Napi::String>();
       if (n.empty() || n == "." || n == ".." || n.find('/') != std::string::npos)

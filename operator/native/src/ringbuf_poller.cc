@@ -71,6 +71,18 @@ uint8_t* BatchBytes::Append(size_t n) {
 
 int RingbufPoller::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<RingbufPoller*>(ctx);
+  // Called from libbpf's C frames: no exception may cross them (it would
+  // std::terminate the agent). Out of memory ends this poll with -ENOMEM,
+  // which the poll loop reports and the JS side restarts.
+  try {
+    return self->Append(data, size);
+  } catch (...) {
+    return -ENOMEM;
+  }
+}
+
+int RingbufPoller::Append(void* data, size_t size) {
+  RingbufPoller* self = this;
   // reserved past the cut, so the record that crosses it still fits; untouched pages cost nothing
   if (!self->pending_) self->pending_ = new Delivery(kMaxBatchBytes + 65536);
   auto& bytes = self->pending_->bytes;

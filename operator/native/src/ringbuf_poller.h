@@ -67,6 +67,8 @@ class RingbufPoller {
   };
   static void CallJs(Napi::Env env, Napi::Function on_batch, Context* ctx, Delivery* d);
   static int OnSample(void* ctx, void* data, size_t size);
+  /** OnSample's work: the record appended to the pending batch (may throw std::bad_alloc). */
+  int Append(void* data, size_t size);
   void Run();
 
   using Tsfn = Napi::TypedThreadSafeFunction<Context, Delivery, &RingbufPoller::CallJs>;

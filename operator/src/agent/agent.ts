@@ -167,7 +167,8 @@ export class Agent {
     this.metrics.collectBlocks(() => correlator.blockedPods);
     this.metrics.collectFrom(() => {
       const c = monitor.counters();
-      return { watchedInodes: registry.inodes, dropped: c.dropped, emitted: c.emitted, lost: c.lost, aggregated: c.aggregated, aggFull: c.aggFull };
+      const netErrors = this.net ? this.net.monitor.counters().handlerErrors : 0;
+      return { watchedInodes: registry.inodes, dropped: c.dropped, emitted: c.emitted, lost: c.lost, aggregated: c.aggregated, aggFull: c.aggFull, pipelineErrors: c.handlerErrors + netErrors };
     });
     this.metrics.collectWatches(() => keeper.counters);
     this.metricsPort = await this.metrics.listen(o.metricsPort);
@@ -281,12 +282,19 @@ export class Agent {
    * runtime, --exempt-exe), found on the host now; written to the kernel when
    * they changed. A failure keeps the previous set and is logged.
    */
+  /** The comm-named processes refused at the last refresh ("pid:comm"), so that each is said once. */
+  private refusedSeen = new Set<string>();
+
   private refreshExemptions(): void {
     const monitor = this.monitor;
     if (!monitor) return;
     try {
       // the executables alone: the mount namespace was read once at start, and its failure must not cost these
       const found = exemptExecutables(this.opts.hostProc, [...DEFAULT_EXEMPT_EXES, ...(this.opts.exemptExes ?? [])]);
+      // a process that names itself like the runtime but is not the node's: said once per process
+      const impostors = found.refused.filter((r) => !this.refusedSeen.has(`${r.pid}:${r.comm}`));
+      this.refusedSeen = new Set(found.refused.map((r) => `${r.pid}:${r.comm}`));
+      if (impostors.length) log.warn({ processes: impostors.slice(0, 20), count: impostors.length }, 'processes named like the runtime or kubelet are not exempt');
       const key = (r: { ino: bigint; dev: number }) => `${r.dev}:${r.ino}`;
       const had = new Set(monitor.exemptExecutables.map(key));
       if (had.size === found.executables.length && found.executables.every((e) => had.has(key(e)))) return;

@@ -3,6 +3,7 @@
 import type { FileEventRecord } from '../fileaccess/file-event';
 import type { NetEventRecord } from '../netmon/net-event';
 import type { TraceKey } from './keys';
+import { printable } from '../output/printable';
 
 export interface AlertRecord {
   time: string;
@@ -33,5 +34,5 @@ export function prettyAlertLine(a: AlertRecord): string {
   const p = a.file.process;
   const reads = a.reads > 1 ? ` (${a.reads} reads)` : '';
   const block = a.block ? `; external egress blocked until ${a.block.until}` : '';
-  return `${t} ALERT          read-then-egress pod=${a.pod.namespace}/${a.pod.name}: ${p.comm}[${p.tgid}] read ${a.file.path}${reads}, ${a.delay_ms} ms later ${a.flow.proto} ${endpoint(a.flow.src)} -> ${endpoint(a.flow.dst)} ${a.flow.scope} ${a.flow.verdict}${block}`;
+  return printable(`${t} ALERT          read-then-egress pod=${a.pod.namespace}/${a.pod.name}: ${p.comm}[${p.tgid}] read ${a.file.path}${reads}, ${a.delay_ms} ms later ${a.flow.proto} ${endpoint(a.flow.src)} -> ${endpoint(a.flow.dst)} ${a.flow.scope} ${a.flow.verdict}${block}`);
 }

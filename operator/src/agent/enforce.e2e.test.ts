@@ -10,9 +10,11 @@
 // make the same reads live, with would-deny events counted per verdict; an
 // action the mode cannot apply is audited as would-deny and the node says
 // EnforcementUnavailable; SIGKILL to the agent restores access (its programs
-// go with its fds).
+// go with its fds); a shell of A's that names itself kubelet is not exempted
+// by the next agent (SECURITY-REVIEW H1).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { TestCluster, clusterSkip, freePort } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { TIME_SCALE, kernelSkip, waitFor } from '../testing/kernel';
@@ -174,6 +176,44 @@ function enforceSuite(requested: ModeOption): void {
       assert.equal(await exited, 'SIGKILL');
       // the links go when the kernel releases the dead process's fds
       await poll(async () => (await cat(NS_A)).exitCode === 0, 5000 * TIME_SCALE, "A's cat reads again after the agent died");
+    });
+
+    test("a process of A that names itself kubelet gains nothing: the restarted agent does not exempt its executable, A's cat is still stopped (SECURITY-REVIEW H1)", { timeout: 90_000 * TIME_SCALE }, async (t) => {
+      if (!can()) return t.skip(`mode ${mode()} can neither deny nor kill (not applicable here)`);
+      // the agent is gone (the test before): the next one reads the node's processes as it starts
+      const started = await exec(NS_A, ['sh', '-c', '(printf kubelet > /proc/self/comm; while :; do sleep 1; done) </dev/null >/dev/null 2>&1 &']);
+      assert.equal(started.exitCode, 0, `${started.stdout}${started.stderr}`);
+      const ownNs = fs.readlinkSync('/proc/self/ns/mnt');
+      const impostors = () =>
+        fs.readdirSync('/proc').filter((p) => {
+          try {
+            return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/comm`, 'utf8') === 'kubelet\n' && fs.readlinkSync(`/proc/${p}/ns/mnt`) !== ownNs;
+          } catch {
+            return false;
+          }
+        });
+      await waitFor(() => impostors().length > 0, 5000 * TIME_SCALE, "A's shell named kubelet");
+      const pids = impostors().map(Number);
+      try {
+        agent = await startAgent(agentArgs, { KUBECONFIG: cluster.kubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket });
+        await until(NS_A, 'guard', (x) => x.filesWatched === 1 && x.enforcement?.applied === can(), `${can()} under the new agent`);
+        const mark = agent.events.length;
+        assertStopped(await cat(NS_A), "A's cat beside a shell named kubelet");
+        assert.deepEqual([...new Set((await catEvents(mark, 'guard')).map((x) => x.verdict))], [stoppedVerdict()]);
+        const exempt = agent.logs.find((l) => l.msg === 'exempt executables');
+        assert.ok(!exempt?.executables?.some((e: any) => e.from === 'process' && /busybox/.test(e.path)), `busybox is not exempt: ${JSON.stringify(exempt)}`);
+        const warned = agent.logs.find((l) => l.msg === 'processes named like the runtime or kubelet are not exempt');
+        assert.ok(warned?.processes?.some((p: any) => pids.includes(p.pid) && p.comm === 'kubelet'), `the impostor is named: ${JSON.stringify(warned)}`);
+      } finally {
+        await agent.stop();
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+      }
     });
 
     test("--enforce=false: the node's kill switch audits the enforcing trace as would-deny", { timeout: 60_000 * TIME_SCALE }, async () => {

@@ -50,8 +50,8 @@ export interface SkippedExecutable {
   reason: string;
 }
 
-/** Comms of processes that run in the host's mount namespace on a node: the runtime and the kubelet. */
-const HOST_NS_COMMS: readonly string[] = ['containerd', 'kubelet', 'crio'];
+/** PF_KTHREAD in /proc/<pid>/stat's flags: a kernel thread, which no process can become. */
+const PF_KTHREAD = 0x00200000;
 
 /** `<dir>/ns/mnt` as a mount namespace inode number. */
 function mountNsOf(dir: string): number {
@@ -68,11 +68,24 @@ function mountNsOf(dir: string): number {
   return inum;
 }
 
+/** Whether `<hostProc>/2` is the kernel's kthreadd: a kernel thread (a flag no process can set) whose parent is pid 0. */
+function isKthreadd(hostProc: string): boolean {
+  try {
+    const stat = fs.readFileSync(path.join(hostProc, '2/stat'), 'utf8');
+    // pid (comm) state ppid ... flags is the 9th field; comm may hold spaces and parentheses
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[1] === '0' && (Number(fields[6]) & PF_KTHREAD) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `<hostProc>/1`, or where pid 1's namespace links cannot be read (EACCES: a
- * pid 1 that is not dumpable, as some sandboxes' are) a running containerd,
- * kubelet or crio's, which run in the host's namespaces: the directory whose
- * `ns/mnt` and `root` are the host's.
+ * pid 1 that is not dumpable, as some sandboxes' are) the kernel's kthreadd,
+ * pid 2, whose mount namespace and root are the initial ones: the directory
+ * whose `ns/mnt` and `root` are the host's. Never a process found by a name:
+ * any process can name itself kubelet (SECURITY-REVIEW H1).
  */
 export function hostProcessDir(hostProc: string): string {
   const one = path.join(hostProc, '1');
@@ -83,23 +96,7 @@ export function hostProcessDir(hostProc: string): string {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM') return one; // the caller's read says what is wrong
   }
-  let pids: string[] = [];
-  try {
-    pids = fs.readdirSync(hostProc).filter((n) => /^\d+$/.test(n));
-  } catch {
-    return one;
-  }
-  for (const pid of pids) {
-    const dir = path.join(hostProc, pid);
-    try {
-      if (!HOST_NS_COMMS.includes(fs.readFileSync(path.join(dir, 'comm'), 'utf8').replace(/\n$/, ''))) continue;
-      fs.readlinkSync(path.join(dir, 'ns/mnt'));
-      return dir;
-    } catch {
-      // exited meanwhile, or not readable either: another one may do
-    }
-  }
-  return one;
+  return isKthreadd(hostProc) ? path.join(hostProc, '2') : one;
 }
 
 /** The inode number of the host's mount namespace: `ns/mnt` of hostProcessDir() reads `mnt:[NNN]`. */
@@ -108,9 +105,14 @@ export function hostMountNs(hostProc: string): number {
   try {
     return mountNsOf(dir);
   } catch (e) {
-    if (dir === path.join(hostProc, '1') && /: (EACCES|EPERM):/.test(errorMessage(e))) throw new HiveError(`${errorMessage(e)}, and no running ${HOST_NS_COMMS.join(', ')} to read it from`);
+    if (dir === path.join(hostProc, '1') && /: (EACCES|EPERM):/.test(errorMessage(e))) throw new HiveError(`${errorMessage(e)}, and pid 2 is not the kernel's kthreadd to read it from`);
     throw e;
   }
+}
+
+/** Whether a `/proc/<pid>/cgroup` text puts the process in a pod's cgroup (the kubelet names them kubepods, with either cgroup driver). */
+export function inPodCgroup(cgroupText: string): boolean {
+  return cgroupText.split('\n').some((l) => /(^|[/:])kubepods([./]|$)/.test(l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1)));
 }
 
 /** Whether `comm` is one of `patterns` (exact, or a prefix before a trailing '*'). */
@@ -118,39 +120,50 @@ export function commMatches(comm: string, patterns: readonly string[]): boolean 
   return patterns.some((p) => (p.endsWith('*') ? comm.startsWith(p.slice(0, -1)) : comm === p));
 }
 
+/** A process whose comm matched but that is not the node's own (a workload can name itself anything). */
+export interface RefusedProcess {
+  pid: number;
+  comm: string;
+  reason: string;
+}
+
 /**
  * The exempt executables: `paths` resolved inside the host's root
- * (`<hostProc>/1/root` or hostProcessDir()'s, confined to it as the resolver confines container
- * paths, so an absolute symlink means the host's file), missing ones
- * skipped with the reason; and the executables of running host processes
- * whose comm matches `comms` (`<hostProc>/<pid>/exe`, whatever path they were
- * started from). One entry per file (inode, dev).
+ * (hostProcessDir()'s, confined to it as the resolver confines container
+ * paths, so an absolute symlink means the host's file), missing ones skipped
+ * with the reason; and the executables of running processes whose comm
+ * matches `comms` (whatever host path they were started from) — only those
+ * proven the node's own: in the host's mount namespace, in no pod's cgroup,
+ * and running the file their exe link names in the host's root. A comm is
+ * only a hint: any process can set its own. One entry per file (inode, dev).
  */
 export function exemptExecutables(
   hostProc: string,
   paths: readonly string[] = DEFAULT_EXEMPT_EXES,
   comms: readonly string[] = DEFAULT_EXEMPT_COMMS,
-): { executables: ExemptExecutable[]; skipped: SkippedExecutable[] } {
+): { executables: ExemptExecutable[]; skipped: SkippedExecutable[]; refused: RefusedProcess[] } {
   const found = new Map<string, ExemptExecutable>();
   const skipped: SkippedExecutable[] = [];
+  const refused: RefusedProcess[] = [];
   const add = (e: Omit<ExemptExecutable, 'pids'>, pid?: number) => {
     const k = `${e.dev}:${e.ino}`;
     const had = found.get(k) ?? { ...e, pids: [] };
     if (pid !== undefined) had.pids.push(pid);
     found.set(k, had);
   };
-
   const bad = paths.filter((p) => !path.isAbsolute(p) || p.includes('\0'));
   if (bad.length) throw new HiveError(`exempt executables: paths must be absolute host paths, got ${bad.map((p) => `'${p}'`).join(', ')}`);
-  const root = path.join(hostProcessDir(hostProc), 'root');
-  if (paths.length) {
-    let stats;
+  const hostDir = hostProcessDir(hostProc);
+  const root = path.join(hostDir, 'root');
+  const statHost = (files: string[]) => {
     try {
-      stats = native().statInRoot(root, [...paths]);
+      return native().statInRoot(root, files);
     } catch (e) {
       throw new HiveError(`exempt executables: cannot open the host's root ${root}: ${errorMessage(e)}`);
     }
-    stats.forEach((r, i) => {
+  };
+  if (paths.length) {
+    statHost([...paths]).forEach((r, i) => {
       if (r.errno !== undefined) skipped.push({ path: paths[i], reason: r.errno === os.constants.errno.ENOENT ? 'no such file' : r.message });
       else if ((r.mode & 0o170000) !== 0o100000) skipped.push({ path: paths[i], reason: 'not a regular file' });
       else add({ path: paths[i], ino: r.ino, dev: kernelDev({ major: r.major, minor: r.minor }), from: 'path' });
@@ -163,29 +176,48 @@ export function exemptExecutables(
   } catch (e) {
     throw new HiveError(`exempt executables: cannot list ${hostProc}: ${errorMessage(e)}`);
   }
-  for (const pid of pids) {
-    let comm: string;
-    try {
-      comm = fs.readFileSync(path.join(hostProc, pid, 'comm'), 'utf8').replace(/\n$/, '');
-    } catch {
-      continue; // exited meanwhile, or not a process
-    }
-    if (!commMatches(comm, comms)) continue;
-    const exe = path.join(hostProc, pid, 'exe');
-    try {
-      // stat follows the magic link to the file the kernel runs, on its own device
-      const st = fs.statSync(exe, { bigint: true });
-      let target = exe;
-      try {
-        target = fs.readlinkSync(exe);
-      } catch {
-        // the identity is what matters; the name is for the log
-      }
-      add({ path: target, ino: st.ino, dev: kernelDevFromStat(st.dev), from: 'process' }, Number(pid));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // exited meanwhile
-      skipped.push({ path: exe, reason: `${comm}: ${errorMessage(e)}` });
-    }
+  let hostNs: string | undefined;
+  try {
+    hostNs = `mnt:[${mountNsOf(hostDir)}]`;
+  } catch (e) {
+    // without the host's namespace no process can be proven the node's: the paths alone count
+    skipped.push({ path: path.join(hostDir, 'ns/mnt'), reason: `running processes not considered: ${errorMessage(e)}` });
   }
-  return { executables: [...found.values()], skipped };
+  for (const pid of hostNs ? pids : []) {
+    const dir = path.join(hostProc, pid);
+    let comm: string;
+    let ns: string;
+    let cgroup: string;
+    let target: string;
+    let st: fs.BigIntStats;
+    try {
+      comm = fs.readFileSync(path.join(dir, 'comm'), 'utf8').replace(/\n$/, '');
+      if (!commMatches(comm, comms)) continue;
+      ns = fs.readlinkSync(path.join(dir, 'ns/mnt'));
+      cgroup = fs.readFileSync(path.join(dir, 'cgroup'), 'utf8');
+      // stat follows the magic link to the file the kernel runs, on its own device
+      st = fs.statSync(path.join(dir, 'exe'), { bigint: true });
+      target = fs.readlinkSync(path.join(dir, 'exe'));
+    } catch {
+      continue; // exited meanwhile, not a process, or not readable: not proven the node's
+    }
+    const refuse = (reason: string) => refused.push({ pid: Number(pid), comm, reason });
+    if (ns !== hostNs) {
+      refuse(`not in the host's mount namespace (${ns})`);
+      continue;
+    }
+    if (inPodCgroup(cgroup)) {
+      refuse("in a pod's cgroup");
+      continue;
+    }
+    const ino = st.ino;
+    const dev = kernelDevFromStat(st.dev);
+    const [inRoot] = path.isAbsolute(target) ? statHost([target]) : [undefined];
+    if (!inRoot || inRoot.errno !== undefined || inRoot.ino !== ino || kernelDev({ major: inRoot.major, minor: inRoot.minor }) !== dev) {
+      refuse(`its executable is not the host's file at ${JSON.stringify(target)}`);
+      continue;
+    }
+    add({ path: target, ino, dev, from: 'process' }, Number(pid));
+  }
+  return { executables: [...found.values()], skipped, refused };
 }

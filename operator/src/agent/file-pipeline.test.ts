@@ -73,6 +73,36 @@ test('under a rateLimit, held-back folded records add their whole count to the s
   assert.deepEqual((await lines()).map((l) => l.count), [undefined, 750]);
 });
 
+test('under a rateLimit, a read of the secret among repeats of another file keeps a line of its own (SECURITY-REVIEW M9, security-poc/poc5)', async () => {
+  const entries: WatchEntry[] = [];
+  const registry = new WatchRegistry({ watch: (es) => entries.push(...es), unwatch: () => 0 });
+  const meta = { trace: { namespace: 'demo', name: 'secrets' }, pod: { namespace: 'demo', name: 'web', uid: 'u' }, container: { name: 'app', id: 'c1' } };
+  registry.set('demo/secrets|u|app', [
+    { ino: 11n, dev: 5, path: '/etc/app/config', access: 7, ...meta },
+    { ino: 22n, dev: 5, path: '/etc/db/password', access: 7, ...meta },
+  ]);
+  const idOf = (ino: bigint) => entries.find((e) => e.ino === ino)!.watchId;
+  const { writer, lines } = sink();
+  const p = new FilePipeline(registry, writer, new Clock(), 'n1', new AgentMetrics(), () => 2);
+  const ev = (ino: bigint, i: number): RawFileEvent => ({
+    tsNs: Number(process.hrtime.bigint()) + i * 1_000_000, ino, dev: 5, cgroupId: 1n, watchId: idOf(ino), pid: 100, tgid: 100, ppid: 1,
+    uid: 0, gid: 0, access: 1, rawMask: 4, fileMode: 0o100644, source: 4, verdict: 0, comm: 'cat', count: 1,
+  });
+  const seq = [11n, 11n, 11n, 22n, 11n];
+  p.handle(recordsOf(seq.map(ev)));
+  p.stop(); // closes the window
+  const out = await lines();
+  assert.deepEqual(out.map((l) => [l.path, l.count]), [
+    ['/etc/app/config', undefined],
+    ['/etc/app/config', undefined],
+    ['/etc/app/config', 2],
+    ['/etc/db/password', 1],
+  ]);
+  const held = out[2];
+  assert.ok(held.first_time! < held.time, `the summary says when its first access was: ${held.first_time} < ${held.time}`);
+  assert.equal(out[3].first_time, out[3].time);
+});
+
 test('the inventory counts every access under the executable (comm without exe), folded counts and rate-limited records included', () => {
   const { p, raw } = setup(1);
   p.handle(recordsOf([raw(1), raw(500), raw(250)]));

@@ -7,7 +7,7 @@
 // Lines are written from the ring record straight into the writer's bytes
 // (fileaccess/record-line.ts), with what an owner's events share encoded once.
 // A record object is built only where something needs one: a record the
-// rateLimit holds back (the window's summary is written as the last of them),
+// rateLimit holds back (each file's summary is written as the last of them),
 // a read the correlator wants, or a writer that renders (--pretty).
 import { ACCESS, FILE_EVENT, FileRecords, VERDICT, VERDICT_CODE, accessNames, decodeFileEvent, recordCount, recordTs } from '../fileaccess/layout';
 import { cString } from '../bpf/records';
@@ -56,8 +56,8 @@ interface OwnerState {
 }
 
 export class FilePipeline {
-  /** Keyed by (trace, process, verdict) as one number: traceIndex * 2^34 + tgid * 4 + verdict. */
-  private readonly limiter: RateLimiter<FileEventRecord, number>;
+  /** Keyed by (trace, process, verdict) as "traceIndex:tgid:verdict"; held records grouped by file and access (watchId * 8 + mask). */
+  private readonly limiter: RateLimiter<FileEventRecord, string>;
   private readonly traceIndex = new Map<string, number>();
   private nextIndex = 0;
   private readonly seen = new Map<string, { eventsSeen: number; lastEventTime?: string }>();
@@ -78,7 +78,7 @@ export class FilePipeline {
     /** Who accessed what, per trace (status.nodes[].inventory). */
     readonly inventory: Inventory = new Inventory(),
   ) {
-    this.limiter = new RateLimiter<FileEventRecord, number>((r) => writer.write(r));
+    this.limiter = new RateLimiter<FileEventRecord, string>((r) => writer.write(r), Date.now, 250, (last, count, first) => ({ ...last, count, first_time: first.time }));
     this.encoder = new FileLineEncoder(clock);
   }
 
@@ -129,9 +129,10 @@ export class FilePipeline {
         // the owner is the watch info (path, aliases, trace, pod, container)
         let rec = s.tapped && read ? this.record(buf, r, l, o, mask, verdict) : undefined;
         if (rec) this.tap!.file(rec);
-        const key = s.index * 17179869184 + buf.readUInt32LE(r + F.tgid.offset) * 4 + verdict;
-        if (s.limit !== undefined && !this.limiter.admit(key, s.limit, count)) {
-          this.limiter.held(key, rec ?? (rec = this.record(buf, r, l, o, mask, verdict)));
+        const key = s.limit === undefined ? '' : `${s.index}:${buf.readUInt32LE(r + F.tgid.offset)}:${verdict}`;
+        if (s.limit !== undefined && !this.limiter.admit(key, s.limit)) {
+          // held per file and access: a summary never stands for another file's access
+          this.limiter.held(key, rec ?? (rec = this.record(buf, r, l, o, mask, verdict)), count, buf.readUInt32LE(r + F.watch_id.offset) * 8 + mask);
         } else if (!bytes) {
           this.writer.write(rec ?? (rec = this.record(buf, r, l, o, mask, verdict)));
         } else {

@@ -40,11 +40,12 @@ test("a deleted trace's series are released", async () => {
 test('the kernel counters of storms are gauges read when scraped', async () => {
   const m = new AgentMetrics();
   let lost = 0;
-  m.collectFrom(() => ({ watchedInodes: 3, dropped: 2, emitted: 10, lost, aggregated: 999, aggFull: 1 }));
+  m.collectFrom(() => ({ watchedInodes: 3, dropped: 2, emitted: 10, lost, aggregated: 999, aggFull: 1, pipelineErrors: 3 }));
   lost = 4999;
   const text = await m.registry.metrics();
   assert.match(text, /^hive_events_lost_accesses 4999$/m);
   assert.match(text, /^hive_events_aggregated 999$/m);
   assert.match(text, /^hive_events_aggregate_full 1$/m);
   assert.match(text, /^hive_events_dropped 2$/m);
+  assert.match(text, /^hive_pipeline_errors 3$/m);
 });

@@ -26,7 +26,8 @@ export class AgentMetrics {
   ready = false;
 
   /** Gauges read when scraped: watched inodes and the kernel's counters. */
-  collectFrom(read: () => { watchedInodes: number; dropped: number; emitted: number; lost: number; aggregated: number; aggFull: number }): void {
+  collectFrom(read: () => { watchedInodes: number; dropped: number; emitted: number; lost: number; aggregated: number; aggFull: number; pipelineErrors: number }): void {
+    new client.Gauge({ name: 'hive_pipeline_errors', help: 'Event batches lost because their decoding or handling threw (file and network; each is logged with its cause)', registers: [this.registry], collect() { this.set(read().pipelineErrors); } });
     new client.Gauge({ name: 'hive_watched_inodes', help: 'Inodes in the kernel watch map', registers: [this.registry], collect() { this.set(read().watchedInodes); } });
     new client.Gauge({ name: 'hive_events_dropped', help: 'Events lost because the ring buffer was full (kernel counter)', registers: [this.registry], collect() { this.set(read().dropped); } });
     new client.Gauge({ name: 'hive_events_emitted', help: 'Events written to the ring buffer (kernel counter)', registers: [this.registry], collect() { this.set(read().emitted); } });

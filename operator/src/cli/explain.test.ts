@@ -72,3 +72,18 @@ test('bad input: one line each, exit 2, the other paths still explained', async 
   const help = await hive(['explain', '--help']);
   assert.match(help.stdout, /Attaches nothing, loads no BPF: needs no capability beyond reading the root/);
 });
+
+test('a link target or file name with an escape sequence or a newline is printed escaped, one line each (SECURITY-REVIEW L1)', { skip }, async () => {
+  const evil = path.join(dir, 'evil');
+  fs.mkdirSync(evil);
+  fs.writeFileSync(path.join(evil, 'x\u001b[2K\nroot: (forged)'), '');
+  fs.symlinkSync('x\u001b[2K\nroot: (forged)', path.join(evil, 'link'));
+  const r = await hive(['explain', path.join(evil, 'link'), path.join(evil, '*')], { noCaps: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /\u001b/);
+  assert.equal(r.stdout.split('\n').filter((l) => l.includes('(forged)')).every((l) => l.includes('x\\x1b[2K\\x0aroot: (forged)')), true, r.stdout);
+  assert.equal((r.stdout.match(/^root /gm) ?? []).length, 1, r.stdout);
+  // JSON stays exact
+  const j = await hive(['explain', '--json', path.join(evil, 'link')], { noCaps: true });
+  assert.equal(JSON.parse(j.stdout).paths[0].files[0].final, path.join(evil, 'x\u001b[2K\nroot: (forged)'));
+});

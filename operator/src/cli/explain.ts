@@ -6,6 +6,7 @@
 import { ExplainOptions } from './args';
 import type { ContainerTarget } from './container-target';
 import { ExplainedFile, Hop, PathExplanation, explainPatterns, hopText, hostRootOf, mountText } from '../resolve/explain';
+import { printable } from '../output/printable';
 
 interface Where {
   root: string;
@@ -40,8 +41,12 @@ function fileLines(f: ExplainedFile, inContainer: boolean, indent: string): stri
   return out;
 }
 
-/** The readable form of one explanation. */
+/** The readable form of one explanation: lines, each escaped (printable): paths and link targets are the container's to name. */
 export function renderExplanation(e: PathExplanation, inContainer: boolean): string[] {
+  return explanationLines(e, inContainer).map(printable);
+}
+
+function explanationLines(e: PathExplanation, inContainer: boolean): string[] {
   const head =
     e.kind === 'glob'
       ? `${e.path}  (glob: ${e.files.length} match${e.files.length === 1 ? '' : 'es'}${e.truncated ? `, ${e.truncated.seen} seen, only the first ${e.truncated.limit} watched` : ''})`
@@ -74,12 +79,12 @@ export async function runExplain(opts: ExplainOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify(doc, bigintSafe, 2)}\n`);
   } else {
     const lines = [
-      inContainer ? `root ${w.root} (pid ${w.pid}${w.container ? `, container ${w.container.name} ${w.container.id.slice(0, 12)}` : ''})` : 'root / (this host)',
+      printable(inContainer ? `root ${w.root} (pid ${w.pid}${w.container ? `, container ${w.container.name} ${w.container.id.slice(0, 12)}` : ''})` : 'root / (this host)'),
       ...explained.flatMap((e) => ['', ...renderExplanation(e, inContainer)]),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   const bad = explained.filter((e) => e.state === 'invalid');
-  for (const e of bad) process.stderr.write(`hive explain: ${e.path}: ${e.reason}\n`);
+  for (const e of bad) process.stderr.write(`${printable(`hive explain: ${e.path}: ${e.reason}`)}\n`);
   return bad.length ? 2 : 0;
 }

@@ -54,6 +54,15 @@ async function main(argv: string[]): Promise<number> {
     case 'agent': {
       const opts = parseAgentArgs(rest);
       checkCapabilities();
+      // A bug that escapes every handler leaves the agent's state unknown: it
+      // says so with the cause and exits non-zero for its DaemonSet to restart
+      // it, never running on half-blind (SECURITY-REVIEW L4).
+      const fatal = (origin: string) => (e: unknown) => {
+        log.fatal({ err: e, origin }, `${origin}: the agent exits (status 70) to be restarted`);
+        process.exit(70);
+      };
+      process.on('uncaughtException', fatal('uncaught exception'));
+      process.on('unhandledRejection', fatal('unhandled rejection'));
       const { Agent } = await import('../agent/agent.js');
       const agent = new Agent(opts);
       await agent.start();

@@ -4,6 +4,7 @@
 import { FileEventRecord, prettyLine } from '../fileaccess/file-event';
 import { NetEventRecord, prettyNetLine } from '../netmon/net-event';
 import { AlertRecord, prettyAlertLine } from '../agent/alert';
+import { printable } from '../output/printable';
 
 export interface LogFilter {
   kind?: 'file' | 'network' | 'alert';
@@ -34,5 +35,6 @@ export function renderAgentLine(line: string, f: LogFilter = {}): string | null 
   if (f.kind && rec.kind !== f.kind) return null;
   if (!matches(rec.pod, f.pod) || !matches(rec.trace, f.trace)) return null;
   if (f.json) return text;
-  return `${rec.node} ${rec.kind === 'network' ? prettyNetLine(rec) : rec.kind === 'alert' ? prettyAlertLine(rec) : prettyLine(rec)}`;
+  // the renderers escape what they print; the node's name is the line's own
+  return `${printable(String(rec.node))} ${rec.kind === 'network' ? prettyNetLine(rec) : rec.kind === 'alert' ? prettyAlertLine(rec) : prettyLine(rec)}`;
 }

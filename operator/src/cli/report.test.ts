@@ -35,3 +35,11 @@ test('rows across nodes and traces, the most recently seen first; omitted counte
   const one = renderTable(rows.filter((r) => r.trace === 'prod/shadow'), []);
   assert.match(one, /^NODE +POD/);
 });
+
+test('a name with a newline or an escape sequence stays in its row, escaped (SECURITY-REVIEW L1)', () => {
+  const e = { ...entry('/bin/\u001b[2Kcat', '2026-12-02T10:00:05.123Z', 1), path: '/etc/a\nforged row' };
+  const table = renderTable(inventoryRows([{ metadata: { namespace: 'prod', name: 's' }, status: { nodes: [{ node: 'n1', inventory: { entries: [e], omitted: 0 } }] } }]).rows, []);
+  assert.equal(table.split('\n').length, 3, JSON.stringify(table));
+  assert.doesNotMatch(table, /\u001b/);
+  assert.match(table.split('\n')[1], /^n1 +web +app +\/bin\/\\x1b\[2Kcat +\/etc\/a\\x0aforged row +read +1 /);
+});

@@ -6,6 +6,7 @@ import { HiveError, errorMessage } from '../util/errors';
 import { k8sLib, loadKubeConfig } from '../kube/client';
 import { GROUP, HiveTrace, PLURAL, VERSION } from '../kube/hivetrace-schema';
 import { ReportOptions } from './args';
+import { printable } from '../output/printable';
 
 export interface ReportRow {
   trace: string;
@@ -53,11 +54,12 @@ function shortTime(iso: string): string {
 export function renderTable(rows: ReportRow[], omitted: Omitted[]): string {
   const manyTraces = new Set(rows.map((r) => r.trace)).size > 1;
   const head = [...(manyTraces ? ['TRACE'] : []), 'NODE', 'POD', 'CONTAINER', 'EXE', 'PATH', 'ACCESS', 'COUNT', 'LAST SEEN', 'UID'];
-  const cells = rows.map((r) => [...(manyTraces ? [r.trace] : []), r.node, r.pod, r.container, r.exe, r.path, r.access, String(r.count), shortTime(r.lastSeen), String(r.uid)]);
+  // a cell is what a workload or an editor named: escaped (printable), so that one row stays one line
+  const cells = rows.map((r) => [...(manyTraces ? [r.trace] : []), r.node, r.pod, r.container, r.exe, r.path, r.access, String(r.count), shortTime(r.lastSeen), String(r.uid)].map(printable));
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]))).join('  ');
   const out = [line(head), ...cells.map(line)];
-  for (const o of omitted) out.push(`(${o.omitted} less recently seen entr${o.omitted === 1 ? 'y' : 'ies'} of ${o.trace} on ${o.node} not in its status)`);
+  for (const o of omitted) out.push(printable(`(${o.omitted} less recently seen entr${o.omitted === 1 ? 'y' : 'ies'} of ${o.trace} on ${o.node} not in its status)`));
   return `${out.join('\n')}\n`;
 }
 

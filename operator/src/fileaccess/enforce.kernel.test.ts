@@ -384,6 +384,31 @@ function exemptSuite(mode: ModeOption, enforce: Enforcement) {
       assert.deepEqual(got.map((e) => [VERDICT[e.verdict], e.comm]), [[stopped, 'cat']]);
     });
 
+    test(`an exempt executable counts only as the host runs it: exec'd in another mount namespace it is ${stopped}; started here, then entering one, it is exempt`, async (t) => {
+      if (!s.ready(t)) return;
+      const f = s.file('host-runtime-only', 'runtime\n');
+      s.watch(f, ACCESS.read);
+      const cat = path.join(s.dir, 'cat-exempt-ns');
+      fs.copyFileSync(fs.realpathSync('/bin/cat'), cat);
+      fs.chmodSync(cat, 0o755);
+      // runc's pattern: started in the host's namespace, then unshare(CLONE_NEWNS) (272 on x86_64), then the read
+      const perl = path.join(s.dir, 'perl-exempt');
+      fs.copyFileSync(fs.realpathSync('/usr/bin/perl'), perl);
+      fs.chmodSync(perl, 0o755);
+      s.monitor!.setExemptExecutables([inodeOf(cat), inodeOf(perl)]);
+      // a pod that mounts the host's runtime and runs it: the file is exempt, the way it was started is not
+      const pod = await runCapture('unshare', ['-m', cat, f]);
+      assertStopped(enforce, pod, 'the exempt file exec\'d in a new mount namespace');
+      assert.deepEqual((await s.eventsOf(pod.pid, 1)).map((e) => VERDICT[e.verdict]), [stopped]);
+      const script = 'syscall(272, 0x20000) == 0 or die "unshare: $!"; print STDERR readlink("/proc/self/ns/mnt"); open(my $h, "<", $ARGV[0]) or die "open: $!"; print <$h>';
+      const runtime = await runCapture(perl, ['-e', script, f]);
+      assert.equal(runtime.code, 0, `the runtime lives (signal ${runtime.signal}, stderr: ${runtime.stderr})`);
+      assert.equal(runtime.stdout, 'runtime\n');
+      assert.match(runtime.stderr, /^mnt:\[\d+\]$/);
+      assert.notEqual(runtime.stderr, `mnt:[${ownMntNs}]`, 'it read from a mount namespace of its own');
+      assert.deepEqual((await s.eventsOf(runtime.pid, 1)).map((e) => VERDICT[e.verdict]), ['allowed']);
+    });
+
     test('a bad mount namespace number is refused before anything loads', () => {
       for (const bad of [-1, 2 ** 32, 1.5]) {
         assert.throws(() => FileAccessMonitor.open({ mode, enforce, exemptMountNs: bad }), /exempt mount namespace \(inode number\) must be/);

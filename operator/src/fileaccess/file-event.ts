@@ -7,6 +7,7 @@ import { chainText } from '../output/process-chain';
 import { formatDev } from '../sys/devnum';
 import { Clock } from '../output/clock';
 import { setLineFormat } from '../output/event-writer';
+import { printable } from '../output/printable';
 
 export interface FileEventRecord {
   time: string;
@@ -45,9 +46,12 @@ export interface FileEventRecord {
    * Accesses this record stands for, when more than one (absent: one). The
    * kernel folds a storm's repeats of one (watch, process, access) into the
    * last of them once an interval; a trace's rateLimit folds what passes its
-   * limit the same way. The sum over records is the number of accesses.
+   * limit per file and access, never folding two files together. The sum
+   * over records is the number of accesses.
    */
   count?: number;
+  /** On a record a trace's rateLimit folded: the time of the first access it stands for (`time` is the last's). */
+  first_time?: string;
 }
 
 /** What a watch id stands for, supplied by whoever created the watch. */
@@ -102,7 +106,7 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
   return rec;
 }
 
-/** One readable line: time, access, path, then who did it. */
+/** One readable line: time, access, path, then who did it; what the workload named is escaped (printable). */
 export function prettyLine(r: FileEventRecord): string {
   const t = r.time.slice(11, 23);
   const acc = r.access.join(',').toUpperCase().padEnd(10);
@@ -111,7 +115,7 @@ export function prettyLine(r: FileEventRecord): string {
   const exe = p.exe ? ` exe=${p.exe}` : '';
   // lines recorded before verdicts existed (hive logs reads them back) have none: allowed
   const verdict = !r.verdict || r.verdict === 'allowed' ? '' : ` ${r.verdict.toUpperCase()}`;
-  return `${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${chainText(p)}${exe} uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}${verdict}`;
+  return printable(`${t} ${acc} ${r.path} (ino ${r.inode} dev ${r.dev}) by ${chainText(p)}${exe} uid=${p.uid} ppid=${p.ppid}${where} via ${r.mode}${verdict}`);
 }
 
 // The JSON line of a record, the same text JSON.stringify gives for a record
@@ -192,6 +196,7 @@ export function fileEventLine(r: FileEventRecord): string {
   if (r.pod !== undefined) s += `,"pod":${once(r.pod)}`;
   if (r.container !== undefined) s += `,"container":${once(r.container)}`;
   if (r.count !== undefined) s += `,"count":${num(r.count)}`;
+  if (r.first_time !== undefined) s += `,"first_time":${str(r.first_time)}`;
   return `${s}}`;
 }
 
@@ -200,6 +205,6 @@ export function fileEventLine(r: FileEventRecord): string {
 export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'ancestors'];
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
-export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count'];
+export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count', 'first_time'];
 
 setLineFormat('file', (r) => fileEventLine(r as unknown as FileEventRecord));

@@ -21,6 +21,7 @@ test('a file event line is exactly JSON.stringify of its record', () => {
     toRecord({ ...raw, ino: 2n ** 60n + 1n, comm: 'we"ird\\\n\u0001' }, { path: '/tmp/é ü \ud83d\ude00 "q"' }, clock, 'n'),
     toRecord({ ...raw, comm: 'lone\ud800' }, { path: '/x\u001f' }, clock, 'n'),
     { ...toRecord(raw, owner, clock, 'node-a'), count: 41 },
+    { ...toRecord(raw, owner, clock, 'node-a'), count: 3, first_time: '2026-12-07T10:00:00.000Z' },
     toRecord({ ...raw, count: 7 }, owner, clock, 'node-a'),
     toRecord({ ...raw, lineage: { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/"sh' }] } }, { ...owner, container: { ...owner.container, image: 'reg/app:1' } }, clock, 'n'),
     toRecord({ ...raw, lineage: { exe: '', ancestors: [] } }, owner, clock, 'n'),
@@ -33,7 +34,8 @@ test('a file event line is exactly JSON.stringify of its record', () => {
 });
 
 test('every key toRecord writes is one fileEventLine knows, in its order', () => {
-  const r = { ...toRecord(raw, owner, new Clock(), 'node-a'), count: 2 };
+  // a rate-limited summary has them all (count and first_time: the rate limiter's fold)
+  const r = { ...toRecord(raw, owner, new Clock(), 'node-a'), count: 2, first_time: '2026-12-07T10:00:00.000Z' };
   const keys = Object.keys(r);
   assert.deepEqual(keys, FILE_EVENT_KEYS.filter((k) => keys.includes(k)));
   assert.equal(keys.length, FILE_EVENT_KEYS.length);

@@ -450,6 +450,32 @@ function suite(mode: ModeOption) {
     assert.equal(e.lineage!.ancestors[0].comm, 'sh');
   });
 
+  test('a handler that throws loses that batch, counted in handlerErrors; the next batches come (SECURITY-REVIEW L4)', async () => {
+    const m = FileAccessMonitor.open({ mode: monitor.mode, maxWatches: 4, ringBufferBytes: 1 << 16, aggregateMs: 0 }).monitor;
+    const got: RawFileEvent[] = [];
+    let throws = true;
+    try {
+      m.onEvents((b) => {
+        if (throws) {
+          throws = false;
+          throw new Error('a bug in the pipeline');
+        }
+        got.push(...b);
+      }, 20);
+      const f = path.join(dir, 'handler-throws');
+      fs.writeFileSync(f, 'x\n');
+      m.watch([{ ...inodeOf(f), watchId: 3, access: ACCESS.read }]);
+      const first = await run('cat', [f]);
+      await waitFor(() => m.counters().handlerErrors === 1, 3000, 'the failed batch counted');
+      const second = await run('cat', [f]);
+      await waitFor(() => got.some((e) => e.tgid === second.pid), 3000, 'the next batch delivered');
+      assert.equal(got.filter((e) => e.tgid === first.pid).length, 0, 'the failed batch is lost, not delivered twice');
+      assert.equal(m.counters().handlerErrors, 1);
+    } finally {
+      m.close();
+    }
+  });
+
   test('close is idempotent and later calls fail clearly', () => {
     const m = FileAccessMonitor.open({ mode: monitor.mode, maxWatches: 4, ringBufferBytes: 4096 }).monitor;
     m.onEvents(() => {});

@@ -151,6 +151,8 @@ export class FileAccessMonitor {
   private readonly exempt = new Map<string, InodeRef>();
   private readonly log: Logger;
   private malformed = 0;
+  /** Batches whose decoding or handler threw (their records are lost). */
+  private handlerErrors = 0;
   private flushErrors = 0;
   private poll: RingPoll | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -430,10 +432,11 @@ export class FileAccessMonitor {
    * that carried them; `aggFull` accesses reported one by one for want of
    * room), `exempt` accesses a watch would have stopped that an exemption
    * (the loader itself, the exempt mount namespace, an exempt executable) let
-   * through as allowed, records the decoder refused, ring-buffer poll and flush failures.
+   * through as allowed, records the decoder refused, ring-buffer poll and flush failures,
+   * batches lost to a throw in their decoding or handler.
    */
-  counters(): Record<CounterName | 'malformed' | 'pollErrors' | 'flushErrors', number> {
-    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0, flushErrors: this.flushErrors };
+  counters(): Record<CounterName | 'malformed' | 'pollErrors' | 'flushErrors' | 'handlerErrors', number> {
+    return { ...readCounters(this.live('counters'), 'counters', COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0, flushErrors: this.flushErrors, handlerErrors: this.handlerErrors };
   }
 
   /**
@@ -466,12 +469,15 @@ export class FileAccessMonitor {
     const obj = this.live('onEvents');
     if (this.poll) throw new HiveError('onEvents: events are delivered already');
     const onBatch = (batch: Buffer) => {
-      const { records, malformed } = splitBatch(batch, this.processes);
-      this.malformed += malformed;
+      // a throw here would reach the addon's thread-safe call as an uncaught
+      // exception: the batch is lost instead, counted and logged with its cause
       try {
+        const { records, malformed } = splitBatch(batch, this.processes);
+        this.malformed += malformed;
         cb(records);
       } catch (e) {
-        this.log.error({ err: e }, 'event handler failed');
+        this.handlerErrors++;
+        this.log.error({ err: e }, 'event batch failed: its records are lost (counted in hive_pipeline_errors)');
       }
     };
     this.poll = new RingPoll(obj, 'events', onBatch, this.log, pollTimeoutMs);

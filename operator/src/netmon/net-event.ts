@@ -5,6 +5,7 @@ import { Clock } from '../output/clock';
 import { formatIp } from './addr';
 import { chainText } from '../output/process-chain';
 import { EVENT_TYPE, FlowProcess, INITIATOR, PROTO, REASON, RawNetEvent, SCOPE, VERDICT } from './layout';
+import { printable } from '../output/printable';
 
 export interface Endpoint {
   ip: string;
@@ -105,5 +106,5 @@ export function prettyNetLine(r: NetEventRecord): string {
   const p = r.process;
   const proc = p ? ` by ${chainText(p)}${p.exe ? ` exe=${p.exe}` : ''} uid=${p.uid}` : '';
   const blocked = r.blocked ? ` blocked=${r.blocked}` : '';
-  return `${t} ${what} ${r.proto} ${endpoint(r.src)} -> ${endpoint(r.dst)} ${r.scope} ${r.verdict} pkts=${r.packets} bytes=${r.bytes}${blocked}${proc}${pod}`;
+  return printable(`${t} ${what} ${r.proto} ${endpoint(r.src)} -> ${endpoint(r.dst)} ${r.scope} ${r.verdict} pkts=${r.packets} bytes=${r.bytes}${blocked}${proc}${pod}`);
 }

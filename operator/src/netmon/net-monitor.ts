@@ -91,6 +91,8 @@ export class NetMonitor {
   private cb: ((events: RawNetEvent[]) => void) | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private malformed = 0;
+  /** Batches whose decoding or handler threw (their events are lost). */
+  private handlerErrors = 0;
   private poll: RingPoll | null = null;
   /** The connecting processes' records (exe, ancestors), by tgid: netmon's own. */
   readonly processes = new ProcessTable();
@@ -249,9 +251,15 @@ export class NetMonitor {
     const obj = this.live('onEvents');
     if (this.poll) throw new HiveError('onEvents: events are delivered already');
     const onBatch = (batch: Buffer) => {
-      const { events, malformed } = decodeNetBatch(batch, this.processes);
-      this.malformed += malformed;
-      this.deliver(events);
+      // as the file monitor: a throw in decoding loses the batch, counted, never an uncaught exception
+      try {
+        const { events, malformed } = decodeNetBatch(batch, this.processes);
+        this.malformed += malformed;
+        this.deliver(events);
+      } catch (e) {
+        this.handlerErrors++;
+        this.log.error({ err: e }, 'network event batch failed: its records are lost (counted in hive_pipeline_errors)');
+      }
     };
     this.poll = new RingPoll(obj, 'net_events', onBatch, this.log, pollTimeoutMs);
     this.cb = cb;
@@ -265,7 +273,8 @@ export class NetMonitor {
     try {
       this.cb(events);
     } catch (e) {
-      this.log.error({ err: e }, 'network event handler failed');
+      this.handlerErrors++;
+      this.log.error({ err: e }, 'network event handler failed: its events are lost (counted in hive_pipeline_errors)');
     }
   }
 
@@ -310,8 +319,8 @@ export class NetMonitor {
   }
 
   /** The kernel's per-CPU counters summed, records the decoder refused, and ring-buffer poll failures. */
-  counters(): Record<NetCounterName | 'malformed' | 'pollErrors', number> {
-    return { ...readCounters(this.live('counters'), 'net_counters', NET_COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0 };
+  counters(): Record<NetCounterName | 'malformed' | 'pollErrors' | 'handlerErrors', number> {
+    return { ...readCounters(this.live('counters'), 'net_counters', NET_COUNTER), malformed: this.malformed, pollErrors: this.poll?.errors ?? 0, handlerErrors: this.handlerErrors };
   }
 
   /** Live entries of the flow map (walks it: for tests and status). */

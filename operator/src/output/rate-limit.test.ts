@@ -33,3 +33,23 @@ test('a record the kernel folded counts for all its accesses when it is held bac
   assert.equal(total, 5 + 1000 + 1, 'the sum of counts is the number of accesses');
   rl.stop();
 });
+
+test('held records are summarised per group: one summary per file, each with its count and first time (SECURITY-REVIEW M9)', () => {
+  let now = 0;
+  type R = { path: string; time: string; count?: number; first_time?: string };
+  const out: R[] = [];
+  const rl = new RateLimiter<R>((r) => out.push(r), () => now, 1_000_000, (last, count, first) => ({ ...last, count, first_time: first.time }));
+  // the PoC: the limit filled with a benign file, the secret read among repeats of it
+  const seq = ['/etc/app/config', '/etc/app/config', '/etc/app/config', '/etc/db/password', '/etc/app/config'];
+  seq.forEach((p, i) => rl.offer('t|1', 2, { path: p, time: `t${i}` }, p));
+  now = 1000;
+  rl.flush(false);
+  assert.deepEqual(out, [
+    { path: '/etc/app/config', time: 't0' },
+    { path: '/etc/app/config', time: 't1' },
+    { path: '/etc/app/config', time: 't4', count: 2, first_time: 't2' },
+    { path: '/etc/db/password', time: 't3', count: 1, first_time: 't3' },
+  ]);
+  assert.equal(out.reduce((n, r) => n + (r.count ?? 1), 0), seq.length, 'the sum of counts is the number of accesses');
+  rl.stop();
+});

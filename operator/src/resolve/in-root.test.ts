@@ -120,3 +120,11 @@ test('statInRoot with a directory refuses names that are not plain entries', asy
   assert.equal('ino' in ok ? ok.ino : ok.errno, ino(path.join(root, 'etc/passwd')));
   assert.equal(native().statInRoot(root, ['passwd'], '/no-such-dir')[0].errno, os.constants.errno.ENOENT);
 });
+
+test('a NUL byte in a path, the root or the directory is refused, never cut short to the part before it (SECURITY-REVIEW L4)', async () => {
+  const { native } = await import('../sys/addon.js');
+  assert.throws(() => native().statInRoot(root, ['/etc/passwd\0.bak']), /statInRoot: paths\[0\] must not contain a NUL byte/);
+  assert.throws(() => native().statInRoot(root, ['passwd\0x'], '/etc'), /statInRoot: paths\[0\] must not contain a NUL byte/);
+  assert.throws(() => native().statInRoot(`${root}\0/x`, ['/etc/passwd']), /statInRoot: root must not contain a NUL byte/);
+  assert.throws(() => native().statInRoot(root, ['passwd'], '/etc\0/x'), /statInRoot: dir must not contain a NUL byte/);
+});
