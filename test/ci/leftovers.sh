@@ -4,8 +4,10 @@
 #   node  the real node of make node-up (kubelet, controllers, containerd and
 #         its pods, cni0, mounts) and its API server ($HIVE_CLUSTER_DIR)
 #   all   node, plus the qemu guests of this checkout, their API servers
-#         (/tmp/hive-kernel-cluster-*) and the suites' own API servers
-#         (/tmp/hive-cluster-*) whose process still runs
+#         (/tmp/hive-kernel-cluster-*), the suites' own API servers
+#         (/tmp/hive-cluster-*) whose process still runs, and what a private
+#         containerd of the harness (/tmp/hctrd-*) left when it was killed:
+#         its shims and their containers, mounts and directory
 # usage: leftovers.sh node|all
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,6 +45,23 @@ if [ "$scope" = all ]; then
       echo "leftovers: stopping the API server of $d (pid $pid)"
       HIVE_CLUSTER_DIR=$d bash "$repo/test/cluster/down.sh" || rc=1
     fi
+  done
+  # a harness containerd that is gone (killed with its test) leaves its shims,
+  # their containers and the rootfs mounts; one that runs belongs to a live test
+  for d in /tmp/hctrd-*; do
+    [ -d "$d" ] || continue
+    pgrep -f "^containerd --config $d/" > /dev/null && continue
+    shims=$(pgrep -f "containerd-shim.* -address $d/" || true)
+    if [ -n "$shims" ]; then
+      echo "leftovers: stopping the shims and containers of a dead harness containerd ($d: $(echo "$shims" | wc -w) shim(s))"
+      for p in $shims; do
+        pkill -KILL -P "$p" 2>/dev/null || true
+        kill -KILL "$p" 2>/dev/null || true
+      done
+    fi
+    # innermost first: a container's mounts sit on its rootfs
+    grep -o " $d/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    rm -rf "$d" 2>/dev/null || { echo "leftovers: cannot remove $d" >&2; rc=1; }
   done
 fi
 exit $rc
