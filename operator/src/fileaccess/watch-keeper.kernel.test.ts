@@ -68,6 +68,27 @@ function suite(mode: ModeOption) {
     assert.ok(owners.some((o) => o.path === ownerPath), `owners ${owners.map((o) => o.path)} include ${ownerPath}`);
   }
 
+  test('a watched directory is watched for its listing, not exec: a path walk through it is no event (SECURITY-REVIEW M2)', async () => {
+    const d = path.join(dir, 'walked');
+    fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(d, 'sub/deep'), 'deep\n');
+    fs.writeFileSync(path.join(d, 'top'), 'top\n');
+    keeper.set(key(), { root: '/', patterns: [d], access: ACCESS_ALL });
+    const dirWatch = monitor.lookup(inodeOf(d));
+    assert.ok(dirWatch, 'the directory is watched');
+    assert.equal(keeper.owners(dirWatch.watchId, ACCESS.exec).length, 0, 'not for exec');
+    assert.equal(keeper.owners(dirWatch.watchId, ACCESS.read).length, 1, 'for read (its listing)');
+    // its files keep every access
+    assert.equal(keeper.owners(monitor.lookup(inodeOf(path.join(d, 'top')))!.watchId, ACCESS.exec).length, 1);
+    const walk = await run('cat', [path.join(d, 'sub/deep')]);
+    assert.equal(walk.code, 0);
+    const ls = await run('ls', [d]);
+    await waitFor(() => events.some((e) => e.tgid === ls.pid), 3000, 'the listing of the directory reported');
+    await settle();
+    const dirIno = inodeOf(d).ino;
+    assert.deepEqual(events.filter((e) => e.tgid === walk.pid && e.ino === dirIno).map((e) => e.access), [], 'the walk through it is no event');
+  });
+
   test('rename over the watched file (mv f.new f)', async () => {
     const f = path.join(dir, 'conf');
     fs.writeFileSync(f, 'v1\n');

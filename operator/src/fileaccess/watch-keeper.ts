@@ -18,7 +18,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Logger } from '../util/log';
 import { DirWatcher, dirKey } from '../resolve/dir-watcher';
-import { ANY_NAME, PatternResolution, resolvePattern } from '../resolve/pattern';
+import { ANY_NAME, PatternResolution, isDir, resolvePattern } from '../resolve/pattern';
+import { ACCESS } from './layout';
 import type { InRootFile } from '../resolve/in-root';
 import { InodeMap, Owner, WatchRegistry } from './watch-registry';
 import type { Action, Enforcement } from './action';
@@ -353,7 +354,15 @@ export class WatchKeeper {
     if (!entry) return;
     const { access, action, intent, meta } = entry.target;
     const what = action && action !== 'audit' ? { action } : intent ? { intent } : {};
-    const files = entry.watches.flatMap((w) => w.res.files.map((f) => ({ ino: f.ino, dev: f.dev, path: f.path, access, ...what, ...meta })));
+    const files = entry.watches.flatMap((w) =>
+      w.res.files.flatMap((f) => {
+        // a directory is watched for its listing (read) and its changes (write): exec on a
+        // directory is the search of every path lookup through it, which a deny would
+        // refuse and an audit would report for files the trace never named (SECURITY-REVIEW M2)
+        const a = isDir(f) ? access & ~ACCESS.exec : access;
+        return a ? [{ ino: f.ino, dev: f.dev, path: f.path, access: a, ...what, ...meta }] : [];
+      }),
+    );
     this.registry.set(key, files);
   }
 }

@@ -56,7 +56,8 @@ function statAll(root: string, paths: string[], dir?: string): (InRootFile | { e
 /** Code-unit order of names, as every listing here is sorted (a resolution's files in a stable order). */
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-const isDir = (f: InRootFile) => (f.mode & S_IFMT) === S_IFDIR;
+/** Whether a resolved file is a directory. */
+export const isDir = (f: Pick<InRootFile, 'mode'>) => (f.mode & S_IFMT) === S_IFDIR;
 
 
 /** A glob's static directory (before its first dynamic segment), where that segment is, and every segment. */
