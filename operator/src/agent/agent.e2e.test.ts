@@ -296,6 +296,41 @@ describe('hive agent against a real API server and containerd', { skip }, () => 
     console.log(`# new pod watched ${Date.parse(line.time) - started} ms after its container started (pod created ${started - t0} ms before)`);
   });
 
+  test('a native sidecar is watched like a container, a finished init container is not resolved, a sidecar not running is unresolved (SECURITY-REVIEW L2)', async () => {
+    await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-s' } });
+    const body = await ok('POST', '/api/v1/namespaces/team-s/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'meshed', labels: { app: 'meshed' } },
+      spec: { nodeName: NODE, initContainers: [{ name: 'setup', image: IMAGE }, { name: 'proxy', image: IMAGE, restartPolicy: 'Always' }], containers: [{ name: 'app', image: IMAGE }] },
+    });
+    const uid = (body.metadata as { uid: string }).uid;
+    const pod = await h.runPod('meshed', ['proxy', 'app'], 'team-s', uid);
+    // what the kubelet reports: setup done, the sidecar and the app running
+    const status = JSON.parse(runningPodStatus(pod.containers, '127.0.0.1', IMAGE));
+    const [proxy, app] = status.status.containerStatuses;
+    status.status.containerStatuses = [app];
+    status.status.initContainerStatuses = [{ ...proxy, name: 'setup', containerID: 'containerd://0000', state: { terminated: { exitCode: 0, reason: 'Completed' } } }, proxy];
+    await ok('PATCH', '/api/v1/namespaces/team-s/pods/meshed/status', JSON.stringify(status), 'application/merge-patch+json');
+    await ok('POST', '/apis/hive.io/v1alpha1/namespaces/team-s/hivetraces', { ...trace, metadata: { name: 'mesh', namespace: 'team-s' }, spec: { ...trace.spec, paths: ['/etc/secret'], selector: { matchLabels: { app: 'meshed' } } } });
+    await reconciled('team-s/mesh', (l) => l.podsMatched === 1 && l.filesWatched === 2 && l.unresolved.length === 0);
+    const e = await untilEntry('team-s', 'mesh', NODE, (x) => x.filesWatched === 2 && x.conditions?.[0]?.status === 'True', 'the app and its sidecar watched, Ready');
+    assert.deepEqual(e.unresolved ?? [], []);
+    // the sidecar's cat is reported under its own container name
+    const mark = events.length;
+    const r = await h.cri.execSync(pod.containers[0].id, ['cat', '/etc/secret']);
+    assert.equal(r.exitCode, 0);
+    await waitFor(() => events.slice(mark).some((x) => x.kind === 'file' && x.container?.name === 'proxy' && x.trace?.name === 'mesh'), 5000, "the sidecar's read");
+    // a sidecar that stopped is not a silent Ready
+    status.status.initContainerStatuses[1] = { ...proxy, state: { waiting: { reason: 'CrashLoopBackOff' } }, containerID: undefined };
+    await ok('PATCH', '/api/v1/namespaces/team-s/pods/meshed/status', JSON.stringify(status), 'application/merge-patch+json');
+    const down = await untilEntry('team-s', 'mesh', NODE, (x) => x.conditions?.[0]?.status === 'False', 'the stopped sidecar unresolved');
+    assert.deepEqual(down.unresolved.map((u) => [u.path, u.reason]), [['*', 'container not running']]);
+    await ok('DELETE', '/apis/hive.io/v1alpha1/namespaces/team-s/hivetraces/mesh');
+    await ok('DELETE', '/api/v1/namespaces/team-s/pods/meshed?gracePeriodSeconds=0');
+    await h.removePod(pod);
+  });
+
   test('a deleted pod leaves no entries', async () => {
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-1?gracePeriodSeconds=0');
     await ok('DELETE', '/api/v1/namespaces/team-a/pods/web-3?gracePeriodSeconds=0');

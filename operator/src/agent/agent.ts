@@ -30,6 +30,7 @@ import { Correlator } from './correlator';
 import { traceId } from './keys';
 import { DEFAULT_EXEMPT_EXES, exemptExecutables, hostMountNs } from './exemptions';
 import type { NodeEnforcement } from './enforcement';
+import { procRootIdentity } from './root-identity';
 
 const log = rootLog.child({ module: 'agent' });
 
@@ -140,6 +141,7 @@ export class Agent {
       rescanMs: AGENT_KEEPER_RESCAN_MS,
       onChange: (owner) => reconciler?.pathsChanged(owner),
       onReresolved: (cause) => this.metrics.watchReresolved.inc({ cause }),
+      rootIdentity: procRootIdentity,
     });
     this.keeper = keeper;
     const registry = keeper.registry;

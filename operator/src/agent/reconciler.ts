@@ -42,6 +42,7 @@ import { RecentPids } from './recent-pids';
 import { Yielder } from '../util/yield';
 import { NodeEnforcement, TraceEnforcement, traceEnforcement } from './enforcement';
 import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
+import { PodContainer, allContainerStatuses, podContainers, resolvedNow } from './pod-containers';
 
 /** The part of an informer's cache the reconciler reads. */
 export interface Cache<T> {
@@ -174,7 +175,7 @@ export class Reconciler {
    */
   taskStarted(containerId: string): void {
     this.pids.forget(containerId);
-    const named = (p: k8s.V1Pod) => (p.status?.containerStatuses ?? []).some((s) => s.containerID?.endsWith(`://${containerId}`) || s.containerID === containerId);
+    const named = (p: k8s.V1Pod) => allContainerStatuses(p).some((s) => s.containerID?.endsWith(`://${containerId}`) || s.containerID === containerId);
     const known = this.o.pods.list().filter(named);
     if (known.length > 0) {
       for (const p of known) this.enqueueFor(p, 'task');
@@ -243,8 +244,9 @@ export class Reconciler {
         pods.add(podRef.uid);
         if (netMode !== 'off') this.selectPodNetwork(pod, podRef, key, netMode, net, unresolved);
         if (!trace.spec.paths?.length) continue;
-        for (const c of pod.spec?.containers ?? []) {
+        for (const c of podContainers(pod)) {
           if (trace.spec.containers && !trace.spec.containers.includes(c.name)) continue;
+          if (!resolvedNow(c)) continue;
           await this.yielder.maybe();
           const owner: OwnerKey = { trace: key, podUid: podRef.uid, container: c.name };
           let target: Target;
@@ -302,7 +304,7 @@ export class Reconciler {
    * else the one in the pod's status, as the kubelet reports it.
    */
   private async containerTarget(pod: k8s.V1Pod, name: string): Promise<Target> {
-    const st = pod.status?.containerStatuses?.find((s) => s.name === name);
+    const st = allContainerStatuses(pod).find((s) => s.name === name);
     const startedKey = `${pod.metadata?.uid ?? ''}|${name}`;
     const started = this.started.get(startedKey);
     let id: string | undefined;
@@ -420,7 +422,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** The container as events name it, with its image where the pod knows it. */
-function containerMeta(pod: k8s.V1Pod, c: k8s.V1Container, id: string): WatchMeta['container'] {
-  const image = pod.status?.containerStatuses?.find((s) => s.name === c.name)?.image || c.image;
+function containerMeta(pod: k8s.V1Pod, c: PodContainer, id: string): WatchMeta['container'] {
+  const image = c.status?.image || c.image;
   return image ? { name: c.name, id, image } : { name: c.name, id };
 }

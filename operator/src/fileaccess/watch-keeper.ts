@@ -66,6 +66,14 @@ export interface KeeperOptions {
   onChange?: (key: string) => void;
   /** Called once per re-resolution that changed what a pattern names. */
   onReresolved?: (cause: ReresolveCause) => void;
+  /**
+   * The identity of a root (the agent: a container's `<proc>/<pid>/root` is
+   * its pid and start time; undefined: a root that is always itself). A
+   * pattern is re-resolved only while its root's identity is the one it was
+   * first resolved under: a reused pid never turns a trace's paths to another
+   * process's files.
+   */
+  rootIdentity?: (root: string) => string | undefined;
 }
 
 /** One pattern resolved in one root, shared by every key that names it there. */
@@ -77,12 +85,16 @@ interface PatternWatch {
   res: PatternResolution;
   /** When it was last resolved (Date.now()). */
   resolvedAt: number;
+  /** Its root's identity when first resolved (KeeperOptions.rootIdentity). */
+  rootId: string | undefined;
   /** The keys holding it (its life: the last one gone, it stops listening). */
   keys: Set<string>;
 }
 
 interface Entry {
   target: WatchTarget;
+  /** Its root's identity when set (KeeperOptions.rootIdentity). */
+  rootId: string | undefined;
   /** One per pattern, in the target's order (a pattern written twice: the same watch twice). */
   watches: PatternWatch[];
 }
@@ -93,7 +105,7 @@ function sameOwner(a: WatchTarget, b: WatchTarget): boolean {
 }
 
 const fileId = (f: InRootFile) => `${f.dev}:${f.ino}`;
-const watchId = (root: string, maxMatches: number | undefined, pattern: string) => `${root}\0${maxMatches ?? ''}\0${pattern}`;
+const watchId = (root: string, rootId: string | undefined, maxMatches: number | undefined, pattern: string) => `${root}\0${rootId ?? ''}\0${maxMatches ?? ''}\0${pattern}`;
 
 /** Same root, paths and limits: only the owner's details (meta, access) may differ. */
 function sameWatch(a: WatchTarget, b: WatchTarget): boolean {
@@ -165,7 +177,9 @@ export class WatchKeeper {
   /** Watches what `target` names now and keeps following it; replaces what `key` had. */
   set(key: string, target: WatchTarget): PatternStatus[] {
     const before = this.entries.get(key);
-    if (before && sameWatch(before.target, target)) {
+    // a root of another identity (a new container whose init got a pid used before) is another root
+    const rootId = this.opts.rootIdentity?.(target.root);
+    if (before && sameWatch(before.target, target) && before.rootId === rootId) {
       // the same paths in the same root (an agent's periodic reconcile): check them, nothing to rebuild
       const owner = sameOwner(before.target, target);
       before.target = target;
@@ -176,9 +190,9 @@ export class WatchKeeper {
       if (!owner || this.registry.refused(key)) this.apply(key);
       return this.status(key);
     }
-    const restart = before !== undefined && before.target.root !== target.root;
+    const restart = before !== undefined && (before.target.root !== target.root || before.rootId !== rootId);
     // the new resolutions are taken (and listened to) before the old ones are let go: shared ones stay
-    const entry: Entry = { target, watches: target.patterns.map((p) => this.take(key, target.root, target.maxMatches, p)) };
+    const entry: Entry = { target, rootId, watches: target.patterns.map((p) => this.take(key, target.root, rootId, target.maxMatches, p)) };
     this.entries.set(key, entry);
     if (restart) {
       for (const w of entry.watches) {
@@ -243,12 +257,12 @@ export class WatchKeeper {
   }
 
   /** The resolution of `pattern` in `root` for `key`: the one already held if any, resolved now otherwise. */
-  private take(key: string, root: string, maxMatches: number | undefined, pattern: string): PatternWatch {
-    const id = watchId(root, maxMatches, pattern);
+  private take(key: string, root: string, rootId: string | undefined, maxMatches: number | undefined, pattern: string): PatternWatch {
+    const id = watchId(root, rootId, maxMatches, pattern);
     let w = this.watches.get(id);
     if (!w) {
       this.resolves++;
-      w = { id, root, maxMatches, res: resolvePattern(root, pattern, { maxMatches }), resolvedAt: Date.now(), keys: new Set() };
+      w = { id, root, maxMatches, res: resolvePattern(root, pattern, { maxMatches }), resolvedAt: Date.now(), keys: new Set(), rootId };
       this.watches.set(id, w);
       this.listen(w);
     }
@@ -310,7 +324,11 @@ export class WatchKeeper {
   private reresolve(w: PatternWatch, cause: ReresolveCause): void {
     if (this.watches.get(w.id) !== w) return; // released meanwhile
     this.resolves++;
-    const next = resolvePattern(w.root, w.res.pattern, { maxMatches: w.maxMatches });
+    // the root is another process's now (its pid reused): nothing of it is the trace's
+    const moved = w.rootId !== undefined && this.opts.rootIdentity?.(w.root) !== w.rootId;
+    const next: PatternResolution = moved
+      ? { pattern: w.res.pattern, state: 'error', files: [], deps: new Map(), reason: 'the container exited: its root is gone (its pid names another process or none)' }
+      : resolvePattern(w.root, w.res.pattern, { maxMatches: w.maxMatches });
     w.resolvedAt = Date.now();
     const old = w.res;
     this.unlisten(w);
