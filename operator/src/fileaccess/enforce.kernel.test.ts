@@ -304,6 +304,13 @@ function cannotSuite(mode: ModeOption) {
   });
 }
 
+/** A copy of the executable `bin` at `to` (another inode: what an exemption names), runnable. */
+function copyOf(bin: string, to: string): string {
+  fs.copyFileSync(fs.realpathSync(bin), to);
+  fs.chmodSync(to, 0o755);
+  return to;
+}
+
 /** How a stopped cat ends: killed by SIGKILL, or refused with EPERM (status 1). */
 function assertStopped(enforce: Enforcement, r: Ran, what: string) {
   if (enforce === 'kill') assert.equal(r.signal, 'SIGKILL', `${what} is killed (status ${r.code}, stderr: ${r.stderr})`);
@@ -325,9 +332,7 @@ function exemptSuite(mode: ModeOption, enforce: Enforcement) {
       if (!s.ready(t)) return;
       const f = s.file('guarded', 'guarded\n');
       const w = s.watch(f, ACCESS.read);
-      const exempt = path.join(s.dir, 'cat-exempt');
-      fs.copyFileSync(fs.realpathSync('/bin/cat'), exempt);
-      fs.chmodSync(exempt, 0o755);
+      const exempt = copyOf('/bin/cat', path.join(s.dir, 'cat-exempt'));
       s.monitor!.setExemptExecutables([inodeOf(exempt)]);
       assert.equal(s.monitor!.exemptExecutables.length, 1);
       const before = s.monitor!.counters().exempt;
@@ -346,9 +351,7 @@ function exemptSuite(mode: ModeOption, enforce: Enforcement) {
       if (!s.ready(t)) return;
       const f = s.file('guarded-2', 'g\n');
       s.watch(f, ACCESS.read);
-      const exempt = path.join(s.dir, 'cat-exempt-2');
-      fs.copyFileSync(fs.realpathSync('/bin/cat'), exempt);
-      fs.chmodSync(exempt, 0o755);
+      const exempt = copyOf('/bin/cat', path.join(s.dir, 'cat-exempt-2'));
       s.monitor!.setExemptExecutables([inodeOf(exempt)]);
       assert.equal((await runCapture(exempt, [f])).code, 0);
       s.monitor!.setExemptExecutables([]);
@@ -388,13 +391,9 @@ function exemptSuite(mode: ModeOption, enforce: Enforcement) {
       if (!s.ready(t)) return;
       const f = s.file('host-runtime-only', 'runtime\n');
       s.watch(f, ACCESS.read);
-      const cat = path.join(s.dir, 'cat-exempt-ns');
-      fs.copyFileSync(fs.realpathSync('/bin/cat'), cat);
-      fs.chmodSync(cat, 0o755);
+      const cat = copyOf('/bin/cat', path.join(s.dir, 'cat-exempt-ns'));
       // runc's pattern: started in the host's namespace, then unshare(CLONE_NEWNS) (272 on x86_64), then the read
-      const perl = path.join(s.dir, 'perl-exempt');
-      fs.copyFileSync(fs.realpathSync('/usr/bin/perl'), perl);
-      fs.chmodSync(perl, 0o755);
+      const perl = copyOf('/usr/bin/perl', path.join(s.dir, 'perl-exempt'));
       s.monitor!.setExemptExecutables([inodeOf(cat), inodeOf(perl)]);
       // a pod that mounts the host's runtime and runs it: the file is exempt, the way it was started is not
       const pod = await runCapture('unshare', ['-m', cat, f]);
@@ -453,9 +452,7 @@ function wouldSuite(mode: ModeOption) {
     const w = await runCapture('sh', ['-c', `echo x >> ${f}`]);
     assert.equal(w.code, 0, w.stderr);
     assert.deepEqual(await verdictsOf(w.pid), ['allowed']);
-    const exempt = path.join(dir, 'cat-exempt');
-    fs.copyFileSync(fs.realpathSync('/bin/cat'), exempt);
-    fs.chmodSync(exempt, 0o755);
+    const exempt = copyOf('/bin/cat', path.join(dir, 'cat-exempt'));
     monitor.setExemptExecutables([inodeOf(exempt)]);
     const x = await runCapture(exempt, [f]);
     assert.equal(x.code, 0, x.stderr);
