@@ -196,7 +196,8 @@ function enforceSuite(requested: ModeOption): void {
       const pids = impostors().map(Number);
       try {
         agent = await startAgent(agentArgs, { KUBECONFIG: cluster.kubeconfig, NODE_NAME: NODE, CONTAINERD_ADDRESS: h.socket });
-        await until(NS_A, 'guard', (x) => x.filesWatched === 1 && x.enforcement?.applied === can(), `${can()} under the new agent`);
+        // the new agent's own reconcile (the status may still show the last agent's entry)
+        await waitFor(() => agent.logs.some((l) => l.msg === 'reconciled' && l.trace === `${NS_A}/guard` && l.filesWatched === 1), 10_000 * TIME_SCALE, 'the guard watched by the new agent');
         const mark = agent.events.length;
         assertStopped(await cat(NS_A), "A's cat beside a shell named kubelet");
         assert.deepEqual([...new Set((await catEvents(mark, 'guard')).map((x) => x.verdict))], [stoppedVerdict()]);

@@ -453,11 +453,11 @@ function suite(mode: ModeOption) {
   test('a handler that throws loses that batch, counted in handlerErrors; the next batches come (SECURITY-REVIEW L4)', async () => {
     const m = FileAccessMonitor.open({ mode: monitor.mode, maxWatches: 4, ringBufferBytes: 1 << 16, aggregateMs: 0 }).monitor;
     const got: RawFileEvent[] = [];
-    let throws = true;
+    let lost: RawFileEvent[] | undefined;
     try {
       m.onEvents((b) => {
-        if (throws) {
-          throws = false;
+        if (!lost) {
+          lost = b;
           throw new Error('a bug in the pipeline');
         }
         got.push(...b);
@@ -465,11 +465,14 @@ function suite(mode: ModeOption) {
       const f = path.join(dir, 'handler-throws');
       fs.writeFileSync(f, 'x\n');
       m.watch([{ ...inodeOf(f), watchId: 3, access: ACCESS.read }]);
-      const first = await run('cat', [f]);
+      await run('cat', [f]);
       await waitFor(() => m.counters().handlerErrors === 1, 3000, 'the failed batch counted');
       const second = await run('cat', [f]);
       await waitFor(() => got.some((e) => e.tgid === second.pid), 3000, 'the next batch delivered');
-      assert.equal(got.filter((e) => e.tgid === first.pid).length, 0, 'the failed batch is lost, not delivered twice');
+      // a mode may report one cat in several records, and batches cut anywhere: the thrown batch's own records are the lost ones
+      const key = (e: RawFileEvent) => `${e.tsNs}:${e.tgid}:${e.access}`;
+      const delivered = new Set(got.map(key));
+      assert.ok(lost!.length > 0 && lost!.every((e) => !delivered.has(key(e))), 'the failed batch is lost, not delivered twice');
       assert.equal(m.counters().handlerErrors, 1);
     } finally {
       m.close();
