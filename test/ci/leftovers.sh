@@ -7,7 +7,10 @@
 #         (/tmp/hive-kernel-cluster-*), the suites' own API servers
 #         (/tmp/hive-cluster-*) whose process still runs, and what a private
 #         containerd of the harness (/tmp/hctrd-*) left when it was killed:
-#         its shims and their containers, mounts and directory
+#         its shims and their containers, mounts and directory; and the
+#         network namespaces and veths of the netns suites' topologies
+#         (testing/netns.ts: h[vce]<pid % 100000><name>) whose process is gone:
+#         a stale one holds the same subnets' routes and misroutes the next
 # usage: leftovers.sh node|all
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -62,6 +65,18 @@ if [ "$scope" = all ]; then
     # innermost first: a container's mounts sit on its rootfs
     grep -o " $d/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$d" 2>/dev/null || { echo "leftovers: cannot remove $d" >&2; rc=1; }
+  done
+  live=" $(for p in $(pgrep -x node || true); do echo $((p % 100000)); done | tr '\n' ' ') "
+  stale() { [[ $1 =~ ^h[vce]([0-9]+)[a-z0-9]*$ ]] && [[ $live != *" ${BASH_REMATCH[1]} "* ]]; }
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    stale "$ns" || continue
+    echo "leftovers: removing the network namespace $ns of a test topology whose process is gone"
+    ip netns del "$ns" || rc=1
+  done
+  for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//'); do
+    stale "$l" || continue
+    echo "leftovers: removing the veth $l of a test topology whose process is gone"
+    ip link del "$l" 2>/dev/null || true
   done
 fi
 exit $rc
