@@ -269,7 +269,7 @@ export class Reconciler {
           }
           desired.add(ownerId(owner));
           const root = `${this.o.hostProc}/${target.pid}/root`;
-          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: containerMeta(pod, c, target.id) }, enforcement)));
+          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: containerMeta(c, target.id) }, enforcement)));
           const notWatched = this.o.keeper.status(ownerId(owner)).filter((p) => p.state !== 'ok').map((p) => p.pattern);
           if (notWatched.length) explanation.container(podRef.name, c.name, target.pid, notWatched);
         }
@@ -422,7 +422,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** The container as events name it, with its image where the pod knows it. */
-function containerMeta(pod: k8s.V1Pod, c: PodContainer, id: string): WatchMeta['container'] {
+function containerMeta(c: PodContainer, id: string): WatchMeta['container'] {
   const image = c.status?.image || c.image;
   return image ? { name: c.name, id, image } : { name: c.name, id };
 }

@@ -5,18 +5,12 @@
 // (SECURITY-REVIEW M4). Such a root's identity is its pid and the process's
 // start time: the watch keeper records it when it resolves a pattern and
 // re-resolves only while it is unchanged.
-import fs from 'node:fs';
+import { processStart } from './recent-pids';
 
 /** "<pid>:<start time>" of a `<proc>/<pid>/root` path, "gone" when that process is not there; undefined for any other root. */
 export function procRootIdentity(root: string): string | undefined {
   const m = /^(.*)\/(\d+)\/root$/.exec(root);
   if (!m) return undefined;
-  try {
-    const stat = fs.readFileSync(`${m[1]}/${m[2]}/stat`, 'utf8');
-    // pid (comm) state ...: after the comm (which may hold spaces), start time is field 22
-    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return start ? `${m[2]}:${start}` : 'gone';
-  } catch {
-    return 'gone';
-  }
+  const start = processStart(m[1], Number(m[2]));
+  return start ? `${m[2]}:${start}` : 'gone';
 }
