@@ -65,6 +65,17 @@ struct {
 	__type(value, u8);
 } exempt_exes SEC(".maps");
 
+/* Scoped stops: (inode, dev, pid namespace) -> what a trace stops for the
+ * tasks of that namespace and of the namespaces under it (struct
+ * hive_scope). Looked up only for an access in the watch's scoped_mask.
+ * max_entries is set before load (as `watched`'s). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct hive_scope_key);
+	__type(value, struct hive_scope);
+} watch_scopes SEC(".maps");
+
 /* Events to user space (struct hive_file_event). Size set before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -176,7 +187,8 @@ static __always_inline void count_n(u32 idx, u64 n)
 
 /* The record of the current task's access. */
 static __always_inline void fill_event(struct hive_file_event *e, struct inode *inode, struct hive_inode_key *key,
-				       u32 watch_id, u32 access, u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid)
+				       u32 watch_id, u32 access, u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid,
+				       u32 scope_ns)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	u64 uid_gid = bpf_get_current_uid_gid();
@@ -198,12 +210,12 @@ static __always_inline void fill_event(struct hive_file_event *e, struct inode *
 	e->verdict = verdict;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->count = 1;
-	e->pad2 = 0;
+	e->scope_ns = scope_ns;
 }
 
 /* A record of its own for this access. */
 static __always_inline void emit_one(struct inode *inode, struct hive_inode_key *key, u32 watch_id, u32 access,
-				     u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid)
+				     u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid, u32 scope_ns)
 {
 	struct hive_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -212,7 +224,7 @@ static __always_inline void emit_one(struct inode *inode, struct hive_inode_key 
 		count(HIVE_CNT_LOST);
 		return;
 	}
-	fill_event(e, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid);
+	fill_event(e, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid, scope_ns);
 	bpf_ringbuf_submit(e, 0);
 	count(HIVE_CNT_EMITTED);
 }
@@ -231,7 +243,7 @@ static __always_inline void emit_one(struct inode *inode, struct hive_inode_key 
  *    flush's last exchange already took it, the flush reported it.
  */
 static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key *key, u32 watch_id, u32 access,
-				      u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid)
+				      u32 raw_mask, u8 source, u8 verdict, u64 pid_tgid, u32 scope_ns)
 {
 	struct hive_agg_key k = { .ino = key->ino, .dev = key->dev, .watch_id = watch_id, .tgid = pid_tgid >> 32,
 				  .access = access, .verdict = verdict, .pad = 0 };
@@ -246,7 +258,7 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 		struct hive_agg *n = bpf_map_lookup_elem(&agg_scratch, &zero);
 		if (!n)
 			return false;
-		fill_event(&n->tmpl, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid);
+		fill_event(&n->tmpl, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid, scope_ns);
 		n->count = 0;
 		n->last_ts = 0;
 		n->last_pid = 0;
@@ -281,7 +293,7 @@ static __always_inline bool aggregate(struct inode *inode, struct hive_inode_key
 			count(HIVE_CNT_LOST);
 			return true;
 		}
-		fill_event(e, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid);
+		fill_event(e, inode, key, watch_id, access, raw_mask, source, verdict, pid_tgid, scope_ns);
 		__builtin_memcpy(&v->tmpl, e, sizeof(*e));
 		bpf_ringbuf_submit(e, 0);
 		count(HIVE_CNT_EMITTED);
@@ -342,13 +354,72 @@ static __always_inline bool exempt_task(u64 pid_tgid)
 	return BPF_CORE_READ(m, mnt_ns, ns.inum) == exempt_mntns;
 }
 
-/* The verdict on an access (already masked) to a watched inode by the
- * current task, for a hook that `can` what it says. */
-static __always_inline u8 verdict_of(struct hive_watch *w, u32 access, u32 can, u64 pid_tgid)
-{
-	u32 stop = can == CAN_DENY ? w->deny_mask : can == CAN_KILL ? w->kill_mask : 0;
+/* Pid namespaces of a task looked up, innermost first: a container's, and
+ * as many levels a workload may nest under it (the kernel allows 32; one
+ * nested deeper than this under its pod's namespace is not found in it,
+ * which threat-model.md says). */
+#define HIVE_SCOPE_LEVELS 8
 
-	if (!(access & (stop | w->would_mask)))
+/*
+ * The scope of the inode that applies to the current task: the entry of the
+ * innermost of its pid namespaces (its own, then each parent's, up to the
+ * host's) that has one. Every namespace a task is in is in its struct pid,
+ * numbers[0] (the host's) to numbers[level] (its own), and no process can
+ * leave one: it can only make children of it. NULL when none applies (the
+ * task is not in the trace's pods). *ns is the namespace found.
+ */
+static __always_inline struct hive_scope *scope_of(struct hive_inode_key *inode, u32 *ns)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pid *p = BPF_CORE_READ(task, thread_pid);
+	struct hive_scope_key k = { .ino = inode->ino, .dev = inode->dev };
+	struct hive_scope *s;
+	u32 level;
+
+	if (!p)
+		return NULL;
+	level = BPF_CORE_READ(p, level);
+	for (int i = 0; i < HIVE_SCOPE_LEVELS; i++) {
+		struct upid *u;
+
+		if (i > level)
+			break;
+		u = (struct upid *)((void *)p + bpf_core_field_offset(struct pid, numbers) +
+				    ((level - i) & 31) * bpf_core_type_size(struct upid));
+		k.pid_ns = BPF_CORE_READ(u, ns, ns.inum);
+		s = bpf_map_lookup_elem(&watch_scopes, &k);
+		if (s) {
+			*ns = k.pid_ns;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The verdict on an access (already masked) to a watched inode by the
+ * current task, for a hook that `can` what it says. *scope_ns: the pid
+ * namespace whose scoped stop applied (0: none). */
+static __always_inline u8 verdict_of(struct hive_inode_key *key, struct hive_watch *w, u32 access, u32 can,
+				     u64 pid_tgid, u32 *scope_ns)
+{
+	u32 deny = w->deny_mask, kill = w->kill_mask, would = w->would_mask;
+	u32 stop;
+
+	if (access & w->scoped_mask) {
+		struct hive_scope *s = scope_of(key, scope_ns);
+
+		if (s) {
+			deny |= s->deny_mask;
+			kill |= s->kill_mask;
+			would |= s->would_mask;
+		} else if (!(access & (deny | kill | would))) {
+			/* another pod's, or the host's: that trace does not stop it */
+			count(HIVE_CNT_FOREIGN);
+			return HIVE_FILE_ALLOWED;
+		}
+	}
+	stop = can == CAN_DENY ? deny : can == CAN_KILL ? kill : 0;
+	if (!(access & (stop | would)))
 		return HIVE_FILE_ALLOWED;
 	/* the same exemptions for a would-deny: it says what enforcing would do */
 	if (exempt_task(pid_tgid)) {
@@ -365,6 +436,7 @@ static __always_inline u8 verdict_of(struct hive_watch *w, u32 access, u32 can, 
 static __always_inline u8 emit(struct inode *inode, struct hive_inode_key *key, struct hive_watch *w,
 			       u32 access, u32 raw_mask, u8 source, u32 can)
 {
+	u32 scope_ns = 0;
 	u64 pid_tgid;
 	u8 verdict;
 
@@ -376,12 +448,12 @@ static __always_inline u8 emit(struct inode *inode, struct hive_inode_key *key, 
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	hive_ensure_lineage(); /* the process's record before its event */
-	verdict = verdict_of(w, access, can, pid_tgid);
+	verdict = verdict_of(key, w, access, can, pid_tgid, &scope_ns);
 #ifndef HIVE_NO_AGGREGATE
-	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, verdict, pid_tgid))
+	if (aggregate_on && aggregate(inode, key, w->watch_id, access, raw_mask, source, verdict, pid_tgid, scope_ns))
 		return verdict;
 #endif
-	emit_one(inode, key, w->watch_id, access, raw_mask, source, verdict, pid_tgid);
+	emit_one(inode, key, w->watch_id, access, raw_mask, source, verdict, pid_tgid, scope_ns);
 	return verdict;
 }
 

@@ -51,13 +51,37 @@ struct hive_inode_key {
  * it wants reported, and which of those the hook must stop. A mask per
  * action (not one action per inode) because several watches can share an
  * inode: user space ORs each action's accesses over them. deny_mask and
- * kill_mask are subsets of access_mask; 0 in both is audit. */
+ * kill_mask are subsets of access_mask; 0 in both is audit. These three
+ * apply to every task (`hive trace` on host paths); a trace's pods are
+ * stopped through scoped_mask and the watch_scopes map instead. */
 struct hive_watch {
 	u32 watch_id;
 	u32 access_mask; /* HIVE_ACCESS_* to report */
 	u32 deny_mask;   /* HIVE_ACCESS_* refused with -EPERM (lsm, fentry's fmod_ret) */
 	u32 kill_mask;   /* HIVE_ACCESS_* whose opener gets SIGKILL (tracepoint) */
 	u32 would_mask;  /* HIVE_ACCESS_* reported would-deny: stopped if enforced (any mode) */
+	u32 scoped_mask; /* HIVE_ACCESS_* some scope stops: look the task's pid namespaces up in watch_scopes */
+};
+
+/* ---- Scoped enforcement (bpf/fileaccess.bpf.c: scope_of) ----
+ * A trace stops the accesses of the pods it selects, not of every task that
+ * reaches the same inode (a hostPath, a shared volume, an image layer). A
+ * pod is known in the kernel by the pid namespace of its containers, which
+ * a process cannot leave: one it creates is a child of it, and every
+ * ancestor namespace of a task is in its struct pid (numbers[0..level]). */
+struct hive_scope_key {
+	u64 ino;
+	u32 dev;
+	u32 pid_ns; /* inode number of the pid namespace the stop applies to */
+};
+
+/* Value of the watch_scopes map: what the scope's watches stop (subsets of
+ * the inode's access_mask, as the watch's own masks are). */
+struct hive_scope {
+	u32 deny_mask;
+	u32 kill_mask;
+	u32 would_mask;
+	u32 pad;
 };
 
 /* What happened to an access (hive_file_event.verdict). 0 is allowed, so a
@@ -80,7 +104,8 @@ enum hive_counter {
 	HIVE_CNT_AGG_FULL = 6, /* accesses reported one by one because the aggregate map was full */
 	HIVE_CNT_LOST = 7,     /* accesses in the dropped records (an aggregate stands for many) */
 	HIVE_CNT_EXEMPT = 8,   /* accesses a watch would have stopped, let through by an exemption (allowed) */
-	HIVE_CNT_MAX = 9,
+	HIVE_CNT_FOREIGN = 9,  /* accesses to an inode a scope stops, by a task outside every scope of it (allowed) */
+	HIVE_CNT_MAX = 10,
 };
 
 #define HIVE_COMM_LEN 16
@@ -105,7 +130,7 @@ struct hive_file_event {
 	u8 verdict;      /* enum hive_file_verdict */
 	char comm[HIVE_COMM_LEN];
 	u32 count;       /* accesses this record stands for: 1, or the repeats an aggregate folded */
-	u32 pad2;
+	u32 scope_ns;    /* the pid namespace whose scope applied (struct hive_scope_key), 0: none */
 };
 
 /* ---- Storm aggregation (bpf/fileaccess.bpf.c: aggregate(), hive_agg_flush) ----

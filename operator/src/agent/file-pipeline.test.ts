@@ -39,7 +39,7 @@ function setup(rateLimit: number | undefined) {
   const p = new FilePipeline(registry, writer, new Clock(), 'node-a', metrics, () => rateLimit);
   const raw = (count: number): RawFileEvent => ({
     tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: entries[0].watchId, pid: 10, tgid: 10, ppid: 1,
-    uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 0, comm: 'storm', count,
+    uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 0, comm: 'storm', count, scopeNs: 0,
   });
   return { p, lines, metrics, raw };
 }
@@ -86,7 +86,7 @@ test('under a rateLimit, a read of the secret among repeats of another file keep
   const p = new FilePipeline(registry, writer, new Clock(), 'n1', new AgentMetrics(), () => 2);
   const ev = (ino: bigint, i: number): RawFileEvent => ({
     tsNs: Number(process.hrtime.bigint()) + i * 1_000_000, ino, dev: 5, cgroupId: 1n, watchId: idOf(ino), pid: 100, tgid: 100, ppid: 1,
-    uid: 0, gid: 0, access: 1, rawMask: 4, fileMode: 0o100644, source: 4, verdict: 0, comm: 'cat', count: 1,
+    uid: 0, gid: 0, access: 1, rawMask: 4, fileMode: 0o100644, source: 4, verdict: 0, comm: 'cat', count: 1, scopeNs: 0,
   });
   const seq = [11n, 11n, 11n, 22n, 11n];
   p.handle(recordsOf(seq.map(ev)));
@@ -130,7 +130,7 @@ test("a kernel would-deny is the intent owner's: on one inode, the audit-first d
   const p = new FilePipeline(registry, writer, new Clock(), 'node-a', metrics, () => undefined);
   p.handle(
     recordsOf([
-      { tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: last.watchId, pid: 10, tgid: 10, ppid: 1, uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 3, comm: 'cat', count: 2 },
+      { tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: last.watchId, pid: 10, tgid: 10, ppid: 1, uid: 0, gid: 0, access: 1, rawMask: 1, fileMode: 0o100600, source: 4, verdict: 3, comm: 'cat', count: 2, scopeNs: 0 },
     ]),
   );
   assert.deepEqual(Object.fromEntries((await lines()).map((l) => [l.trace!.name, l.verdict])), { audit: 'allowed', rollout: 'would-deny' });
@@ -159,7 +159,7 @@ test('a writer that renders (--pretty) gets records, and a correlating trace its
   p.tap = { wants: (t) => t.name === 't', file: (r) => tapped.push(r) };
   const ev = (comm: string, access: number): RawFileEvent => ({
     tsNs: Number(process.hrtime.bigint()), ino: 5n, cgroupId: 1n, dev: 9, watchId: entries[0].watchId, pid: 10, tgid: 10, ppid: 1,
-    uid: 0, gid: 0, access, rawMask: access, fileMode: 0o100600, source: 4, verdict: 0, comm, count: 1,
+    uid: 0, gid: 0, access, rawMask: access, fileMode: 0o100600, source: 4, verdict: 0, comm, count: 1, scopeNs: 0,
   });
   p.handle(recordsOf([ev('cat', 1), ev('tee', 2), ev('sh', 5)]));
   await writer.drained();

@@ -46,6 +46,7 @@ describe('enforcement in the running kernel', { skip, concurrency: true }, () =>
     const can = mode === 'auto' ? (['deny', 'kill'] as const) : MODE_ENFORCEMENT[mode] ? [MODE_ENFORCEMENT[mode]!] : [];
     for (const e of can) describe(`mode ${mode}, ${e}`, { concurrency: 1 }, () => (e === 'deny' ? denySuite(mode) : killSuite(mode)));
     for (const e of can) describe(`mode ${mode}, ${e}, exemptions`, { concurrency: 1 }, () => exemptSuite(mode, e));
+    for (const e of can) describe(`mode ${mode}, ${e}, scoped to pid namespaces`, { concurrency: 1 }, () => scopeSuite(mode, e));
     if (mode !== 'auto' && !MODE_ENFORCEMENT[mode]) describe(`mode ${mode}`, () => cannotSuite(mode));
     describe(`mode ${mode}, would-deny`, { concurrency: 1 }, () => wouldSuite(mode));
   }
@@ -413,6 +414,95 @@ function exemptSuite(mode: ModeOption, enforce: Enforcement) {
         assert.throws(() => FileAccessMonitor.open({ mode, enforce, exemptMountNs: bad }), /exempt mount namespace \(inode number\) must be/);
       }
     });
+  });
+}
+
+/** The inode number of a /proc/<pid>/ns/<kind> link ("pid:[4026532001]"). */
+function nsInum(link: string): number {
+  const m = /^\w+:\[(\d+)\]$/.exec(fs.readlinkSync(link));
+  assert.ok(m, `${link} names a namespace`);
+  return Number(m[1]);
+}
+
+/** `sh -c` run in the pid namespace `pidNsFile` names (through nsenter, which forks into it); `status=N` ends its output. */
+function inPidNs(pidNsFile: string, script: string, nest = false): Promise<Ran> {
+  return runCapture('nsenter', [`--pid=${pidNsFile}`, '--', ...(nest ? ['unshare', '-pf'] : []), 'sh', '-c', `${script}; echo status=$?`]);
+}
+
+/**
+ * A trace stops its pods only (SECURITY-REVIEW M1): a stop scoped to a pid
+ * namespace applies to the tasks of that namespace and of namespaces nested
+ * under it, and to no one else reaching the same inode.
+ */
+function scopeSuite(mode: ModeOption, enforce: Enforcement) {
+  const s = fixture(mode, enforce);
+  const stopped = enforce === 'kill' ? 'killed' : 'denied';
+  let holder: ReturnType<typeof spawn> | undefined;
+  let podNs = '';
+  before(async () => {
+    // a "pod": a pid namespace kept alive by a sleeping init
+    holder = spawn('unshare', ['-pf', 'sleep', '600'], { stdio: 'ignore' });
+    podNs = `/proc/${holder.pid}/ns/pid_for_children`;
+    await waitFor(() => fs.readdirSync(`/proc/${holder!.pid}/task/${holder!.pid}`).length > 0 && fs.readFileSync(`/proc/${holder!.pid}/task/${holder!.pid}/children`, 'utf8').trim() !== '', 3000, 'the namespace holder');
+  });
+  after(() => holder?.kill('SIGKILL'));
+
+  test(`a stop scoped to a pod's pid namespace: its tasks are ${stopped}, also in a namespace they nest; a host task reads (allowed, foreign counted, no scope)`, async (t) => {
+    if (!s.ready(t)) return;
+    const ns = nsInum(podNs);
+    assert.notEqual(ns, nsInum('/proc/self/ns/pid'), 'the holder made a pid namespace of its own');
+    const f = s.file('shared-host-file', 'shared\n');
+    const watchId = s.nextId++;
+    s.monitor!.watch([{ ...inodeOf(f), watchId, access: ACCESS_ALL, scopes: [{ pidNs: ns, [enforce]: ACCESS.read }] }]);
+    assert.equal(s.monitor!.kernelScopeCount(), 1);
+
+    const inPod = await inPidNs(podNs, `cat ${f}`);
+    assert.equal(inPod.code, 0, inPod.stderr);
+    assert.doesNotMatch(inPod.stdout, /shared/, 'the pod read nothing');
+    assert.match(inPod.stdout, enforce === 'kill' ? /status=137/ : /status=1\b/, `the pod's cat is ${stopped} (stderr: ${inPod.stderr})`);
+    const podEvents = () => s.events.filter((e) => e.watchId === watchId && e.scopeNs === ns);
+    await waitFor(() => podEvents().length >= 1, 3000, 'the pod\'s event');
+    assert.deepEqual(podEvents().map((e) => [VERDICT[e.verdict], e.comm]), [[stopped, 'cat']]);
+
+    // unshare -p inside the pod: a namespace of its own, still under the pod's
+    const nested = await inPidNs(podNs, `readlink /proc/self/ns/pid >&2; cat ${f}`, true);
+    assert.doesNotMatch(nested.stdout, /shared/, 'the nested task read nothing');
+    assert.notEqual(nested.stderr.trim().split('\n')[0], `pid:[${ns}]`, 'it ran in a namespace of its own');
+    await waitFor(() => podEvents().length >= 2, 3000, 'the nested task\'s event');
+    assert.deepEqual(podEvents().map((e) => VERDICT[e.verdict]), [stopped, stopped]);
+
+    const before = s.monitor!.counters().foreign;
+    const host = await runCapture('cat', [f]);
+    assert.equal(host.code, 0, `the host's cat lives (signal ${host.signal}, stderr: ${host.stderr})`);
+    assert.equal(host.stdout, 'shared\n');
+    assert.deepEqual((await s.eventsOf(host.pid, 1)).map((e) => [VERDICT[e.verdict], e.scopeNs]), [['allowed', 0]], 'reported, allowed, in no scope');
+    assert.ok(s.monitor!.counters().foreign >= before + 1, `foreign counter ${before} -> ${s.monitor!.counters().foreign}`);
+
+    // the scope lifted: the pod reads, and the kernel keeps no scope entry
+    s.monitor!.watch([{ ...inodeOf(f), watchId, access: ACCESS_ALL }]);
+    assert.equal(s.monitor!.kernelScopeCount(), 0);
+    const freed = await inPidNs(podNs, `cat ${f}`);
+    assert.match(freed.stdout, /shared\nstatus=0/, freed.stderr);
+  });
+
+  test('another namespace\'s scope on the same inode does not stop this one; unwatching removes every scope', async (t) => {
+    if (!s.ready(t)) return;
+    const ns = nsInum(podNs);
+    const f = s.file('two-scopes', 'two\n');
+    const watchId = s.nextId++;
+    const other = ns + 1; // a namespace no task here is in
+    s.monitor!.watch([{ ...inodeOf(f), watchId, access: ACCESS.read, scopes: [{ pidNs: other, [enforce]: ACCESS.read }, { pidNs: ns, would: ACCESS.read }] }]);
+    assert.equal(s.monitor!.kernelScopeCount(), 2);
+    const r = await inPidNs(podNs, `cat ${f}`);
+    assert.match(r.stdout, /two\nstatus=0/, `the pod's cat reads: its scope only audits (stderr: ${r.stderr})`);
+    const got = () => s.events.filter((e) => e.watchId === watchId);
+    await waitFor(() => got().length >= 1, 3000, 'the event');
+    assert.deepEqual(got().map((e) => [VERDICT[e.verdict], e.scopeNs]), [['would-deny', ns]]);
+    assert.equal(s.monitor!.unwatch([inodeOf(f)]), 1);
+    assert.equal(s.monitor!.kernelScopeCount(), 0);
+    assert.throws(() => s.monitor!.watch([{ ...inodeOf(f), watchId, access: ACCESS.read, scopes: [{ pidNs: ns }, { pidNs: ns }] }]), /pid namespace \d+ is scoped twice/);
+    assert.throws(() => s.monitor!.watch([{ ...inodeOf(f), watchId, access: ACCESS.read, scopes: [{ pidNs: 0 }] }]), /scope's pid namespace must be an inode number/);
+    assert.throws(() => s.monitor!.watch([{ ...inodeOf(f), watchId, access: ACCESS.read, scopes: [{ pidNs: ns, [enforce]: ACCESS.write }] }]), /must be a subset of the access mask/);
   });
 }
 

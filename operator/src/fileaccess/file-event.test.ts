@@ -22,6 +22,7 @@ const raw: RawFileEvent = {
   verdict: 0,
   comm: 'cat',
   count: 1,
+  scopeNs: 0,
 };
 
 test('record carries the fields DESIGN.md names', () => {

@@ -6,7 +6,7 @@ import { RawFileEvent } from './layout';
 
 const raw: RawFileEvent = {
   tsNs: Number(process.hrtime.bigint()), ino: 817n, cgroupId: 1n, dev: (254 << 20) | 3, watchId: 1, pid: 11, tgid: 10,
-  ppid: 1, uid: 0, gid: 42, access: 5, rawMask: 5, fileMode: 0o100640, source: 4, verdict: 0, comm: 'cat', count: 1,
+  ppid: 1, uid: 0, gid: 42, access: 5, rawMask: 5, fileMode: 0o100640, source: 4, verdict: 0, comm: 'cat', count: 1, scopeNs: 0,
 };
 const owner = {
   path: '/etc/shadow', aliases: ['/etc/sh"adow.link'], trace: { namespace: 'ns', name: 't' },

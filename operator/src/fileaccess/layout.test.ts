@@ -2,7 +2,7 @@
 // in the BPF object (its BTF): Tetragon's "alignchecker", for hive.h.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STRUCTS, ENUMS, FILE_EVENT, SOURCE, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, accessNames, parseAccess, ACCESS, VERDICT } from './layout';
+import { STRUCTS, ENUMS, FILE_EVENT, SOURCE, decodeBatch, decodeFileEvent, encodeInodeKey, encodeWatch, encodeScope, encodeScopeKey, accessNames, parseAccess, ACCESS, VERDICT } from './layout';
 import { enumMismatches, layoutMismatches } from '../bpf/layout-check';
 
 test("every shared struct of fileaccess.bpf.o matches the object's BTF", () => {
@@ -54,6 +54,7 @@ function sampleEvent(): Buffer {
   b.writeUInt8(2, f.verdict.offset);
   b.write('sixteen-chars-ab', f.comm.offset, 'latin1'); // no NUL: full width
   b.writeUInt32LE(250_000, f.count.offset);
+  b.writeUInt32LE(4026532001, f.scope_ns.offset);
   return b;
 }
 
@@ -77,6 +78,7 @@ test('decodes every field of a file event', () => {
     verdict: 2,
     comm: 'sixteen-chars-ab',
     count: 250_000,
+    scopeNs: 4026532001,
   });
   // a record from a writer that leaves count 0 stands for one access
   const one = sampleEvent();
@@ -108,10 +110,15 @@ test('encodes keys and values at the given offsets', () => {
   encodeInodeKey(5n, 9, keys, 16);
   assert.equal(keys.readBigUInt64LE(16), 5n);
   assert.equal(keys.readUInt32LE(24), 9);
-  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  const vals = Buffer.alloc(40);
-  encodeWatch(4, 7, 2, 1, 4, vals, 20);
-  assert.deepEqual([...vals.subarray(20)], [4, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0]);
+  assert.deepEqual([...encodeWatch(3, 6)], [3, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const vals = Buffer.alloc(48);
+  encodeWatch(4, 7, 2, 1, 4, vals, 24, 3);
+  assert.deepEqual([...vals.subarray(24)], [4, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0]);
+  const scope = Buffer.alloc(32);
+  encodeScopeKey(5n, 9, 4026532001, scope);
+  encodeScope(1, 2, 4, scope, 16);
+  assert.deepEqual([scope.readBigUInt64LE(0), scope.readUInt32LE(8), scope.readUInt32LE(12)], [5n, 9, 4026532001]);
+  assert.deepEqual([...scope.subarray(16)], [1, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0]);
 });
 
 test('access names and parsing', () => {

@@ -23,8 +23,8 @@ export const SOURCE: Record<number, string> = {
 };
 
 /** enum hive_counter */
-export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3, aggregated: 4, flushed: 5, aggFull: 6, lost: 7, exempt: 8 } as const;
-export const COUNTER_MAX = 9;
+export const COUNTER = { matched: 0, masked: 1, emitted: 2, dropped: 3, aggregated: 4, flushed: 5, aggFull: 6, lost: 7, exempt: 8, foreign: 9 } as const;
+export const COUNTER_MAX = 10;
 
 /** enum hive_agg_state (kernel side only; checked so the two cannot drift). */
 export const AGG_STATE = { open: 0, counting: 1, dead: 2 } as const;
@@ -56,6 +56,7 @@ export const ENUMS: EnumDefs = {
     HIVE_CNT_AGG_FULL: COUNTER.aggFull,
     HIVE_CNT_LOST: COUNTER.lost,
     HIVE_CNT_EXEMPT: COUNTER.exempt,
+    HIVE_CNT_FOREIGN: COUNTER.foreign,
     HIVE_CNT_MAX: COUNTER_MAX,
   },
   hive_agg_state: { HIVE_AGG_OPEN: AGG_STATE.open, HIVE_AGG_COUNTING: AGG_STATE.counting, HIVE_AGG_DEAD: AGG_STATE.dead },
@@ -77,13 +78,31 @@ export const INODE_KEY = {
 
 /** struct hive_watch */
 export const WATCH = {
-  size: 20,
+  size: 24,
   fields: {
     watch_id: { offset: 0, size: 4 },
     access_mask: { offset: 4, size: 4 },
     deny_mask: { offset: 8, size: 4 },
     kill_mask: { offset: 12, size: 4 },
     would_mask: { offset: 16, size: 4 },
+    scoped_mask: { offset: 20, size: 4 },
+  },
+} as const;
+
+/** struct hive_scope_key: one inode's stops for the tasks of one pid namespace. */
+export const SCOPE_KEY = {
+  size: 16,
+  fields: { ino: { offset: 0, size: 8 }, dev: { offset: 8, size: 4 }, pid_ns: { offset: 12, size: 4 } },
+} as const;
+
+/** struct hive_scope */
+export const SCOPE = {
+  size: 16,
+  fields: {
+    deny_mask: { offset: 0, size: 4 },
+    kill_mask: { offset: 4, size: 4 },
+    would_mask: { offset: 8, size: 4 },
+    pad: { offset: 12, size: 4 },
   },
 } as const;
 
@@ -108,7 +127,7 @@ export const FILE_EVENT = {
     verdict: { offset: 63, size: 1 },
     comm: { offset: 64, size: 16 },
     count: { offset: 80, size: 4 },
-    pad2: { offset: 84, size: 4 },
+    scope_ns: { offset: 84, size: 4 },
   },
 } as const;
 
@@ -144,6 +163,8 @@ export const AGG = {
 export const STRUCTS: Record<string, { size: number; fields: Record<string, FieldLayout> }> = {
   hive_inode_key: INODE_KEY,
   hive_watch: WATCH,
+  hive_scope_key: SCOPE_KEY,
+  hive_scope: SCOPE,
   hive_file_event: FILE_EVENT,
   hive_agg_key: AGG_KEY,
   hive_agg: AGG,
@@ -158,12 +179,29 @@ export function encodeInodeKey(ino: bigint, dev: number, out = Buffer.alloc(INOD
 }
 
 /** A watched map value: the accesses to report, which of them to deny or kill, and which to report would-deny (subsets). */
-export function encodeWatch(watchId: number, accessMask: number, denyMask = 0, killMask = 0, wouldMask = 0, out = Buffer.alloc(WATCH.size), at = 0): Buffer {
+export function encodeWatch(watchId: number, accessMask: number, denyMask = 0, killMask = 0, wouldMask = 0, out = Buffer.alloc(WATCH.size), at = 0, scopedMask = 0): Buffer {
   out.writeUInt32LE(watchId >>> 0, at + WATCH.fields.watch_id.offset);
   out.writeUInt32LE(accessMask >>> 0, at + WATCH.fields.access_mask.offset);
   out.writeUInt32LE(denyMask >>> 0, at + WATCH.fields.deny_mask.offset);
   out.writeUInt32LE(killMask >>> 0, at + WATCH.fields.kill_mask.offset);
   out.writeUInt32LE(wouldMask >>> 0, at + WATCH.fields.would_mask.offset);
+  out.writeUInt32LE(scopedMask >>> 0, at + WATCH.fields.scoped_mask.offset);
+  return out;
+}
+
+export function encodeScopeKey(ino: bigint, dev: number, pidNs: number, out = Buffer.alloc(SCOPE_KEY.size), at = 0): Buffer {
+  out.writeBigUInt64LE(ino, at + SCOPE_KEY.fields.ino.offset);
+  out.writeUInt32LE(dev >>> 0, at + SCOPE_KEY.fields.dev.offset);
+  out.writeUInt32LE(pidNs >>> 0, at + SCOPE_KEY.fields.pid_ns.offset);
+  return out;
+}
+
+/** A watch_scopes value: what the scope stops (subsets of the inode's access mask). */
+export function encodeScope(deny: number, kill: number, would: number, out = Buffer.alloc(SCOPE.size), at = 0): Buffer {
+  out.writeUInt32LE(deny >>> 0, at + SCOPE.fields.deny_mask.offset);
+  out.writeUInt32LE(kill >>> 0, at + SCOPE.fields.kill_mask.offset);
+  out.writeUInt32LE(would >>> 0, at + SCOPE.fields.would_mask.offset);
+  out.writeUInt32LE(0, at + SCOPE.fields.pad.offset);
   return out;
 }
 
@@ -188,6 +226,8 @@ export interface RawFileEvent {
   comm: string;
   /** Accesses the record stands for: 1, or more for a storm's aggregate (the kernel folded repeats). */
   count: number;
+  /** The pid namespace (inode number) whose scoped stop applied to the access; 0: none did. */
+  scopeNs: number;
   /** The process's executable and ancestors, joined from its process record (absent: none seen). */
   lineage?: Lineage;
 }
@@ -230,6 +270,7 @@ export function decodeFileEvent(buf: Buffer, at = 0): RawFileEvent {
     verdict: buf.readUInt8(at + F.verdict.offset),
     comm: cString(buf, at + F.comm.offset, F.comm.size),
     count: recordCount(buf, at),
+    scopeNs: buf.readUInt32LE(at + F.scope_ns.offset),
   };
 }
 
@@ -301,6 +342,7 @@ export function encodeFileEvent(e: RawFileEvent, out = Buffer.alloc(FILE_EVENT.s
   out.writeUInt8(e.verdict, at + F.verdict.offset);
   out.write(e.comm.slice(0, F.comm.size - 1), at + F.comm.offset, 'latin1');
   out.writeUInt32LE(e.count >>> 0, at + F.count.offset);
+  out.writeUInt32LE((e.scopeNs ?? 0) >>> 0, at + F.scope_ns.offset);
   return out;
 }
 

@@ -14,6 +14,10 @@ import {
   INODE_KEY,
   RawFileEvent,
   WATCH,
+  SCOPE,
+  SCOPE_KEY,
+  encodeScope,
+  encodeScopeKey,
   FileRecords,
   decodeRecords,
   splitBatch,
@@ -87,6 +91,22 @@ export interface WatchEntry extends InodeRef {
    * a deny or kill audited first, or one the mode cannot apply. Any mode.
    */
   would?: number;
+  /**
+   * Stops that apply only to the tasks of one pid namespace each (a pod's
+   * containers', and those nested under it): deny, kill and would above
+   * apply to every task, these only to their scope's. The agent's traces
+   * stop this way; `hive trace` on host paths the other.
+   */
+  scopes?: Scope[];
+}
+
+/** What one inode's watches stop for the tasks of one pid namespace (subsets of the entry's access). */
+export interface Scope {
+  /** Inode number of the pid namespace (its /proc/<pid>/ns/pid link). */
+  pidNs: number;
+  deny?: number;
+  kill?: number;
+  would?: number;
 }
 
 /** A mode that could not be loaded or attached, and why. */
@@ -148,6 +168,9 @@ export class FileAccessMonitor {
   private obj: NativeBpfObject | null;
   /** "dev:ino" -> watch id of what is in the kernel map (a number, not the caller's entry: one object fewer per inode). */
   private readonly watched = new Map<string, number>();
+  /** "dev:ino" -> the pid namespaces of its entries in watch_scopes. */
+  private readonly scoped = new Map<string, number[]>();
+  private scopeEntries = 0;
   private readonly exempt = new Map<string, InodeRef>();
   private readonly log: Logger;
   private malformed = 0;
@@ -252,6 +275,7 @@ export class FileAccessMonitor {
       // configure: read-only settings, only before load
       for (const p of [...progs.required, ...progs.optional]) obj.setAutoload(p, true);
       obj.setMaxEntries('watched', o.maxWatches);
+      obj.setMaxEntries('watch_scopes', o.maxWatches);
       obj.setMaxEntries('events', o.ringBufferBytes);
       if (hasAgg) {
         obj.setMaxEntries('agg', o.aggregateKeys);
@@ -321,29 +345,36 @@ export class FileAccessMonitor {
       if (!Number.isInteger(e.access) || e.access < 1 || (e.access & ~ACCESS_ALL) !== 0) {
         throw new HiveError(`watch: access mask must be a non-empty subset of read|write|exec, got ${e.access}`);
       }
-      const would = e.would ?? 0;
-      if (!Number.isInteger(would) || would < 0 || (would & ~e.access) !== 0) throw new HiveError(`watch: the would-deny mask must be a subset of the access mask ${e.access}, got ${would}`);
-      for (const action of ['deny', 'kill'] as const) {
-        const m = e[action] ?? 0;
-        if (!Number.isInteger(m) || m < 0 || (m & ~e.access) !== 0) throw new HiveError(`watch: the ${action} mask must be a subset of the access mask ${e.access}, got ${m}`);
-        if (m && this.enforce !== action) {
-          // never audit silently what was asked to be stopped
-          throw new HiveError(`watch: ${this.enforce === null ? `this monitor was opened for audit only (mode ${this.mode})` : enforcementProblem(this.mode, action)}; cannot ${action}`);
-        }
+      this.checkStops(e, e.access);
+      const seen = new Set<number>();
+      for (const sc of e.scopes ?? []) {
+        if (!Number.isInteger(sc.pidNs) || sc.pidNs < 1 || sc.pidNs > 0xffffffff) throw new HiveError(`watch: a scope's pid namespace must be an inode number from 1 to 2^32-1, got ${sc.pidNs}`);
+        if (seen.has(sc.pidNs)) throw new HiveError(`watch: pid namespace ${sc.pidNs} is scoped twice on inode ${e.ino}`);
+        seen.add(sc.pidNs);
+        this.checkStops(sc, e.access);
       }
     }
     const unique = new Map<string, WatchEntry>();
     for (const e of entries) unique.set(`${e.dev}:${e.ino}`, e);
     let added = 0;
-    for (const k of unique.keys()) if (!this.watched.has(k)) added++;
+    let scopes = this.scopeEntries;
+    for (const [k, e] of unique) {
+      if (!this.watched.has(k)) added++;
+      scopes += (e.scopes?.length ?? 0) - (this.scoped.get(k)?.length ?? 0);
+    }
     if (this.watched.size + added > this.maxWatches) throw new MapFullError(this.watched.size + added, this.maxWatches);
+    if (scopes > this.maxWatches) throw new MapFullError(scopes, this.maxWatches, 'scoped stops');
     if (unique.size === 0) return;
+    // the scopes first: an inode's scoped_mask never names a stop whose entry is not there yet
+    this.writeScopes(obj, [...unique.values()].flatMap((e) => (e.scopes ?? []).map((sc) => ({ e, sc }))));
     const keys = Buffer.alloc(unique.size * INODE_KEY.size);
     const vals = Buffer.alloc(unique.size * WATCH.size);
     let i = 0;
     for (const e of unique.values()) {
+      let scoped = 0;
+      for (const sc of e.scopes ?? []) scoped |= (sc.deny ?? 0) | (sc.kill ?? 0) | (sc.would ?? 0);
       encodeInodeKey(e.ino, e.dev, keys, i * INODE_KEY.size);
-      encodeWatch(e.watchId, e.access, e.deny ?? 0, e.kill ?? 0, e.would ?? 0, vals, i * WATCH.size);
+      encodeWatch(e.watchId, e.access, e.deny ?? 0, e.kill ?? 0, e.would ?? 0, vals, i * WATCH.size, scoped);
       i++;
     }
     try {
@@ -355,7 +386,65 @@ export class FileAccessMonitor {
       }
       throw new HiveError(`watch: ${describe(e)}`);
     }
-    for (const [k, e] of unique) this.watched.set(k, e.watchId);
+    for (const [k, e] of unique) {
+      this.watched.set(k, e.watchId);
+      // then the scopes no longer wanted: a stop lifted last
+      const now = (e.scopes ?? []).map((sc) => sc.pidNs);
+      this.dropScopes(obj, e, k, now);
+    }
+  }
+
+  /** Throws unless the stop masks of `m` are subsets of `access` this monitor can apply. */
+  private checkStops(m: { deny?: number; kill?: number; would?: number }, access: number): void {
+    const would = m.would ?? 0;
+    if (!Number.isInteger(would) || would < 0 || (would & ~access) !== 0) throw new HiveError(`watch: the would-deny mask must be a subset of the access mask ${access}, got ${would}`);
+    for (const action of ['deny', 'kill'] as const) {
+      const v = m[action] ?? 0;
+      if (!Number.isInteger(v) || v < 0 || (v & ~access) !== 0) throw new HiveError(`watch: the ${action} mask must be a subset of the access mask ${access}, got ${v}`);
+      if (v && this.enforce !== action) {
+        // never audit silently what was asked to be stopped
+        throw new HiveError(`watch: ${this.enforce === null ? `this monitor was opened for audit only (mode ${this.mode})` : enforcementProblem(this.mode, action)}; cannot ${action}`);
+      }
+    }
+  }
+
+  private writeScopes(obj: NativeBpfObject, all: { e: WatchEntry; sc: Scope }[]): void {
+    if (all.length === 0) return;
+    const keys = Buffer.alloc(all.length * SCOPE_KEY.size);
+    const vals = Buffer.alloc(all.length * SCOPE.size);
+    all.forEach(({ e, sc }, i) => {
+      encodeScopeKey(e.ino, e.dev, sc.pidNs, keys, i * SCOPE_KEY.size);
+      encodeScope(sc.deny ?? 0, sc.kill ?? 0, sc.would ?? 0, vals, i * SCOPE.size);
+    });
+    try {
+      obj.mapUpdateBatch('watch_scopes', keys, vals, all.length);
+    } catch (err) {
+      const errno = (err as NativeError).errno;
+      if (errno === os.constants.errno.E2BIG || errno === os.constants.errno.ENOSPC) throw new MapFullError(this.scopeEntries + all.length, this.maxWatches, 'scoped stops');
+      throw new HiveError(`watch: scoped stops: ${describe(err)}`);
+    }
+    for (const { e, sc } of all) {
+      const k = `${e.dev}:${e.ino}`;
+      const had = this.scoped.get(k) ?? [];
+      if (!had.includes(sc.pidNs)) {
+        this.scoped.set(k, had.concat(sc.pidNs));
+        this.scopeEntries++;
+      }
+    }
+  }
+
+  /** Deletes the inode's scope entries whose namespace is not in `keep`. */
+  private dropScopes(obj: NativeBpfObject, r: InodeRef, k: string, keep: number[]): void {
+    const had = this.scoped.get(k);
+    if (!had) return;
+    for (const ns of had) {
+      if (keep.includes(ns)) continue;
+      obj.mapDelete('watch_scopes', encodeScopeKey(r.ino, r.dev, ns));
+      this.scopeEntries--;
+    }
+    const left = had.filter((ns) => keep.includes(ns));
+    if (left.length) this.scoped.set(k, left);
+    else this.scoped.delete(k);
   }
 
   /** Removes watched inodes; returns how many were present. */
@@ -367,6 +456,7 @@ export class FileAccessMonitor {
       if (!this.watched.has(k)) continue;
       obj.mapDelete('watched', encodeInodeKey(r.ino, r.dev));
       this.watched.delete(k);
+      this.dropScopes(obj, r, k, []);
       removed++;
     }
     return removed;
@@ -424,6 +514,11 @@ export class FileAccessMonitor {
   /** Entries actually in the kernel map (walks it: for tests and status). */
   kernelWatchedCount(): number {
     return this.live('count').mapCount('watched');
+  }
+
+  /** Entries actually in the kernel's scoped-stop map (walks it: for tests). */
+  kernelScopeCount(): number {
+    return this.live('count').mapCount('watch_scopes');
   }
 
   /**
@@ -501,6 +596,8 @@ export class FileAccessMonitor {
     this.poll?.stop();
     obj.close();
     this.watched.clear();
+    this.scoped.clear();
+    this.scopeEntries = 0;
     this.exempt.clear();
   }
 }

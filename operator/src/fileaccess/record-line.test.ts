@@ -50,7 +50,7 @@ test("a ring record's line is exactly the UTF-8 of JSON.stringify of its narrowe
       ino: one(u64s), cgroupId: one(u64s), dev: pick(2) ? (254 << 20) | pick(16) : one(u32s), watchId: 1,
       pid: one(u32s), tgid: one(u32s), ppid: one(u32s), uid: one(u32s), gid: one(u32s),
       access: pick(8), rawMask: pick(8), fileMode: pick(65536), source: pick(10) === 0 ? 42 : 1 + pick(6),
-      verdict: pick(10) === 0 ? 9 : pick(4), comm: one(comms), count: one([0, 1, 1, 2, 99_999, 2 ** 32 - 1]),
+      verdict: pick(10) === 0 ? 9 : pick(4), comm: one(comms), count: one([0, 1, 1, 2, 99_999, 2 ** 32 - 1]), scopeNs: one(u32s),
     };
     const o = one(owners);
     const l = one(lineages);

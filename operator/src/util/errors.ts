@@ -21,8 +21,9 @@ export class MapFullError extends HiveError {
   constructor(
     readonly wanted: number,
     readonly allowed: number,
+    what = 'watched files',
   ) {
-    super(`too many watched files: ${wanted}, at most ${allowed} are allowed (raise --max-watches)`);
+    super(`too many ${what}: ${wanted}, at most ${allowed} are allowed (raise --max-watches)`);
   }
 }
 
