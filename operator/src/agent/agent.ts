@@ -21,6 +21,7 @@ import { Cidr } from '../netmon/addr';
 import { AgentMetrics } from './metrics';
 import { StatusWriter } from './status-writer';
 import { DEFAULT_INVENTORY_SIZE, Inventory } from './inventory';
+import { Accessors, podRefByUid } from './accessors';
 import { FilePipeline } from './file-pipeline';
 import { NetworkPipeline } from './network-pipeline';
 import { clusterCidrs } from './cluster-cidrs';
@@ -147,7 +148,9 @@ export class Agent {
     const registry = keeper.registry;
     let traces: SelfRestartingInformer<HiveTrace & k8s.KubernetesObject> | undefined;
     const inventory = new Inventory(o.inventorySize ?? DEFAULT_INVENTORY_SIZE);
-    const files = new FilePipeline(registry, this.writer, this.clock, o.nodeName, this.metrics, (t) => traces?.get(t.name, t.namespace)?.spec.rateLimit, inventory);
+    let podCache: SelfRestartingInformer<k8s.V1Pod> | undefined;
+    const accessors = new Accessors({ hostProc: o.hostProc, podByUid: (uid) => podRefByUid(podCache?.list() ?? [], uid) });
+    const files = new FilePipeline(registry, this.writer, this.clock, o.nodeName, this.metrics, (t) => traces?.get(t.name, t.namespace)?.spec.rateLimit, inventory, accessors);
     this.files = files;
     monitor.onRecords((records) => files.handle(records));
     const net = NetworkPipeline.open(this.writer, this.clock, o.nodeName, this.metrics, o.clusterCidrs ?? [], log, AGENT_NET_RING_BYTES);
@@ -198,6 +201,7 @@ export class Agent {
       },
       apiError('watch'),
     );
+    podCache = pods;
     traces = new SelfRestartingInformer<HiveTrace & k8s.KubernetesObject>(
       makeInformer(kc, `/apis/${GROUP}/${VERSION}/${PLURAL}`, () =>
         custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as Promise<k8s.KubernetesListObject<HiveTrace & k8s.KubernetesObject>>,
@@ -242,6 +246,7 @@ export class Agent {
       status: this.status,
       metrics: this.metrics,
       enforcement,
+      accessors,
       onTraceGone: (t) => {
         files.releaseTrace(t);
         correlator.releaseTrace(t);

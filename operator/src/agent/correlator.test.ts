@@ -149,6 +149,19 @@ test('write and exec are not reads; traces without correlate are ignored', () =>
   assert.deepEqual(s.alerts, []);
 });
 
+test("the node's read of the pod's file (the kubelet's of a volume) or another pod's opens no window; the pod's own does (SECURITY-REVIEW M8)", () => {
+  for (const accessor of ['host', 'other-pod', 'container'] as const) {
+    const { c, alerts } = setup();
+    c.file({ ...read(0), accessor });
+    c.flow(conn(100));
+    assert.deepEqual(alerts, [], accessor);
+  }
+  const { c, alerts } = setup();
+  c.file({ ...read(0), accessor: 'pod' });
+  c.flow(conn(100));
+  assert.equal(alerts.length, 1);
+});
+
 test('a read that reaches user space after the connection it preceded still joins, once', () => {
   const { c, alerts, clock } = setup();
   c.flow(conn(300));

@@ -95,6 +95,8 @@ export class Correlator {
   file(rec: FileEventRecord): void {
     // a read the kernel refused (deny) or stopped (kill) read nothing: it opens no window
     if (!rec.trace || !rec.pod || !rec.access.includes('read') || (rec.verdict !== 'allowed' && rec.verdict !== 'would-deny')) return;
+    // another pod's or the node's read (the kubelet's of a volume) is not this pod's: no window
+    if (rec.accessor !== undefined && rec.accessor !== 'pod') return;
     const spec = this.o.spec(rec.trace);
     if (!spec) return;
     const t = Date.parse(rec.time);

@@ -11,10 +11,13 @@
 // action the mode cannot apply is audited as would-deny and the node says
 // EnforcementUnavailable; SIGKILL to the agent restores access (its programs
 // go with its fds); a shell of A's that names itself kubelet is not exempted
-// by the next agent (SECURITY-REVIEW H1).
+// by the next agent (SECURITY-REVIEW H1). A host file both pods mount
+// (hostPath) is stopped for A's trace's pod only: B's pod and the host read
+// it, and A's trace reports who did (SECURITY-REVIEW M1, M8).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { TestCluster, clusterSkip, freePort } from '../testing/cluster';
 import { ContainerdHarness, IMAGE, Pod, containerdSkip } from '../testing/containerd-harness';
 import { TIME_SCALE, kernelSkip, waitFor } from '../testing/kernel';
@@ -43,6 +46,8 @@ function enforceSuite(requested: ModeOption): void {
     let h: ContainerdHarness;
     let agent: AgentProcess;
     const pods: Record<string, Pod> = {};
+    /** A host directory both pods mount at /shared (a hostPath volume). */
+    let shared = '';
 
     const ok = (method: string, p: string, body?: unknown, contentType?: string) => cluster.ok(method, p, body, contentType);
     const tracePath = (ns: string, name: string) => `/apis/hive.io/v1alpha1/namespaces/${ns}/hivetraces/${name}`;
@@ -74,13 +79,15 @@ function enforceSuite(requested: ModeOption): void {
       cluster = TestCluster.startOrShared(await freePort());
       await cluster.installCrd();
       h = await ContainerdHarness.start();
+      shared = fs.mkdtempSync('/tmp/hive-shared-');
+      fs.writeFileSync(`${shared}/secret`, 'shared secret\n');
       for (const [ns, ip] of [
         [NS_A, '10.203.78.5'],
         [NS_B, '10.203.78.6'],
       ]) {
         await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
         const p = await ok('POST', `/api/v1/namespaces/${ns}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' } }, spec: { nodeName: NODE, containers: [{ name: 'app', image: IMAGE }] } });
-        pods[ns] = await h.runPod('web', ['app'], ns, (p.metadata as { uid: string }).uid);
+        pods[ns] = await h.runPod('web', ['app'], ns, (p.metadata as { uid: string }).uid, [{ hostPath: shared, containerPath: '/shared' }]);
         await ok('PATCH', `/api/v1/namespaces/${ns}/pods/web/status`, runningPodStatus(pods[ns].containers, ip, IMAGE), 'application/merge-patch+json');
       }
       // a second name for the file, made inside A's container (a symlink is resolved to its target's inode)
@@ -103,6 +110,7 @@ function enforceSuite(requested: ModeOption): void {
       await agent?.stop();
       await h?.stop();
       cluster?.stop();
+      if (shared) fs.rmSync(shared, { recursive: true, force: true });
     });
 
     test("an enforcing trace stops A's cat of the file, by its hard link and a symlink too; A's other files and B's cat of the same path in the same image are allowed", { timeout: 60_000 * TIME_SCALE }, async (t) => {
@@ -136,6 +144,40 @@ function enforceSuite(requested: ModeOption): void {
       assert.ok(!agent.events.slice(mark2).some((x) => x.trace?.name === 'guard'), "A's trace saw nothing of B's read");
       await poll(async () => total(await agent.metrics(), 'hive_events_total', { trace: `${NS_A}/guard`, verdict: stoppedVerdict() }) >= 3, 5000 * TIME_SCALE, `${stoppedVerdict()} counted`);
     });
+    test("a trace stops its own pods only: B's pod and a host process read the same host file (hostPath), reported as another pod's and the node's (SECURITY-REVIEW M1, M8)", { timeout: 60_000 * TIME_SCALE }, async (t) => {
+      if (!can()) return t.skip(`the agent runs in mode ${mode()}, which can neither deny nor kill (not applicable here)`);
+      await ok('POST', `/apis/hive.io/v1alpha1/namespaces/${NS_A}/hivetraces`, {
+        apiVersion: 'hive.io/v1alpha1',
+        kind: 'HiveTrace',
+        metadata: { name: 'guard-shared', namespace: NS_A },
+        spec: { paths: ['/shared/secret'], selector: { matchLabels: { app: 'web' } }, access: ['read'], action: can() },
+      });
+      try {
+        await until(NS_A, 'guard-shared', (x) => x.filesWatched === 1 && x.enforcement?.applied === can(), 'guard-shared watching');
+        const mark = agent.events.length;
+        assertStopped(await cat(NS_A, '/shared/secret'), "A's cat of the shared file");
+        // on the old kernel side B's cat was killed too (exit 137): the match was by inode alone
+        const b = await cat(NS_B, '/shared/secret');
+        assert.deepEqual([b.exitCode, b.stdout, b.stderr], [0, 'shared secret\n', ''], "B's cat reads: A's trace does not select B");
+        const host = spawnSync('cat', [`${shared}/secret`], { encoding: 'utf8' });
+        assert.equal(host.stdout, 'shared secret\n', "the host's cat reads");
+        const mine = () => agent.events.slice(mark).filter((e) => e.kind === 'file' && e.trace?.name === 'guard-shared' && e.process?.comm === 'cat');
+        await waitFor(() => mine().length >= 3, 5000 * TIME_SCALE, 'three events of guard-shared');
+        console.log(`# guard-shared: ${JSON.stringify(mine().map((e) => ({ verdict: e.verdict, accessor: e.accessor, accessor_pod: e.accessor_pod, tgid: e.process.tgid })))}`);
+        const aEv = mine().filter((e) => e.verdict === stoppedVerdict());
+        assert.ok(aEv.length >= 1 && aEv.every((e) => e.accessor === 'pod'), `A's read: ${stoppedVerdict()}, by the trace's own pod`);
+        const bEv = mine().filter((e) => e.accessor === 'other-pod');
+        assert.equal(bEv.length, 1, "B's read is reported once, as another pod's");
+        assert.equal(bEv[0].verdict, 'allowed');
+        assert.deepEqual(bEv[0].accessor_pod, { namespace: NS_B, name: 'web', uid: pods[NS_B].uid });
+        assert.equal(bEv[0].pod.namespace, NS_A, "the event is A's trace's, of A's watch");
+        const hostEv = mine().filter((e) => e.process.tgid === host.pid);
+        assert.deepEqual(hostEv.map((e) => [e.verdict, e.accessor]), [['allowed', 'host']], "the host's read: allowed, the node's");
+      } finally {
+        await ok('DELETE', `/apis/hive.io/v1alpha1/namespaces/${NS_A}/hivetraces/guard-shared`);
+      }
+    });
+
     test('audit first (spec.enforce: false): the cat lives, its event says would-deny, counted per verdict; Ready stays True', { timeout: 60_000 * TIME_SCALE }, async () => {
       await patchSpec({ enforce: false });
       const e = await until(NS_A, 'guard', (x) => x.enforcement?.applied === 'would-deny', 'guard audited first');

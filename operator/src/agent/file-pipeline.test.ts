@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FilePipeline } from './file-pipeline';
+import { Accessors } from './accessors';
 import { AgentMetrics } from './metrics';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import type { WatchEntry } from '../fileaccess/monitor';
@@ -169,4 +170,43 @@ test('a writer that renders (--pretty) gets records, and a correlating trace its
   fs.closeSync(fd);
   fs.rmSync(file);
   p.stop();
+});
+
+test("who accessed: the trace's own pod, another pod, the node; a would-deny is the scope's owner's only; the bytes path and the record path agree", async () => {
+  const entries: WatchEntry[] = [];
+  const registry = new WatchRegistry({ watch: (es) => entries.push(...es), unwatch: () => 0 });
+  const web = { namespace: 'a', name: 'web', uid: 'uid-web' };
+  const scanner = { namespace: 'b', name: 'scanner', uid: 'uid-scanner' };
+  // one host file, watched by a's trace (intent deny, scoped to web's pid namespace 200) and b's audit trace
+  registry.set('a/t|uid-web|c', [{ ino: 7n, dev: 3, path: '/shared/secret', access: 1, intent: 'deny', scope: 200, trace: { namespace: 'a', name: 't' }, pod: web, container: { name: 'c', id: 'i1' } }]);
+  registry.set('b/u|uid-scanner|c', [{ ino: 7n, dev: 3, path: '/data/secret', access: 1, scope: 300, trace: { namespace: 'b', name: 'u' }, pod: scanner, container: { name: 'c', id: 'i2' } }]);
+  const proc = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-pipeline-proc-'));
+  fs.mkdirSync(path.join(proc, '1', 'ns'), { recursive: true });
+  fs.symlinkSync('pid:[100]', path.join(proc, '1', 'ns', 'pid'));
+  const accessors = new Accessors({ hostProc: proc, podByUid: () => undefined });
+  accessors.scope(200, web);
+  accessors.scope(300, scanner);
+  for (const bytes of [true, false]) {
+    const { writer, lines } = sink();
+    if (!bytes) Object.defineProperty(writer, 'takesBytes', { value: false });
+    const p = new FilePipeline(registry, writer, new Clock(), 'n1', new AgentMetrics(), () => undefined, undefined, accessors);
+    const ev = (tgid: number, pidNs: number, scopeNs: number, verdict: number): RawFileEvent => ({
+      tsNs: Number(process.hrtime.bigint()), ino: 7n, dev: 3, cgroupId: 1n, watchId: entries[entries.length - 1].watchId, pid: tgid, tgid, ppid: 1,
+      uid: 0, gid: 0, access: 1, rawMask: 4, fileMode: 0o100600, source: 4, verdict, comm: 'cat', count: 1, scopeNs,
+      lineage: { exe: '/usr/bin/kubelet', pidNs, ancestors: [] },
+    });
+    // web's cat (the kernel matched its scope: would-deny), scanner's cat, the kubelet's read
+    p.handle(recordsOf([ev(10, 200, 200, 3), ev(20, 300, 0, 0), ev(30, 100, 0, 0)]));
+    p.stop();
+    const out = (await lines()).map((l) => [l.trace!.name, l.process.tgid, l.verdict, l.accessor, l.accessor_pod?.name]);
+    assert.deepEqual(out, [
+      ['t', 10, 'would-deny', 'pod', undefined],
+      ['u', 10, 'allowed', 'other-pod', 'web'],
+      ['t', 20, 'allowed', 'other-pod', 'scanner'],
+      ['u', 20, 'allowed', 'pod', undefined],
+      ['t', 30, 'allowed', 'host', undefined],
+      ['u', 30, 'allowed', 'host', undefined],
+    ], `bytes: ${bytes}`);
+  }
+  fs.rmSync(proc, { recursive: true, force: true });
 });

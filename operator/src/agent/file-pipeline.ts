@@ -15,7 +15,8 @@ import type { Lineage } from '../bpf/proc-record';
 import type { Owner } from '../fileaccess/watch-registry';
 import { WatchRegistry } from '../fileaccess/watch-registry';
 import { FileEventRecord, toRecord } from '../fileaccess/file-event';
-import { FileLineEncoder, OwnerLine, lineageBytes, ownerLine } from '../fileaccess/record-line';
+import { FileLineEncoder, OwnerLine, accessorBytes, lineageBytes, ownerLine } from '../fileaccess/record-line';
+import type { Accessor, Accessors } from './accessors';
 import { Clock } from '../output/clock';
 import { EventWriter } from '../output/event-writer';
 import { RateLimiter } from '../output/rate-limit';
@@ -77,6 +78,8 @@ export class FilePipeline {
     private readonly rateLimit: (trace: TraceKey) => number | undefined,
     /** Who accessed what, per trace (status.nodes[].inventory). */
     readonly inventory: Inventory = new Inventory(),
+    /** Who made each access: this pod, another, the node (absent: records say nothing of it). */
+    private readonly accessors?: Accessors,
   ) {
     this.limiter = new RateLimiter<FileEventRecord, string>((r) => writer.write(r), Date.now, 250, (last, count, first) => ({ ...last, count, first_time: first.time }));
     this.encoder = new FileLineEncoder(clock);
@@ -119,26 +122,30 @@ export class FilePipeline {
       const kernelVerdict = VERDICT[v] !== undefined ? v : ALLOWED; // toRecord's reading of an unknown one
       const count = recordCount(buf, r);
       const l = lineage[k];
+      const scopeNs = buf.readUInt32LE(r + F.scope_ns.offset);
+      const acc = this.accessors?.of(buf.readUInt32LE(r + F.tgid.offset), l, scopeNs);
       for (const o of owners) {
         if (!o.trace) continue; // every agent owner has one
         const s = this.stateOf(o as Owner & { trace: TraceKey }, tallies);
-        // the kernel's would-deny is per inode: an owner without the intent only audits
-        const verdict = kernelVerdict === WOULD_DENY && !o.intent ? ALLOWED : kernelVerdict;
+        // the kernel's would-deny is per inode and scope: an owner without the intent, or
+        // whose scope is not the accessor's, only audits
+        const verdict = kernelVerdict === WOULD_DENY && (!o.intent || (o.scope !== undefined && o.scope !== scopeNs)) ? ALLOWED : kernelVerdict;
+        const ab = acc ? accessorBytes(acc, o) : undefined;
         const mask = access & o.access;
         const read = (mask & ACCESS.read) !== 0 && (verdict === ALLOWED || verdict === WOULD_DENY);
         // the owner is the watch info (path, aliases, trace, pod, container)
-        let rec = s.tapped && read ? this.record(buf, r, l, o, mask, verdict) : undefined;
+        let rec = s.tapped && read ? this.record(buf, r, l, o, mask, verdict, acc) : undefined;
         if (rec) this.tap!.file(rec);
         const key = s.limit === undefined ? '' : `${s.index}:${buf.readUInt32LE(r + F.tgid.offset)}:${verdict}`;
         if (s.limit !== undefined && !this.limiter.admit(key, s.limit)) {
           // held per file and access: a summary never stands for another file's access
-          this.limiter.held(key, rec ?? (rec = this.record(buf, r, l, o, mask, verdict)), count, buf.readUInt32LE(r + F.watch_id.offset) * 8 + mask);
+          this.limiter.held(key, rec ?? (rec = this.record(buf, r, l, o, mask, verdict, acc)), count, buf.readUInt32LE(r + F.watch_id.offset) * 8 + mask);
         } else if (!bytes) {
-          this.writer.write(rec ?? (rec = this.record(buf, r, l, o, mask, verdict)));
+          this.writer.write(rec ?? (rec = this.record(buf, r, l, o, mask, verdict, acc)));
         } else {
           const lb = l ? lineageBytes(l) : undefined;
-          const out = this.writer.room(FileLineEncoder.max(s.line, lb));
-          this.writer.commit(this.encoder.encode(out, this.writer.at, buf, r, s.line, mask, verdict, lb), 1);
+          const out = this.writer.room(FileLineEncoder.max(s.line, lb, ab));
+          this.writer.commit(this.encoder.encode(out, this.writer.at, buf, r, s.line, mask, verdict, lb, ab), 1);
         }
         const t = s.tally!;
         t.events += count;
@@ -148,7 +155,8 @@ export class FilePipeline {
           // executableOf: the exe, or the comm where the kernel wrote no process record
           const exe = l?.exe || cString(buf, r + F.comm.offset, F.comm.size);
           const uid = buf.readUInt32LE(r + F.uid.offset);
-          for (const a of accessNames(mask)) this.inventory.addAccess(s.id, o, exe, o.path, a, count, this.clock.toIso(t.lastNs), uid);
+          const who = acc ? inventoryAccessor(acc, o) : undefined;
+          for (const a of accessNames(mask)) this.inventory.addAccess(s.id, o, exe, o.path, a, count, this.clock.toIso(t.lastNs), uid, who);
         }
       }
     }
@@ -167,12 +175,12 @@ export class FilePipeline {
   }
 
   /** The record of one owner, as toRecord builds it, narrowed to its accesses and verdict. */
-  private record(buf: Buffer, at: number, lineage: Lineage | undefined, o: Owner, mask: number, verdict: number): FileEventRecord {
+  private record(buf: Buffer, at: number, lineage: Lineage | undefined, o: Owner, mask: number, verdict: number, acc: Accessor | undefined): FileEventRecord {
     const e = decodeFileEvent(buf, at);
     if (lineage) e.lineage = lineage;
     e.access = mask;
     e.verdict = verdict;
-    return toRecord(e, o, this.clock, this.nodeName);
+    return toRecord(e, o, this.clock, this.nodeName, acc);
   }
 
   /** Events seen for a trace since the agent started. */
@@ -196,4 +204,11 @@ export class FilePipeline {
   stop(): void {
     this.limiter.stop();
   }
+}
+
+/** An inventory entry's accessor: absent for the watch's own pod, else host, container or pod:<namespace>/<name>. */
+function inventoryAccessor(a: Accessor, o: Owner): string | undefined {
+  if (a.kind !== 'pod') return a.kind;
+  if (a.pod && o.pod && a.pod.uid === o.pod.uid) return undefined;
+  return a.pod?.name ? `pod:${a.pod.namespace}/${a.pod.name}` : 'pod:?';
 }

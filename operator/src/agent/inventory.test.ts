@@ -86,3 +86,15 @@ test('size 0 turns the inventory off', () => {
   assert.equal(inv.enabled, false);
   assert.equal(inv.report(T), undefined);
 });
+
+test("the accessor is part of an entry: the node's kubelet and a pod's /usr/bin/kubelet are two entries (SECURITY-REVIEW M8)", () => {
+  const inv = new Inventory(50);
+  const watch = { pod: { name: 'p' }, container: { name: 'c' } };
+  inv.addAccess(T, watch, '/usr/bin/kubelet', '/etc/secret', 'read', 1, at(1), 0);
+  inv.addAccess(T, watch, '/usr/bin/kubelet', '/etc/secret', 'read', 2, at(2), 0, 'host');
+  inv.addAccess(T, watch, '/usr/bin/kubelet', '/etc/secret', 'read', 4, at(3), 0, 'pod:b/scanner');
+  inv.addAccess(T, watch, '/usr/bin/kubelet', '/etc/secret', 'read', 8, at(4), 0, 'host');
+  const r = inv.report(T)!;
+  assert.deepEqual(r.entries.map((e) => [e.accessor, e.count]), [['host', 10], ['pod:b/scanner', 4], [undefined, 1]]);
+  assert.equal('accessor' in r.entries[2], false, "the pod's own entry has no accessor field");
+});

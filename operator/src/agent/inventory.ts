@@ -33,11 +33,13 @@ export interface Access {
   /** ISO time of the (last) access. */
   time: string;
   uid: number;
+  /** Who accessed, when not the pod itself (InventoryEntry.accessor). */
+  accessor?: string;
 }
 
-export function entryKey(e: Pick<InventoryEntry, 'pod' | 'container' | 'exe' | 'path' | 'access'>): string {
+export function entryKey(e: Pick<InventoryEntry, 'pod' | 'container' | 'exe' | 'path' | 'access' | 'accessor'>): string {
   // NUL cannot be in a name, an exe path or a trace path: the key is unambiguous
-  return `${e.pod}\0${e.container}\0${e.exe}\0${e.path}\0${e.access}`;
+  return `${e.pod}\0${e.container}\0${e.exe}\0${e.path}\0${e.access}\0${e.accessor ?? ''}`;
 }
 
 /** Folds `from` into `into` (same key): counts add, the times widen, the uid is the later access's. */
@@ -116,13 +118,15 @@ export class Inventory {
    * `count` accesses of `path` by `exe` (executableOf) as uid `uid` at `time`
    * (ISO), under the watch's pod and container: the pipeline's, per event.
    */
-  addAccess(traceId: string, watch: WatchOf, exe: string, path: string, access: AccessName, count: number, time: string, uid: number): void {
+  addAccess(traceId: string, watch: WatchOf, exe: string, path: string, access: AccessName, count: number, time: string, uid: number, accessor?: string): void {
     if (!this.enabled) return;
     const t = this.trace(traceId);
     let m = t.byWatch.get(watch);
     if (!m) t.byWatch.set(watch, (m = new Map()));
-    let slots = m.get(exe);
-    if (!slots) m.set(exe, (slots = []));
+    // another accessor's exe of the same path is another entry (the node's kubelet is not a pod's /usr/bin/kubelet)
+    const slotKey = accessor === undefined ? exe : `${exe}\0${accessor}`;
+    let slots = m.get(slotKey);
+    if (!slots) m.set(slotKey, (slots = []));
     const i = ACCESS_SLOT[access];
     const had = slots[i];
     if (had) {
@@ -133,7 +137,7 @@ export class Inventory {
       } else if (time < had.firstSeen) had.firstSeen = time;
       return;
     }
-    const e = this.add(traceId, { pod: watch.pod?.name ?? '', container: watch.container?.name ?? '', exe, path, access, count, time, uid });
+    const e = this.add(traceId, { pod: watch.pod?.name ?? '', container: watch.container?.name ?? '', exe, path, access, count, time, uid, ...(accessor !== undefined ? { accessor } : {}) });
     if (e) slots[i] = e;
   }
 
@@ -142,6 +146,7 @@ export class Inventory {
     if (!this.enabled) return undefined;
     const t = this.trace(traceId);
     const e: InventoryEntry = { pod: a.pod, container: a.container, exe: a.exe, path: a.path, access: a.access, count: a.count, firstSeen: a.time, lastSeen: a.time, uid: a.uid };
+    if (a.accessor !== undefined) e.accessor = a.accessor;
     const k = entryKey(e);
     const had = t.entries.get(k);
     if (had) {

@@ -41,6 +41,8 @@ import { WorkQueue } from './work-queue';
 import { RecentPids } from './recent-pids';
 import { Yielder } from '../util/yield';
 import { NodeEnforcement, TraceEnforcement, traceEnforcement } from './enforcement';
+import { hostPidNamespace, pidNamespace, unscopable } from './pid-namespace';
+import type { Accessors } from './accessors';
 import { Cause, OwnerKey, TraceKey, ownerId, traceId, traceKeyOf } from './keys';
 import { PodContainer, allContainerStatuses, podContainers, resolvedNow } from './pod-containers';
 
@@ -58,6 +60,8 @@ export interface WatchMeta {
   pod: PodRef;
   /** image: the pod status's containerStatuses[].image (else the spec's), when known. */
   container: { name: string; id: string; image?: string };
+  /** The container's pid namespace: what its trace's deny or kill applies to (pid-namespace.ts). */
+  scope?: number;
 }
 
 export interface ReconcilerOptions {
@@ -68,6 +72,8 @@ export interface ReconcilerOptions {
   runtime: ContainerRuntime;
   /** Keeps each container's watched paths resolved (and following their files). */
   keeper: WatchKeeper;
+  /** Told each watched container's pid namespace (who accessed a file is told by it). */
+  accessors?: Accessors;
   /** Absent when the network monitor could not load. */
   network?: NetworkRegistry;
   status: StatusWriter;
@@ -102,6 +108,8 @@ export class Reconciler {
   /** Change detection only (the objects are in the informers' caches): */
   private readonly generations = new Map<string, number>();
   private readonly podSignatures = new Map<string, string>();
+  /** Each watched container's pid namespace, by owner id. */
+  private readonly scopes = new Map<string, number>();
   /** Debounce of keeper notifications, per trace. */
   private readonly pathTimers = new Map<string, NodeJS.Timeout>();
   private readonly log: Logger;
@@ -269,7 +277,14 @@ export class Reconciler {
           }
           desired.add(ownerId(owner));
           const root = `${this.o.hostProc}/${target.pid}/root`;
-          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, { trace: key, pod: podRef, container: containerMeta(c, target.id) }, enforcement)));
+          // a deny or kill stops this pod's tasks only: by the pid namespace they cannot leave
+          const scope = pidNamespace(this.o.hostProc, target.pid);
+          const problem = unscopable(scope, hostPidNamespace(this.o.hostProc));
+          const why = enforcement.action || enforcement.intent ? problem : undefined;
+          if (why) unresolved.push({ pod: podRef.name, container: c.name, path: '*', reason: why });
+          const meta: WatchMeta = { trace: key, pod: podRef, container: containerMeta(c, target.id), ...(problem ? {} : { scope }) };
+          this.scopeOf(owner, problem ? undefined : scope, podRef);
+          unresolved.push(...(await this.watchContainer(owner, root, trace.spec.paths, access, meta, why ? {} : enforcement)));
           const notWatched = this.o.keeper.status(ownerId(owner)).filter((p) => p.state !== 'ok').map((p) => p.pattern);
           if (notWatched.length) explanation.container(podRef.name, c.name, target.pid, notWatched);
         }
@@ -369,11 +384,27 @@ export class Reconciler {
   /** Stops watching everything `owner` watched. */
   unwatchContainer(owner: OwnerKey): void {
     this.o.keeper.remove(ownerId(owner));
+    this.scopeOf(owner, undefined);
     this.watchedIds.delete(ownerId(owner));
     const id = traceId(owner.trace);
     const mine = this.owned.get(id);
     mine?.delete(ownerId(owner));
     if (mine?.size === 0) this.owned.delete(id);
+  }
+
+  /** Keeps the accessors' pid namespace -> pod map as the watched containers are (a namespace shared by several: held while one is). */
+  private scopeOf(owner: OwnerKey, ns: number | undefined, pod?: PodRef): void {
+    const oid = ownerId(owner);
+    const had = this.scopes.get(oid);
+    if (had === ns) return;
+    if (had !== undefined) {
+      this.scopes.delete(oid);
+      if (![...this.scopes.values()].includes(had)) this.o.accessors?.scope(had, undefined);
+    }
+    if (ns !== undefined && pod) {
+      this.scopes.set(oid, ns);
+      this.o.accessors?.scope(ns, pod);
+    }
   }
 
   private own(owner: OwnerKey): void {

@@ -40,6 +40,8 @@ export interface Ancestor {
 /** What an event's process gets from the process records: one object per process, shared by its events. */
 export interface Lineage {
   exe: string;
+  /** Inode number of the process's pid namespace (never written to events: who accessed is told from it). */
+  pidNs?: number;
   /** Parent first, within the process's pid namespace, up to its init (a container's) or LINEAGE_DEPTH. */
   ancestors: Ancestor[];
 }

@@ -15,6 +15,7 @@ test('a lineage is the chain of parents, up to the pid namespace init', () => {
   t.add(rec(102, 101, 6, 'cat', '/bin/cat'));
   assert.deepEqual(t.lineage(102), {
     exe: '/bin/cat',
+    pidNs: 7,
     ancestors: [
       { pid: 101, comm: 'sh', exe: '/bin/sh' },
       { pid: 100, comm: 'entrypoint', exe: '/entrypoint' },

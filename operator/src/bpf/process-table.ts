@@ -37,7 +37,7 @@ export class ProcessTable implements LineageSink {
   lineage(tgid: number): Lineage | undefined {
     const e = this.byTgid.get(tgid);
     if (!e) return undefined;
-    if (!e.lineage) e.lineage = { exe: e.rec.exe, ancestors: this.ancestors(e.rec) };
+    if (!e.lineage) e.lineage = { exe: e.rec.exe, pidNs: e.rec.pidNs, ancestors: this.ancestors(e.rec) };
     return e.lineage;
   }
 

@@ -43,3 +43,12 @@ test('a name with a newline or an escape sequence stays in its row, escaped (SEC
   assert.doesNotMatch(table, /\u001b/);
   assert.match(table.split('\n')[1], /^n1 +web +app +\/bin\/\\x1b\[2Kcat +\/etc\/a\\x0aforged row +read +1 /);
 });
+
+test('BY names who accessed when some row is not the pod itself (the node, another pod)', () => {
+  const rows = inventoryRows([{ metadata: { namespace: 'prod', name: 's' }, status: { nodes: [{ node: 'n1', inventory: { entries: [entry('/usr/bin/kubelet', '2026-12-02T10:00:05.000Z', 2), { ...entry('/usr/bin/kubelet', '2026-12-02T10:00:04.000Z', 1), accessor: 'host' }], omitted: 0 } }] } }]).rows;
+  const lines = renderTable(rows, []).split('\n');
+  assert.match(lines[0], /^NODE +POD +CONTAINER +BY +EXE /);
+  assert.match(lines[1], /^n1 +web +app +pod +\/usr\/bin\/kubelet /);
+  assert.match(lines[2], /^n1 +web +app +host +\/usr\/bin\/kubelet /);
+  assert.doesNotMatch(renderTable(rows.slice(0, 1), []), /BY/, 'no column when every row is the pod itself');
+});

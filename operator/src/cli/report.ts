@@ -20,6 +20,8 @@ export interface ReportRow {
   firstSeen: string;
   lastSeen: string;
   uid: number;
+  /** Who accessed, when not the pod itself (host, container, pod:<namespace>/<name>). */
+  accessor?: string;
 }
 
 /** Entries a node left out of its status (past its --inventory-size). */
@@ -53,9 +55,11 @@ function shortTime(iso: string): string {
 /** The table: aligned columns, TRACE only when rows come from more than one trace. */
 export function renderTable(rows: ReportRow[], omitted: Omitted[]): string {
   const manyTraces = new Set(rows.map((r) => r.trace)).size > 1;
-  const head = [...(manyTraces ? ['TRACE'] : []), 'NODE', 'POD', 'CONTAINER', 'EXE', 'PATH', 'ACCESS', 'COUNT', 'LAST SEEN', 'UID'];
+  // BY: who accessed, when some row is not the pod itself (the node, another pod)
+  const by = rows.some((r) => r.accessor !== undefined);
+  const head = [...(manyTraces ? ['TRACE'] : []), 'NODE', 'POD', 'CONTAINER', ...(by ? ['BY'] : []), 'EXE', 'PATH', 'ACCESS', 'COUNT', 'LAST SEEN', 'UID'];
   // a cell is what a workload or an editor named: escaped (printable), so that one row stays one line
-  const cells = rows.map((r) => [...(manyTraces ? [r.trace] : []), r.node, r.pod, r.container, r.exe, r.path, r.access, String(r.count), shortTime(r.lastSeen), String(r.uid)].map(printable));
+  const cells = rows.map((r) => [...(manyTraces ? [r.trace] : []), r.node, r.pod, r.container, ...(by ? [r.accessor ?? 'pod'] : []), r.exe, r.path, r.access, String(r.count), shortTime(r.lastSeen), String(r.uid)].map(printable));
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]))).join('  ');
   const out = [line(head), ...cells.map(line)];

@@ -52,6 +52,30 @@ export interface FileEventRecord {
   count?: number;
   /** On a record a trace's rateLimit folded: the time of the first access it stands for (`time` is the last's). */
   first_time?: string;
+  /**
+   * Who accessed (the agent; absent when it cannot tell): `pod`, the event's
+   * own pod; `other-pod`, another pod of the node (accessor_pod names it
+   * where the node knows it); `host`, the node itself (the kubelet, the
+   * runtime, a host process); `container`, a container the node cannot name.
+   * Told from the process's pid namespace and cgroup, never its name.
+   */
+  accessor?: AccessorText;
+  accessor_pod?: { namespace: string; name: string; uid: string };
+}
+
+export type AccessorText = 'pod' | 'other-pod' | 'host' | 'container';
+
+/** Who accessed, as the agent resolved the process (agent/accessors.ts). */
+export interface AccessorInfo {
+  kind: 'pod' | 'host' | 'container';
+  pod?: { namespace: string; name: string; uid: string };
+}
+
+/** The accessor fields of a record of the watch `info` (its pod is "pod"; another, "other-pod"). */
+export function accessorFields(a: AccessorInfo, info: WatchInfo | undefined): Pick<FileEventRecord, 'accessor' | 'accessor_pod'> {
+  if (a.kind !== 'pod') return { accessor: a.kind };
+  if (a.pod && info?.pod && a.pod.uid === info.pod.uid) return { accessor: 'pod' };
+  return a.pod ? { accessor: 'other-pod', accessor_pod: a.pod } : { accessor: 'other-pod' };
 }
 
 /** What a watch id stands for, supplied by whoever created the watch. */
@@ -81,7 +105,7 @@ const devText = lastOf(formatDev);
 const fileModeText = lastOf((m: number) => `0${m.toString(8)}`);
 const cgroupText = lastOf((c: bigint) => c.toString());
 
-export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Clock, node = os.hostname()): FileEventRecord {
+export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Clock, node = os.hostname(), accessor?: AccessorInfo): FileEventRecord {
   const rec: FileEventRecord = {
     time: clock.toIso(e.tsNs),
     node,
@@ -102,6 +126,7 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
   if (info?.trace) rec.trace = info.trace;
   if (info?.pod) rec.pod = info.pod;
   if (info?.container) rec.container = info.container;
+  if (accessor) Object.assign(rec, accessorFields(accessor, info));
   if (e.count > 1) rec.count = e.count;
   return rec;
 }
@@ -195,6 +220,8 @@ export function fileEventLine(r: FileEventRecord): string {
   if (r.trace !== undefined) s += `,"trace":${once(r.trace)}`;
   if (r.pod !== undefined) s += `,"pod":${once(r.pod)}`;
   if (r.container !== undefined) s += `,"container":${once(r.container)}`;
+  if (r.accessor !== undefined) s += `,"accessor":${str(r.accessor)}`;
+  if (r.accessor_pod !== undefined) s += `,"accessor_pod":${once(r.accessor_pod)}`;
   if (r.count !== undefined) s += `,"count":${num(r.count)}`;
   if (r.first_time !== undefined) s += `,"first_time":${str(r.first_time)}`;
   return `${s}}`;
@@ -205,6 +232,6 @@ export function fileEventLine(r: FileEventRecord): string {
 export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'ancestors'];
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
-export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'count', 'first_time'];
+export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'accessor', 'accessor_pod', 'count', 'first_time'];
 
 setLineFormat('file', (r) => fileEventLine(r as unknown as FileEventRecord));

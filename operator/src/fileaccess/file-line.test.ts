@@ -25,6 +25,9 @@ test('a file event line is exactly JSON.stringify of its record', () => {
     toRecord({ ...raw, count: 7 }, owner, clock, 'node-a'),
     toRecord({ ...raw, lineage: { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/"sh' }] } }, { ...owner, container: { ...owner.container, image: 'reg/app:1' } }, clock, 'n'),
     toRecord({ ...raw, lineage: { exe: '', ancestors: [] } }, owner, clock, 'n'),
+    toRecord(raw, owner, clock, 'n', { kind: 'host' }),
+    toRecord(raw, owner, clock, 'n', { kind: 'pod', pod: { namespace: 'b', name: 'sc"anner', uid: 'u-2' } }),
+    toRecord(raw, owner, clock, 'n', { kind: 'pod', pod: owner.pod }),
   ];
   for (const r of cases) assert.equal(fileEventLine(r), JSON.stringify(r));
   // the same shared objects again (cached) and a different owner after it
@@ -35,7 +38,7 @@ test('a file event line is exactly JSON.stringify of its record', () => {
 
 test('every key toRecord writes is one fileEventLine knows, in its order', () => {
   // a rate-limited summary has them all (count and first_time: the rate limiter's fold)
-  const r = { ...toRecord(raw, owner, new Clock(), 'node-a'), count: 2, first_time: '2026-12-07T10:00:00.000Z' };
+  const r = { ...toRecord(raw, owner, new Clock(), 'node-a', { kind: 'pod', pod: { namespace: 'b', name: 'scanner', uid: 'u-2' } }), count: 2, first_time: '2026-12-07T10:00:00.000Z' };
   const keys = Object.keys(r);
   assert.deepEqual(keys, FILE_EVENT_KEYS.filter((k) => keys.includes(k)));
   assert.equal(keys.length, FILE_EVENT_KEYS.length);

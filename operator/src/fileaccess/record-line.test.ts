@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FileLineEncoder, lineageBytes, ownerLine } from './record-line';
-import { WatchInfo, toRecord } from './file-event';
+import { FileLineEncoder, accessorBytes, lineageBytes, ownerLine } from './record-line';
+import { AccessorInfo, WatchInfo, toRecord } from './file-event';
 import { FILE_EVENT, RawFileEvent, encodeFileEvent } from './layout';
 import { Lineage } from '../bpf/proc-record';
 import { Clock } from '../output/clock';
@@ -32,6 +32,14 @@ const lineages: (Lineage | undefined)[] = [
   { exe: '', ancestors: [] },
   { exe: '/opt/ünï\u0007', ancestors: [{ pid: 4294967295, comm: 'x\\y', exe: '' }] },
 ];
+const accessors: (AccessorInfo | undefined)[] = [
+  undefined,
+  { kind: 'host' },
+  { kind: 'container' },
+  { kind: 'pod', pod: { namespace: 'ns', name: 'web', uid: 'u-1' } },
+  { kind: 'pod', pod: { namespace: 'o"ther', name: 'scanner\u2028', uid: 'u-2' } },
+  { kind: 'pod' },
+];
 const comms = ['cat', '', 'we"ird', 'back\\slash', 'nl\n', '\u0001ctl', 'é-latin1', 'ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ', 'fifteen-chars!!', '\u007fdel', '©\u0085µ\u00bf'];
 const u64s = [0n, 1n, 817n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 60n + 1n, 2n ** 64n - 1n];
 const u32s = [0, 1, 9, 10, 99, 100, 65535, 2 ** 31, 2 ** 32 - 1];
@@ -61,9 +69,11 @@ test("a ring record's line is exactly the UTF-8 of JSON.stringify of its narrowe
     const line = ownerLine('node-"a"', o);
     const lb = l ? lineageBytes(l) : undefined;
     const at = pick(100);
-    const end = enc.encode(out, at, rec, 0, line, mask, e.verdict, lb);
-    assert.ok(end - at <= FileLineEncoder.max(line, lb), 'within the bound the writer reserves');
-    const want = JSON.stringify(toRecord({ ...e, comm: decodedComm, access: mask, count: e.count || 1, lineage: l }, o, clock, 'node-"a"'));
+    const a = one(accessors);
+    const ab = a ? accessorBytes(a, o) : undefined;
+    const end = enc.encode(out, at, rec, 0, line, mask, e.verdict, lb, ab);
+    assert.ok(end - at <= FileLineEncoder.max(line, lb, ab), 'within the bound the writer reserves');
+    const want = JSON.stringify(toRecord({ ...e, comm: decodedComm, access: mask, count: e.count || 1, lineage: l }, o, clock, 'node-"a"', a));
     assert.equal(out.toString('utf8', at, end), `${want}\n`, `record ${n}`);
     // the bytes themselves, not only their decoding (a lone surrogate, say, would decode alike)
     assert.ok(out.subarray(at, end).equals(Buffer.from(`${want}\n`)), `record ${n}: bytes`);

@@ -11,7 +11,7 @@ import { formatDev } from '../sys/devnum';
 import type { Lineage } from '../bpf/proc-record';
 import { Clock } from '../output/clock';
 import { FILE_EVENT, SOURCE, VERDICT, accessNames, recordCount, recordTs } from './layout';
-import type { WatchInfo } from './file-event';
+import { AccessorInfo, WatchInfo, accessorFields } from './file-event';
 
 const F = FILE_EVENT.fields;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -152,6 +152,26 @@ class TimeBytes {
   }
 }
 
+const accessorLines = new WeakMap<object, Buffer>();
+const ACCESSOR_TEXT: Record<string, Buffer> = {
+  pod: Buffer.from(',"accessor":"pod"'),
+  host: Buffer.from(',"accessor":"host"'),
+  container: Buffer.from(',"accessor":"container"'),
+  'other-pod': Buffer.from(',"accessor":"other-pod"'),
+};
+
+/** `,"accessor":…` (and `,"accessor_pod":…`) of an accessor for a watch, encoded once per other pod. */
+export function accessorBytes(a: AccessorInfo, info: WatchInfo): Buffer {
+  const f = accessorFields(a, info);
+  if (!f.accessor_pod) return ACCESSOR_TEXT[f.accessor!];
+  let b = accessorLines.get(a.pod!);
+  if (b === undefined) {
+    b = Buffer.from(`,"accessor":"other-pod","accessor_pod":${JSON.stringify(f.accessor_pod)}`);
+    accessorLines.set(a.pod!, b);
+  }
+  return b;
+}
+
 /**
  * Writes lines of file events from ring records. `access` is the accesses to
  * report (the record's, narrowed to the owner's), `verdict` the record's or
@@ -165,12 +185,12 @@ export class FileLineEncoder {
   }
 
   /** The most bytes the line of these parts can take. */
-  static max(owner: OwnerLine, lineage: Buffer | undefined): number {
-    return LINE_FIXED_MAX + owner.head.length + owner.tail.length + (lineage?.length ?? 0);
+  static max(owner: OwnerLine, lineage: Buffer | undefined, accessor?: Buffer): number {
+    return LINE_FIXED_MAX + owner.head.length + owner.tail.length + (lineage?.length ?? 0) + (accessor?.length ?? 0);
   }
 
   /** Writes one line (with its newline) at `at`; returns where it ends. */
-  encode(buf: Buffer, at: number, rec: Buffer, r: number, owner: OwnerLine, access: number, verdict: number, lineage: Buffer | undefined): number {
+  encode(buf: Buffer, at: number, rec: Buffer, r: number, owner: OwnerLine, access: number, verdict: number, lineage: Buffer | undefined, accessor?: Buffer): number {
     let i = put(buf, at, TIME);
     i = put(buf, i, this.time.get(recordTs(rec, r)));
     i = put(buf, i, owner.head);
@@ -199,6 +219,7 @@ export class FileLineEncoder {
     i = u64(buf, i, rec, r + F.cgroup_id.offset, false);
     buf[i++] = 0x22;
     i = put(buf, i, owner.tail);
+    if (accessor !== undefined) i = put(buf, i, accessor);
     const count = recordCount(rec, r);
     if (count > 1) {
       i = put(buf, i, COUNT);

@@ -35,7 +35,7 @@ export interface WatchTarget {
   intent?: Enforcement;
   maxMatches?: number;
   /** Copied into every owner of the key's inodes (event enrichment). */
-  meta?: Pick<Owner, 'trace' | 'pod' | 'container'>;
+  meta?: Pick<Owner, 'trace' | 'pod' | 'container' | 'scope'>;
 }
 
 /** What made the keeper resolve a pattern again. */

@@ -138,3 +138,29 @@ test('deny and kill masks: the union of the accesses their owners want stopped, 
   e = [...m.entries.values()][0];
   assert.deepEqual([e.access, e.deny ?? 0, e.kill], [7, 0, 1]);
 });
+
+test('scoped owners: their stops go to their pid namespace, never to the inode; audit owners add none', () => {
+  const m = new FakeMap();
+  const r = new WatchRegistry(m);
+  const f = { ino: 5n, dev: 9 };
+  // two namespaces' pods share a host file: each trace stops its own pod only
+  r.set('a/t1|u1|c', [{ ...f, ...owner('t1', 1), action: 'kill' as const, scope: 4026532001 }]);
+  r.set('b/t2|u2|c', [{ ...f, ...owner('t2', 1), intent: 'deny' as const, scope: 4026532002 }]);
+  r.set('c/t3|u3|c', [{ ...f, ...owner('t3', 3), scope: 4026532003 }]);
+  const e = [...m.entries.values()][0];
+  assert.deepEqual({ access: e.access, deny: e.deny, kill: e.kill, would: e.would }, { access: 3, deny: 0, kill: 0, would: 0 }, 'nothing unscoped');
+  assert.deepEqual(e.scopes, [
+    { pidNs: 4026532001, deny: 0, kill: 1, would: 0 },
+    { pidNs: 4026532002, deny: 0, kill: 0, would: 1 },
+  ]);
+  // an unscoped owner (hive trace) stops everyone, as before
+  r.set('host', [{ ...f, path: '/x', access: 2, action: 'deny' as const }]);
+  assert.deepEqual([...m.entries.values()][0].deny, 2);
+  r.remove('host');
+  // a changed scope rewrites the entry; the last scoped owner gone, no scopes left
+  r.set('a/t1|u1|c', [{ ...f, ...owner('t1', 1), action: 'kill' as const, scope: 4026532009 }]);
+  assert.deepEqual([...m.entries.values()][0].scopes?.map((s) => s.pidNs).sort(), [4026532002, 4026532009]);
+  r.remove('a/t1|u1|c');
+  r.remove('b/t2|u2|c');
+  assert.equal([...m.entries.values()][0].scopes, undefined);
+});

@@ -5,6 +5,10 @@
 // the union of the accesses owners with that action want stopped: one deny
 // owner is enough to refuse the access, whoever else only audits it; its
 // would-deny mask the union of what owners audit with an intent to stop).
+// An owner with a scope (the agent's: its container's pid namespace) stops
+// only the tasks of that scope: its stops go to the inode's entry for that
+// namespace (WatchEntry.scopes), never to the inode's own masks, so another
+// pod or the host reaching the same inode is reported, not stopped.
 // Removing an owner removes the
 // kernel entry only when the inode's last owner goes, so nothing leaks and
 // nothing is dropped early.
@@ -33,6 +37,11 @@ export interface Owner {
   trace?: { namespace: string; name: string };
   pod?: { namespace: string; name: string; uid: string };
   container?: { name: string; id: string };
+  /**
+   * The pid namespace (inode number) whose tasks this owner's action or
+   * intent applies to; absent: every task (`hive trace` on host paths).
+   */
+  scope?: number;
 }
 
 /** What the registry needs of the BPF side (FileAccessMonitor has it). */
@@ -45,18 +54,36 @@ export interface InodeMap {
 interface Slot extends InodeRef {
   id: number;
   owners: Owner[];
-  /** What the kernel entry holds now, packed by packMasks (-1 when nothing: refused, or not written yet). */
-  masks: number;
+  /**
+   * What the kernel entry holds now, packed by packMasks, with its scopes'
+   * (a string then: scopes are few, most inodes have none or one); -1 when
+   * nothing: refused, or not written yet.
+   */
+  masks: number | string;
 }
 
-/** The kernel entry's masks for these owners. */
-function masksOf(owners: Owner[]): { access: number; deny: number; kill: number; would: number } {
-  const m = { access: 0, deny: 0, kill: 0, would: 0 };
+interface Stops {
+  deny: number;
+  kill: number;
+  would: number;
+}
+
+/** The kernel entry's masks for these owners: the inode's own (unscoped owners) and each scope's. */
+function masksOf(owners: Owner[]): Stops & { access: number; scopes: Map<number, Stops> | undefined } {
+  const m = { access: 0, deny: 0, kill: 0, would: 0, scopes: undefined as Map<number, Stops> | undefined };
   for (const o of owners) {
     m.access |= o.access;
-    if (o.action === 'deny') m.deny |= o.access;
-    else if (o.action === 'kill') m.kill |= o.access;
-    else if (o.intent) m.would |= o.access;
+    if (!o.action && !o.intent) continue;
+    let into: Stops = m;
+    if (o.scope !== undefined) {
+      m.scopes ??= new Map();
+      const sc = m.scopes.get(o.scope) ?? { deny: 0, kill: 0, would: 0 };
+      m.scopes.set(o.scope, sc);
+      into = sc;
+    }
+    if (o.action === 'deny') into.deny |= o.access;
+    else if (o.action === 'kill') into.kill |= o.access;
+    else if (o.intent) into.would |= o.access;
   }
   return m;
 }
@@ -78,6 +105,13 @@ function withoutKey(owners: Owner[], key: string): Owner[] {
 
 /** The four 3-bit masks in one small integer: a number per slot, not a string per inode. */
 const packMasks = (m: { access: number; deny: number; kill: number; would: number }) => m.access | (m.deny << 3) | (m.kill << 6) | (m.would << 9);
+
+/** packMasks with the scopes' masks, when there are scopes. */
+function signature(m: ReturnType<typeof masksOf>): number | string {
+  const own = packMasks(m);
+  if (!m.scopes) return own;
+  return `${own} ${[...m.scopes].sort(([a], [b]) => a - b).map(([ns, sc]) => `${ns}:${packMasks({ access: 0, ...sc })}`).join(' ')}`;
+}
 
 export class WatchRegistry {
   private readonly byInode = new Map<string, Slot>();
@@ -116,7 +150,7 @@ export class WatchRegistry {
       }
       const same = slot.owners.find((o) => o.key === key);
       if (same) (same.aliases ??= []).push(f.path);
-      else slot.owners = slot.owners.concat({ key, path: f.path, access: f.access, action: f.action, intent: f.intent, trace: f.trace, pod: f.pod, container: f.container });
+      else slot.owners = slot.owners.concat({ key, path: f.path, access: f.access, action: f.action, intent: f.intent, trace: f.trace, pod: f.pod, container: f.container, scope: f.scope });
       mine.add(slot);
       touched.add(slot);
     }
@@ -126,7 +160,7 @@ export class WatchRegistry {
     const remove: InodeRef[] = [];
     for (const slot of touched) {
       const m = masksOf(slot.owners);
-      const masks = slot.owners.length ? packMasks(m) : -1;
+      const masks = slot.owners.length ? signature(m) : -1;
       if (slot.owners.length === 0) {
         remove.push(slot);
         this.byInode.delete(WatchRegistry.k(slot));
@@ -134,7 +168,8 @@ export class WatchRegistry {
       } else if (masks !== slot.masks) {
         // one literal of one shape: spreads of optional parts gave every entry its own hidden
         // class (~17 MiB of maps at 65,536 inodes while the monitor kept the entries)
-        add.push({ ino: slot.ino, dev: slot.dev, watchId: slot.id, access: m.access, deny: m.deny, kill: m.kill, would: m.would });
+        const scopes = m.scopes ? [...m.scopes].map(([pidNs, sc]) => ({ pidNs, ...sc })) : undefined;
+        add.push({ ino: slot.ino, dev: slot.dev, watchId: slot.id, access: m.access, deny: m.deny, kill: m.kill, would: m.would, scopes });
       }
       slot.masks = masks;
     }

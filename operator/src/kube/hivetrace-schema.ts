@@ -210,6 +210,11 @@ const InventoryEntry = Type.Object({
   lastSeen: Type.String({ format: 'date-time' }),
   /** The uid of the last access. */
   uid: Type.Integer(),
+  /**
+   * Who accessed, when not the pod itself: `host` (the node: kubelet, runtime, a host process),
+   * `container` (one the node cannot name), or `pod:<namespace>/<name>` (another pod).
+   */
+  accessor: Type.Optional(Type.String()),
 });
 
 const Inventory = Type.Object(
@@ -220,7 +225,7 @@ const Inventory = Type.Object(
   },
   {
     description:
-      "Who accessed the trace's files on this node since the agent started (kept across agent restarts): one entry per pod, container, executable, path and access with its count, first and last time and last uid, the most recently seen first, at most the agent's --inventory-size; the rest counted in omitted. Written at most once per --inventory-interval.",
+      "Who accessed the trace's files on this node since the agent started (kept across agent restarts): one entry per pod, container, executable, path, access and accessor (absent: the pod itself; host, container, or pod:<namespace>/<name> for another pod) with its count, first and last time and last uid, the most recently seen first, at most the agent's --inventory-size; the rest counted in omitted. Written at most once per --inventory-interval.",
   },
 );
 

@@ -42,6 +42,13 @@ export interface Pod {
   containers: PodContainer[];
 }
 
+/** A host directory or file bind-mounted into a container (a hostPath volume). */
+export interface HostMount {
+  hostPath: string;
+  containerPath: string;
+  readOnly?: boolean;
+}
+
 export class ContainerdHarness {
   readonly cri: CriClient;
   private readonly pods: Pod[] = [];
@@ -147,8 +154,8 @@ export class ContainerdHarness {
     this.ctr('images', 'import', archive);
   }
 
-  /** A pod sandbox (host network, so no CNI) with one sleeping container per name. */
-  async runPod(name: string, containerNames: string[], namespace = 'default', uid: string = crypto.randomUUID()): Promise<Pod> {
+  /** A pod sandbox (host network, so no CNI) with one sleeping container per name (each with `mounts`). */
+  async runPod(name: string, containerNames: string[], namespace = 'default', uid: string = crypto.randomUUID(), mounts: HostMount[] = []): Promise<Pod> {
     const config: PodSandboxConfig = {
       metadata: { name, uid, namespace, attempt: 0 },
       log_directory: path.join(this.dir, 'logs', uid),
@@ -160,11 +167,11 @@ export class ContainerdHarness {
     const sandboxId = await this.cri.runPodSandbox(config);
     const pod: Pod = { sandboxId, uid, name, namespace, config, containers: [] };
     this.pods.push(pod);
-    return this.addContainers(pod, containerNames);
+    return this.addContainers(pod, containerNames, mounts);
   }
 
-  private async addContainers(pod: Pod, containerNames: string[]): Promise<Pod> {
-    for (const c of containerNames) pod.containers.push(await this.startContainer(pod, c));
+  private async addContainers(pod: Pod, containerNames: string[], mounts: HostMount[] = []): Promise<Pod> {
+    for (const c of containerNames) pod.containers.push(await this.startContainer(pod, c, 0, mounts));
     return pod;
   }
 
@@ -176,7 +183,7 @@ export class ContainerdHarness {
     if (i >= 0) this.pods.splice(i, 1);
   }
 
-  async startContainer(pod: Pod, name: string, attempt = 0): Promise<PodContainer> {
+  async startContainer(pod: Pod, name: string, attempt = 0, mounts: HostMount[] = []): Promise<PodContainer> {
     const id = await this.cri.createContainer(
       pod.sandboxId,
       {
@@ -184,6 +191,8 @@ export class ContainerdHarness {
         image: { image: IMAGE },
         command: ['/bin/sleep', '1000000'],
         log_path: `${name}-${attempt}.log`,
+        // a hostPath volume, as the kubelet hands it to the runtime
+        mounts: mounts.map((m) => ({ host_path: m.hostPath, container_path: m.containerPath, readonly: m.readOnly ?? false })),
         // what the kubelet sets on a container
         labels: {
           'io.kubernetes.container.name': name,
