@@ -79,6 +79,9 @@ static __always_inline void exe_path(struct hive_proc_record *r, struct task_str
 		r->flags |= HIVE_PROC_NO_EXE;
 		return;
 	}
+	/* what the path cannot be told apart by: a pod's /usr/bin/kubelet is not the host's */
+	r->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	r->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	d = BPF_CORE_READ(exe, f_path.dentry);
 	vm = BPF_CORE_READ(exe, f_path.mnt);
 	root_d = BPF_CORE_READ(t, fs, root.dentry);
@@ -150,6 +153,9 @@ static __noinline int emit_proc(struct task_struct *leader, u32 tgid, u64 start)
 	r->flags = 0;
 	r->pad = 0;
 	r->pid_ns = pid_ns;
+	r->exe_ino = 0;
+	r->exe_dev = 0;
+	r->pad2 = 0;
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), &leader->comm);
 	exe_path(r, leader);
 	bpf_ringbuf_submit(r, 0);

@@ -190,7 +190,7 @@ enum hive_proc_flag {
 	HIVE_PROC_EXE_TRUNCATED = 0x2, /* the path was longer: its components nearest the root are missing */
 };
 
-/* One process, as written to the ring buffer (576 bytes). exe holds the
+/* One process, as written to the ring buffer (592 bytes). exe holds the
  * executable's path (task->mm->exe_file) as the task sees it, walked from
  * the file up to the task's root (fs->root), crossing mounts: components
  * leaf first, each NUL-terminated, exe_len bytes in all ("cat\0bin\0usr\0"
@@ -207,6 +207,9 @@ struct hive_proc_record {
 	u8 flags;            /* HIVE_PROC_* */
 	u8 pad;
 	u32 pid_ns;          /* inode number of its pid namespace: a chain ends where it changes */
+	u64 exe_ino;         /* its executable's inode and device (as hive_inode_key): 0 without one */
+	u32 exe_dev;
+	u32 pad2;
 	char comm[HIVE_COMM_LEN]; /* the thread group leader's */
 	char exe[HIVE_EXE_LEN + HIVE_NAME_MAX];
 };

@@ -23,7 +23,7 @@
 # qemu's user network, where the host is 10.96.0.1, an address its certificate
 # names (the "kubernetes" Service's ClusterIP).
 # env: HIVE_CACHE (default ~/.cache/hive) keeps unpacked kernels and initramfs
-#      per package version; HIVE_KERNEL_TIMEOUT (s, default 900) bounds a guest;
+#      per package version; HIVE_KERNEL_TIMEOUT (s, default 1200) bounds a guest;
 #      HIVE_TEST_MODES, HIVE_EXPECT_MODES, HIVE_EXPECT_AUTO and
 #      HIVE_KERNEL_SUITES (fileaccess,netmon,agent; or hook) override what runs and what the
 #      guest must find (on every kernel); HIVE_BPF_DIR runs
@@ -32,7 +32,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${HIVE_CACHE:-$HOME/.cache/hive}/kernels
 bullseye=${HIVE_CACHE:-$HOME/.cache/hive}/apt-bullseye
-timeout_s=${HIVE_KERNEL_TIMEOUT:-900}
+timeout_s=${HIVE_KERNEL_TIMEOUT:-1200}
 fetch_only=false
 if [ "${1:-}" = --fetch ]; then fetch_only=true; shift; fi
 read -r -a kernels <<< "${*:-${KERNELS:-5.10 6.1 6.12}}"

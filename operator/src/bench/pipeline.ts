@@ -47,7 +47,7 @@ interface ChildResult {
 const GEN_TGIDS = 10_000;
 function addLineage(monitor: FileAccessMonitor): void {
   const rec = (tgid: number, ppid: number, nsPid: number, comm: string, exe: string) => ({
-    startNs: BigInt(tgid), parentStartNs: BigInt(ppid), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 4026531836, uid: 0, flags: 0, comm, exe,
+    startNs: BigInt(tgid), parentStartNs: BigInt(ppid), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 4026531836, uid: 0, flags: 0, comm, exe, exeIno: BigInt(tgid), exeDev: 1,
   });
   monitor.processes.add(rec(GEN_TGIDS + 1, 1, 1, 'entrypoint', '/usr/local/bin/entrypoint'));
   monitor.processes.add(rec(GEN_TGIDS + 2, GEN_TGIDS + 1, 7, 'sh', '/usr/bin/dash'));

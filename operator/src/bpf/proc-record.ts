@@ -12,7 +12,7 @@ export const LINEAGE_DEPTH = 4;
 
 /** struct hive_proc_record: one process (see process-table.ts). */
 export const PROC_RECORD = {
-  size: 576,
+  size: 592,
   fields: {
     start_ns: { offset: 0, size: 8 },
     parent_start_ns: { offset: 8, size: 8 },
@@ -25,8 +25,11 @@ export const PROC_RECORD = {
     flags: { offset: 42, size: 1 },
     pad: { offset: 43, size: 1 },
     pid_ns: { offset: 44, size: 4 },
-    comm: { offset: 48, size: 16 },
-    exe: { offset: 64, size: 512 },
+    exe_ino: { offset: 48, size: 8 },
+    exe_dev: { offset: 56, size: 4 },
+    pad2: { offset: 60, size: 4 },
+    comm: { offset: 64, size: 16 },
+    exe: { offset: 80, size: 512 },
   },
 } as const;
 
@@ -40,6 +43,9 @@ export interface Ancestor {
 /** What an event's process gets from the process records: one object per process, shared by its events. */
 export interface Lineage {
   exe: string;
+  /** The executable's inode and device (kernel encoding), when it has one: what its path cannot tell apart. */
+  exeIno?: bigint;
+  exeDev?: number;
   /** Inode number of the process's pid namespace (never written to events: who accessed is told from it). */
   pidNs?: number;
   /** Parent first, within the process's pid namespace, up to its init (a container's) or LINEAGE_DEPTH. */
@@ -61,6 +67,9 @@ export interface RawProcRecord {
   comm: string;
   /** The path, root first ("" when the task had no executable). */
   exe: string;
+  /** Its executable's inode and device (0n and 0 without one). */
+  exeIno: bigint;
+  exeDev: number;
 }
 
 const P = PROC_RECORD.fields;
@@ -88,6 +97,8 @@ export function decodeProcRecord(buf: Buffer, at = 0): RawProcRecord {
     flags,
     comm: cString(buf, at + P.comm.offset, P.comm.size),
     exe: exeFromComponents(buf, at + P.exe.offset, buf.readUInt16LE(at + P.exe_len.offset), flags),
+    exeIno: u64(buf, at + P.exe_ino.offset),
+    exeDev: buf.readUInt32LE(at + P.exe_dev.offset),
   };
 }
 

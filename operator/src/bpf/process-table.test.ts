@@ -5,7 +5,7 @@ import { PROC_FLAG, RawProcRecord, decodeProcRecord, exeFromComponents } from '.
 import { procBuffer } from '../testing/proc-records';
 
 const rec = (tgid: number, ppid: number, nsPid: number, comm: string, exe: string, start = tgid * 10, parentStart = ppid * 10): RawProcRecord => ({
-  startNs: BigInt(start), parentStartNs: BigInt(parentStart), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 7, uid: 0, flags: 0, comm, exe,
+  startNs: BigInt(start), parentStartNs: BigInt(parentStart), cgroupId: 1n, tgid, ppid, nsPid, pidNs: 7, uid: 0, flags: 0, comm, exe, exeIno: 0n, exeDev: 0,
 });
 
 test('a lineage is the chain of parents, up to the pid namespace init', () => {
@@ -56,7 +56,7 @@ test('an exec (a new record of the same tgid) gives the new executable; the tabl
 
 test('decodes a process record: the exe components leaf first, as a path', () => {
   assert.deepEqual(decodeProcRecord(procBuffer(['cat', 'bin', 'usr'])), {
-    startNs: 123n, parentStartNs: 45n, cgroupId: 9n, tgid: 4242, ppid: 4200, nsPid: 3, pidNs: 0xeffffffc, uid: 1000, flags: 0, comm: 'cat', exe: '/usr/bin/cat',
+    startNs: 123n, parentStartNs: 45n, cgroupId: 9n, tgid: 4242, ppid: 4200, nsPid: 3, pidNs: 0xeffffffc, uid: 1000, flags: 0, comm: 'cat', exe: '/usr/bin/cat', exeIno: 2n ** 40n + 7n, exeDev: (8 << 20) | 2,
   });
   assert.equal(decodeProcRecord(procBuffer(['x', 'deep'], PROC_FLAG.truncated)).exe, '.../deep/x');
   assert.equal(decodeProcRecord(procBuffer([], PROC_FLAG.noExe)).exe, '');

@@ -38,6 +38,10 @@ export class ProcessTable implements LineageSink {
     const e = this.byTgid.get(tgid);
     if (!e) return undefined;
     if (!e.lineage) e.lineage = { exe: e.rec.exe, pidNs: e.rec.pidNs, ancestors: this.ancestors(e.rec) };
+      if (e.rec.exeIno) {
+        e.lineage.exeIno = e.rec.exeIno;
+        e.lineage.exeDev = e.rec.exeDev;
+      }
     return e.lineage;
   }
 

@@ -30,7 +30,7 @@ export interface FileEventRecord {
    * container's init) or 4. Both absent when the kernel wrote no record of
    * the process (a synthetic event, or its ring-buffer record was lost).
    */
-  process: { pid: number; tgid: number; ppid: number; uid: number; gid: number; comm: string; exe?: string; ancestors?: Ancestor[] };
+  process: { pid: number; tgid: number; ppid: number; uid: number; gid: number; comm: string; exe?: string; exe_inode?: number | string; exe_dev?: string; ancestors?: Ancestor[] };
   /** The attach mode that saw the access: kprobe, fentry, lsm or tracepoint. */
   mode: string;
   /**
@@ -102,6 +102,8 @@ function lastOf<K, V>(f: (k: K) => V): (k: K) => V {
   };
 }
 const devText = lastOf(formatDev);
+/** An inode number as events write it: a number, or its digits as a string above 2^53. */
+const inodeText = (ino: bigint): number | string => (ino <= MAX_SAFE ? Number(ino) : ino.toString());
 const fileModeText = lastOf((m: number) => `0${m.toString(8)}`);
 const cgroupText = lastOf((c: bigint) => c.toString());
 
@@ -111,11 +113,13 @@ export function toRecord(e: RawFileEvent, info: WatchInfo | undefined, clock: Cl
     node,
     kind: 'file',
     path: info?.path ?? '?',
-    inode: e.ino <= MAX_SAFE ? Number(e.ino) : e.ino.toString(),
+    inode: inodeText(e.ino),
     dev: devText(e.dev),
     access: accessNames(e.access),
     process: e.lineage
-      ? { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: e.lineage.exe, ancestors: e.lineage.ancestors }
+      ? e.lineage.exeIno !== undefined
+        ? { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: e.lineage.exe, exe_inode: inodeText(e.lineage.exeIno), exe_dev: devText(e.lineage.exeDev ?? 0), ancestors: e.lineage.ancestors }
+        : { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: e.lineage.exe, ancestors: e.lineage.ancestors }
       : { pid: e.pid, tgid: e.tgid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm },
     mode: SOURCE[e.source] ?? `source-${e.source}`,
     verdict: VERDICT[e.verdict] ?? 'allowed',
@@ -213,6 +217,7 @@ export function fileEventLine(r: FileEventRecord): string {
     `"process":{"pid":${num(p.pid)},"tgid":${num(p.tgid)},"ppid":${num(p.ppid)},"uid":${num(p.uid)},"gid":${num(p.gid)},"comm":${F.comm(p.comm)}` +
     // exe and ancestors are one process's, the same arrays event after event
     (p.exe !== undefined ? `,"exe":${F.exe(p.exe)}` : '') +
+    (p.exe_inode !== undefined ? `,"exe_inode":${typeof p.exe_inode === 'number' ? num(p.exe_inode) : str(p.exe_inode)},"exe_dev":${F.dev(p.exe_dev!)}` : '') +
     (p.ancestors !== undefined ? `,"ancestors":${once(p.ancestors)}` : '') +
     '},' +
     `"mode":${F.mode(r.mode)},"verdict":${F.verdict(r.verdict)},"file_mode":${F.fileMode(r.file_mode)},"cgroup_id":${F.cgroup(r.cgroup_id)}`;
@@ -229,7 +234,7 @@ export function fileEventLine(r: FileEventRecord): string {
 
 /** The keys of `process` fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other).
  * A field added to toRecord's process (or to the record) must be added to fileEventLine and here. */
-export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'ancestors'];
+export const PROCESS_KEYS = ['pid', 'tgid', 'ppid', 'uid', 'gid', 'comm', 'exe', 'exe_inode', 'exe_dev', 'ancestors'];
 
 /** The keys fileEventLine writes, in its order (file-line.test.ts: toRecord writes no other). */
 export const FILE_EVENT_KEYS = ['time', 'node', 'kind', 'path', 'inode', 'dev', 'access', 'process', 'mode', 'verdict', 'file_mode', 'cgroup_id', 'aliases', 'trace', 'pod', 'container', 'accessor', 'accessor_pod', 'count', 'first_time'];

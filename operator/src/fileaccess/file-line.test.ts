@@ -25,6 +25,8 @@ test('a file event line is exactly JSON.stringify of its record', () => {
     toRecord({ ...raw, count: 7 }, owner, clock, 'node-a'),
     toRecord({ ...raw, lineage: { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/"sh' }] } }, { ...owner, container: { ...owner.container, image: 'reg/app:1' } }, clock, 'n'),
     toRecord({ ...raw, lineage: { exe: '', ancestors: [] } }, owner, clock, 'n'),
+    toRecord({ ...raw, lineage: { exe: '/usr/bin/kubelet', exeIno: 99n, exeDev: (8 << 20) | 1, ancestors: [] } }, owner, clock, 'n'),
+    toRecord({ ...raw, lineage: { exe: '/x', exeIno: 2n ** 60n, exeDev: 0, ancestors: [] } }, owner, clock, 'n'),
     toRecord(raw, owner, clock, 'n', { kind: 'host' }),
     toRecord(raw, owner, clock, 'n', { kind: 'pod', pod: { namespace: 'b', name: 'sc"anner', uid: 'u-2' } }),
     toRecord(raw, owner, clock, 'n', { kind: 'pod', pod: owner.pod }),
@@ -45,8 +47,8 @@ test('every key toRecord writes is one fileEventLine knows, in its order', () =>
 });
 
 test('every key of process toRecord writes is one fileEventLine knows, in its order', () => {
-  const lineage = { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/sh' }] };
+  const lineage = { exe: '/usr/bin/cat', exeIno: 5n, exeDev: 1, ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/sh' }] };
   assert.deepEqual(Object.keys(toRecord({ ...raw, lineage }, owner, new Clock(), 'node-a').process), PROCESS_KEYS);
-  // without the kernel's process record: the same keys, less exe and ancestors
-  assert.deepEqual(Object.keys(toRecord(raw, owner, new Clock(), 'node-a').process), PROCESS_KEYS.slice(0, -2));
+  // without the kernel's process record: the same keys, less exe, its inode and device, and ancestors
+  assert.deepEqual(Object.keys(toRecord(raw, owner, new Clock(), 'node-a').process), PROCESS_KEYS.slice(0, -4));
 });

@@ -30,6 +30,8 @@ const lineages: (Lineage | undefined)[] = [
   undefined,
   { exe: '/usr/bin/cat', ancestors: [{ pid: 9, comm: 'sh', exe: '/bin/"sh' }, { pid: 1, comm: 'tini', exe: '/sbin/tini' }] },
   { exe: '', ancestors: [] },
+  { exe: '/usr/bin/kubelet', exeIno: 817n, exeDev: (254 << 20) | 3, pidNs: 4026531836, ancestors: [] },
+  { exe: '/x', exeIno: 2n ** 60n + 1n, exeDev: 0, ancestors: [] },
   { exe: '/opt/ünï\u0007', ancestors: [{ pid: 4294967295, comm: 'x\\y', exe: '' }] },
 ];
 const accessors: (AccessorInfo | undefined)[] = [

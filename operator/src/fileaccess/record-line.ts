@@ -131,7 +131,8 @@ const lineages = new WeakMap<Lineage, Buffer>();
 export function lineageBytes(l: Lineage): Buffer {
   let b = lineages.get(l);
   if (b === undefined) {
-    b = Buffer.from(`${l.exe !== undefined ? `,"exe":${JSON.stringify(l.exe)}` : ''}${l.ancestors !== undefined ? `,"ancestors":${JSON.stringify(l.ancestors)}` : ''}`);
+    const id = l.exeIno !== undefined ? `,"exe_inode":${l.exeIno <= BigInt(MAX_SAFE) ? String(l.exeIno) : `"${l.exeIno}"`},"exe_dev":${JSON.stringify(formatDev(l.exeDev ?? 0))}` : '';
+    b = Buffer.from(`${l.exe !== undefined ? `,"exe":${JSON.stringify(l.exe)}` : ''}${id}${l.ancestors !== undefined ? `,"ancestors":${JSON.stringify(l.ancestors)}` : ''}`);
     lineages.set(l, b);
   }
   return b;

@@ -1,6 +1,6 @@
 // Ring-buffer records as the kernel writes them, for the decoders' unit
 // tests: a process record (struct hive_proc_record) and the addon's framing.
-import { PROC_RECORD } from '../bpf/proc-record';
+import { PROC_FLAG, PROC_RECORD } from '../bpf/proc-record';
 
 /** What a test sets in a process record; the rest are fixed values. */
 export interface ProcFields {
@@ -24,6 +24,10 @@ export function procBuffer(components: string[], flags = 0, p: ProcFields = {}):
   b.writeUInt32LE(p.nsPid ?? 3, f.ns_pid.offset);
   b.writeUInt32LE(0xeffffffc, f.pid_ns.offset);
   b.writeUInt32LE(1000, f.uid.offset);
+  if (!(flags & PROC_FLAG.noExe)) {
+    b.writeBigUInt64LE(2n ** 40n + 7n, f.exe_ino.offset);
+    b.writeUInt32LE((8 << 20) | 2, f.exe_dev.offset);
+  }
   b.writeUInt8(flags, f.flags.offset);
   b.write(p.comm ?? 'cat', f.comm.offset, 'latin1');
   const exe = Buffer.from(components.map((c) => `${c}\0`).join(''), 'latin1');
