@@ -39,7 +39,14 @@ test('the accessor is told by the kernel\'s scope, the pid namespace and the cgr
     // a hostPID pod's process: the host's namespace, but its cgroup names its pod
     assert.deepEqual(acc.of(60, lin(100), 0), { kind: 'pod', pod: { namespace: 'b', name: 'host-agent', uid: '00000000-0000-0000-0000-00000000000b' } });
     assert.deepEqual(acc.of(70, lin(300), 0), { kind: 'pod', pod: { namespace: 'c', name: 'scanner', uid: '00000000-0000-0000-0000-00000000000c' } });
-    // gone before it was read: by its namespace alone
+    // gone before it was read: another process of its pid namespace (its container's init) names the pod
+    pidDir(71, 600, '12:cpu:/kubepods/pod00000000-0000-0000-0000-00000000000c/c4\n');
+    assert.deepEqual(acc.of(85, lin(600), 0), { kind: 'pod', pod: { namespace: 'c', name: 'scanner', uid: '00000000-0000-0000-0000-00000000000c' } });
+    fs.rmSync(path.join(proc, '71'), { recursive: true });
+    assert.deepEqual(acc.of(86, lin(600), 0), { kind: 'pod', pod: { namespace: 'c', name: 'scanner', uid: '00000000-0000-0000-0000-00000000000c' } }, 'kept for its namespace');
+    acc.podGone('00000000-0000-0000-0000-00000000000c');
+    assert.deepEqual(acc.of(87, lin(600), 0), { kind: 'container' }, 'forgotten when the pod goes');
+    // gone before it was read, nothing else in its namespace: by its namespace alone
     assert.deepEqual(acc.of(80, lin(400), 0), { kind: 'container' });
     assert.deepEqual(acc.of(81, lin(100), 0), { kind: 'host' });
     // no process record and no /proc entry: nothing is claimed

@@ -25,6 +25,8 @@ export interface AccessorOptions {
 }
 
 const HOST: Accessor = { kind: 'host' };
+/** Pid namespaces whose pod is kept (a node runs at most a few hundred containers). */
+const MAX_NS = 4096;
 const CONTAINER: Accessor = { kind: 'container' };
 // kubepods/besteffort/pod<uid>/<id> (cgroupfs driver), kubepods-besteffort-pod<uid_with_underscores>.slice (systemd)
 const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/;
@@ -43,6 +45,8 @@ export class Accessors {
   /** Pid namespace -> the pod container whose init is in it (the reconciler's scopes). */
   private readonly scopes = new Map<number, PodRef>();
   private readonly byLineage = new WeakMap<Lineage, Accessor>();
+  /** Pid namespace -> the pod its processes' cgroup named (pods no trace watches). */
+  private readonly byNs = new Map<number, Accessor>();
   private hostNs: number | undefined;
 
   constructor(private readonly o: AccessorOptions) {}
@@ -51,6 +55,12 @@ export class Accessors {
   scope(ns: number, pod: PodRef | undefined): void {
     if (pod) this.scopes.set(ns, pod);
     else this.scopes.delete(ns);
+    this.byNs.delete(ns); // a namespace number is reused once its namespace is gone
+  }
+
+  /** A pod left the node: the namespaces its processes were in are no longer its (their numbers are reused). */
+  podGone(uid: string): void {
+    for (const [ns, a] of this.byNs) if (a.pod?.uid === uid) this.byNs.delete(ns);
   }
 
   /**
@@ -75,21 +85,58 @@ export class Accessors {
     const pod = pidNs !== undefined ? this.scopes.get(pidNs) : undefined;
     if (pod) return { kind: 'pod', pod };
     // a pod's process by its cgroup (hostPID pods' included), read while it lives
-    let cgroup: string | undefined;
-    try {
-      cgroup = fs.readFileSync(`${this.o.hostProc}/${tgid}/cgroup`, 'utf8');
-    } catch {
-      cgroup = undefined; // gone already
-    }
+    const cgroup = this.cgroupOf(tgid);
     const uid = cgroup !== undefined ? podUidOfCgroup(cgroup) : undefined;
-    if (uid) {
-      const ref = this.o.podByUid(uid);
-      return { kind: 'pod', pod: ref ?? { namespace: '', name: '', uid } };
-    }
+    if (uid) return this.podAccessor(uid, pidNs);
     if (pidNs === undefined) return cgroup !== undefined ? (cgroup.includes('kubepods') ? CONTAINER : undefined) : undefined;
     this.hostNs ??= hostPidNamespace(this.o.hostProc);
     if (pidNs === this.hostNs) return HOST;
-    return CONTAINER;
+    // gone already (a cat is quicker than its event): another process of its pid namespace
+    // tells the pod, its container's init above all, which lives as long as the container
+    const known = this.byNs.get(pidNs);
+    if (known) return known;
+    const sibling = this.cgroupOf(this.memberOf(pidNs));
+    const sUid = sibling !== undefined ? podUidOfCgroup(sibling) : undefined;
+    return sUid ? this.podAccessor(sUid, pidNs) : CONTAINER;
+  }
+
+  /** The pod of `uid` as an accessor, kept for its pid namespace (not the host's). */
+  private podAccessor(uid: string, pidNs: number | undefined): Accessor {
+    const ref = this.o.podByUid(uid);
+    const a: Accessor = { kind: 'pod', pod: ref ?? { namespace: '', name: '', uid } };
+    if (ref && pidNs !== undefined && pidNs !== (this.hostNs ??= hostPidNamespace(this.o.hostProc))) {
+      if (this.byNs.size >= MAX_NS) this.byNs.clear();
+      this.byNs.set(pidNs, a);
+    }
+    return a;
+  }
+
+  private cgroupOf(pid: number | undefined): string | undefined {
+    if (pid === undefined) return undefined;
+    try {
+      return fs.readFileSync(`${this.o.hostProc}/${pid}/cgroup`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A live process in the pid namespace `ns` (one pass over the host's processes), if any. */
+  private memberOf(ns: number): number | undefined {
+    const want = `pid:[${ns}]`;
+    let pids: string[];
+    try {
+      pids = fs.readdirSync(this.o.hostProc).filter((n) => /^\d+$/.test(n));
+    } catch {
+      return undefined;
+    }
+    for (const p of pids) {
+      try {
+        if (fs.readlinkSync(`${this.o.hostProc}/${p}/ns/pid`) === want) return Number(p);
+      } catch {
+        // gone, or not readable
+      }
+    }
+    return undefined;
   }
 }
 

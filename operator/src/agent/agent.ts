@@ -197,6 +197,7 @@ export class Agent {
           this.reconciler?.podDeleted(p);
           net?.releasePod({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' });
           correlator.releasePod(p.metadata?.uid ?? '');
+          accessors.podGone(p.metadata?.uid ?? '');
         },
       },
       apiError('watch'),

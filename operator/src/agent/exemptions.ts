@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { InodeRef } from '../fileaccess/monitor';
 import { native } from '../sys/addon';
 import { kernelDev, kernelDevFromStat } from '../sys/devnum';
+import { STAT, readStat } from '../sys/proc-stat';
 import { HiveError, errorMessage } from '../util/errors';
 
 /** Where the kubelet and the container runtime are commonly installed on a host. */
@@ -70,14 +71,8 @@ function mountNsOf(dir: string): number {
 
 /** Whether `<hostProc>/2` is the kernel's kthreadd: a kernel thread (a flag no process can set) whose parent is pid 0. */
 function isKthreadd(hostProc: string): boolean {
-  try {
-    const stat = fs.readFileSync(path.join(hostProc, '2/stat'), 'utf8');
-    // pid (comm) state ppid ... flags is the 9th field; comm may hold spaces and parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[1] === '0' && (Number(fields[6]) & PF_KTHREAD) !== 0;
-  } catch {
-    return false;
-  }
+  const fields = readStat(hostProc, 2);
+  return fields !== undefined && fields[STAT.ppid] === '0' && (Number(fields[STAT.flags]) & PF_KTHREAD) !== 0;
 }
 
 /**
@@ -183,6 +178,8 @@ export function exemptExecutables(
     // without the host's namespace no process can be proven the node's: the paths alone count
     skipped.push({ path: path.join(hostDir, 'ns/mnt'), reason: `running processes not considered: ${errorMessage(e)}` });
   }
+  // processes in the host's namespace and no pod's cgroup, their exe checked against the host's root in one call
+  const candidates: { pid: string; comm: string; target: string; ino: bigint; dev: number }[] = [];
   for (const pid of hostNs ? pids : []) {
     const dir = path.join(hostProc, pid);
     let comm: string;
@@ -210,14 +207,18 @@ export function exemptExecutables(
       refuse("in a pod's cgroup");
       continue;
     }
-    const ino = st.ino;
-    const dev = kernelDevFromStat(st.dev);
-    const [inRoot] = path.isAbsolute(target) ? statHost([target]) : [undefined];
-    if (!inRoot || inRoot.errno !== undefined || inRoot.ino !== ino || kernelDev({ major: inRoot.major, minor: inRoot.minor }) !== dev) {
-      refuse(`its executable is not the host's file at ${JSON.stringify(target)}`);
+    candidates.push({ pid, comm, target, ino: st.ino, dev: kernelDevFromStat(st.dev) });
+  }
+  const absolute = candidates.filter((c) => path.isAbsolute(c.target));
+  const inRoot = absolute.length ? statHost(absolute.map((c) => c.target)) : [];
+  for (const c of candidates) {
+    const i = absolute.indexOf(c);
+    const r = i >= 0 ? inRoot[i] : undefined;
+    if (!r || r.errno !== undefined || r.ino !== c.ino || kernelDev({ major: r.major, minor: r.minor }) !== c.dev) {
+      refused.push({ pid: Number(c.pid), comm: c.comm, reason: `its executable is not the host's file at ${JSON.stringify(c.target)}` });
       continue;
     }
-    add({ path: target, ino, dev, from: 'process' }, Number(pid));
+    add({ path: c.target, ino: c.ino, dev: c.dev, from: 'process' }, Number(c.pid));
   }
   return { executables: [...found.values()], skipped, refused };
 }

@@ -13,6 +13,7 @@
 // naming its process: once that one is gone the read fails, even if the pid
 // number is reused.
 import fs from 'node:fs';
+import { STAT, readStat, statFields } from '../sys/proc-stat';
 
 export const RECENT_PID_TTL_MS = 10_000;
 const MAX_KEPT = 4096;
@@ -22,20 +23,12 @@ const STAT_BYTES = 1024;
 
 /** The start time in a /proc/<pid>/stat text. */
 function startOf(stat: string): string | undefined {
-  // comm, in parentheses, may hold spaces and parentheses: the fields follow the last ')'
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19]; // field 22 of the line, the 20th after comm
+  return statFields(stat)[STAT.starttime];
 }
 
 /** The start time (clock ticks after boot) of a process, or undefined when there is none. */
 export function processStart(hostProc: string, pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`${hostProc}/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  return startOf(stat);
+  return readStat(hostProc, pid)?.[STAT.starttime];
 }
 
 interface Kept {

@@ -296,6 +296,87 @@ describe('make deploy on the real node: the image, the DaemonSet, the demo, the 
     assert.equal(execDemo('cat /etc/db/password').stdout, 'not-a-real-password');
   });
 
+  test('a kill trace stops its own pods only: another namespace’s pod and a host process read the host file both pods mount, reported as theirs; a pod process named kubelet gains nothing across an agent restart (SECURITY-REVIEW M1, M8, H1)', async () => {
+    const shared = fs.mkdtempSync('/tmp/hive-node-shared-');
+    fs.writeFileSync(path.join(shared, 'secret'), 'shared secret\n');
+    const pod = (ns: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'reader', namespace: ns, labels: { app: 'reader' } },
+      spec: {
+        containers: [{ name: 'app', image: 'busybox:1.36', command: ['sleep', '3600'], volumeMounts: [{ name: 'shared', mountPath: '/shared' }] }],
+        volumes: [{ name: 'shared', hostPath: { path: shared, type: 'Directory' } }],
+        terminationGracePeriodSeconds: 0,
+      },
+    });
+    const inPod = (ns: string, cmd: string) => kubectl('exec', '-n', ns, 'reader', '-c', 'app', '--', 'sh', '-c', cmd);
+    const namespaces = ['m1-a', 'm1-b'];
+    try {
+      for (const ns of namespaces) {
+        const n = await node.cluster.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+        assert.ok(n.status === 201 || n.status === 409, `namespace ${ns}: ${JSON.stringify(n.body)}`);
+        const r = await node.cluster.request('POST', `/api/v1/namespaces/${ns}/pods`, pod(ns));
+        assert.equal(r.status, 201, `pod in ${ns}: ${JSON.stringify(r.body)}`);
+      }
+      const podUid: Record<string, string> = {};
+      for (const ns of namespaces) {
+        await until(async () => (await get(`/api/v1/namespaces/${ns}/pods/reader`)).status?.phase === 'Running', 90000, `the reader of ${ns} running`);
+        podUid[ns] = (await get(`/api/v1/namespaces/${ns}/pods/reader`)).metadata.uid;
+      }
+      // H1 on the real node: a shell of A's names itself kubelet, then a new agent reads the node's processes
+      const impostor = inPod('m1-a', '(printf kubelet > /proc/self/comm; while :; do sleep 1; done) </dev/null >/dev/null 2>&1 &');
+      assert.equal(impostor.status, 0, impostor.stderr);
+      const old = await runningAgent();
+      const del = kubectl('delete', 'pod', '-n', 'hive-system', old.metadata.name, '--wait=true', '--timeout=90s');
+      assert.equal(del.status, 0, del.stderr);
+      const fresh = await runningAgent();
+      const trace = {
+        apiVersion: 'hive.io/v1alpha1',
+        kind: 'HiveTrace',
+        metadata: { name: 'guard-shared', namespace: 'm1-a' },
+        spec: { paths: ['/shared/secret'], selector: { matchLabels: { app: 'reader' } }, access: ['read'], action: 'kill' },
+      };
+      const c = await node.cluster.request('POST', '/apis/hive.io/v1alpha1/namespaces/m1-a/hivetraces', trace);
+      assert.equal(c.status, 201, `create the trace: ${JSON.stringify(c.body)}`);
+      await until(
+        async () => {
+          const t = await get('/apis/hive.io/v1alpha1/namespaces/m1-a/hivetraces/guard-shared');
+          const st = (t.status?.nodes ?? []).find((n: Obj) => n.node === node.name);
+          return st?.enforcement?.applied === 'kill' && st.filesWatched === 1 && st.conditions?.[0]?.status === 'True';
+        },
+        60000,
+        'guard-shared killing on the node',
+      );
+      const warned = agentLog(fresh.metadata.name).find((l) => l.msg === 'processes named like the runtime or kubelet are not exempt');
+      assert.ok(warned?.processes?.some((p: Obj) => p.comm === 'kubelet'), `the new agent names the impostor: ${JSON.stringify(warned)}`);
+      const t0 = Date.now();
+      const a = inPod('m1-a', 'cat /shared/secret; echo "cat exit status: $?"');
+      assert.equal(a.stdout, 'cat exit status: 137\n', `A's cat is killed beside a shell named kubelet: ${a.stdout}${a.stderr}`);
+      const b = inPod('m1-b', 'cat /shared/secret; echo "cat exit status: $?"');
+      assert.equal(b.stdout, 'shared secret\ncat exit status: 0\n', `B's cat reads: A's trace does not select B (${b.stderr})`);
+      const host = spawnSync('cat', [path.join(shared, 'secret')], { encoding: 'utf8' });
+      assert.equal(host.stdout, 'shared secret\n', "the host's cat reads");
+      let mine: Obj[] = [];
+      await until(
+        async () => {
+          mine = (await events('--kind', 'file')).filter((e) => e.trace?.name === 'guard-shared' && e.process.comm === 'cat' && Date.parse(e.time) >= t0 - 1000);
+          return mine.length >= 3;
+        },
+        30000,
+        'three cat events of guard-shared in hive logs',
+      );
+      console.log(`# real node, guard-shared: ${JSON.stringify(mine.map((e) => ({ verdict: e.verdict, accessor: e.accessor, accessor_pod: e.accessor_pod, exe: e.process.exe, exe_inode: e.process.exe_inode })))}`);
+      assert.deepEqual(mine.filter((e) => e.verdict === 'killed').map((e) => e.accessor), ['pod'], "A's read: killed, the trace's own pod");
+      const other = mine.filter((e) => e.accessor === 'other-pod');
+      assert.deepEqual(other.map((e) => [e.verdict, e.accessor_pod]), [['allowed', { namespace: 'm1-b', name: 'reader', uid: podUid['m1-b'] }]], "B's read: allowed, named by its cgroup");
+      assert.deepEqual(mine.filter((e) => e.process.tgid === host.pid).map((e) => [e.verdict, e.accessor]), [['allowed', 'host']], "the host's read: allowed, the node's");
+    } finally {
+      await node.cluster.request('DELETE', '/apis/hive.io/v1alpha1/namespaces/m1-a/hivetraces/guard-shared');
+      kubectl('delete', 'namespace', '--ignore-not-found', '--wait=true', '--timeout=90s', ...namespaces);
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
   test('deleting the agent pod: the DaemonSet starts another; the veth’s TC filters are the same, not doubled or leaked', async () => {
     assert.ok(demoVeth, 'the demo test found the veth');
     const old = await runningAgent();
