@@ -29,14 +29,19 @@ export HIVE_PROBE_REPORT=$out/probe.json
 # tests are about argument handling and already run on the host.
 files=() patterns=()
 case ",$suites," in *,fileaccess,*)
-  files+=(fileaccess/probe.kernel.test.js fileaccess/monitor.kernel.test.js fileaccess/watch-keeper.kernel.test.js fileaccess/enforce.kernel.test.js cli/trace.kernel.test.js)
-  patterns+=('file-access hook' 'probe: modes' 'watch keeper in the running kernel' 'enforcement in the running kernel' 'prints one JSON line per access' 'replaced by rename' 'hive trace --deny') ;;
+  files+=(fileaccess/probe.kernel.test.js fileaccess/monitor.kernel.test.js fileaccess/watch-keeper.kernel.test.js fileaccess/enforce.kernel.test.js fileaccess/evasion.kernel.test.js cli/trace.kernel.test.js)
+  patterns+=('file-access hook' 'probe: modes' 'watch keeper in the running kernel' 'enforcement in the running kernel' 'the evasion table in the running kernel' 'prints one JSON line per access' 'replaced by rename' 'hive trace --deny') ;;
 esac
 # The agent in the modes that deny, with a containerd here and the host's API
 # server (run.sh sets HIVE_TEST_CLUSTER and HIVE_TEST_AGENT_MODES in env).
 case ",$suites," in *,agent,*)
   files+=(agent/enforce.e2e.test.js)
   patterns+=('HiveTrace spec.action through the agent') ;;
+esac
+# The evasion table's rows alone (fileaccess runs them too): to iterate on docs/evasion.md.
+case ",$suites," in *,evasion,*)
+  files+=(fileaccess/evasion.kernel.test.js)
+  patterns+=('the evasion table in the running kernel') ;;
 esac
 case ",$suites," in *,hook,*)
   files+=(fileaccess/monitor.kernel.test.js)

@@ -25,7 +25,7 @@
 # env: HIVE_CACHE (default ~/.cache/hive) keeps unpacked kernels and initramfs
 #      per package version; HIVE_KERNEL_TIMEOUT (s, default 1200) bounds a guest;
 #      HIVE_TEST_MODES, HIVE_EXPECT_MODES, HIVE_EXPECT_AUTO and
-#      HIVE_KERNEL_SUITES (fileaccess,netmon,agent; or hook) override what runs and what the
+#      HIVE_KERNEL_SUITES (fileaccess,netmon,agent; or hook, evasion) override what runs and what the
 #      guest must find (on every kernel); HIVE_BPF_DIR runs
 #      another build of the BPF objects (the selfcheck uses it).
 set -euo pipefail
