@@ -38,7 +38,7 @@ interface Row {
   /** What each mode sees (the inode_permission modes alike: kprobe, fentry, lsm). */
   inode: Outcome;
   tracepoint: Outcome;
-  /** Runs before the watch exists (a descriptor opened before it, say): the script waits for a line on fd 3. */
+  /** Runs before the watch exists (a descriptor opened before it, say): the script prints a line once it is ready, then waits for one on fd 3. */
   before?: boolean;
 }
 
@@ -99,7 +99,7 @@ export const ROWS: Row[] = [
   },
   {
     name: 'reads through a descriptor opened before the watch existed',
-    script: 'my $p = $ARGV[0]; open(my $f, "<", $p) or die "open: $!"; open(my $go, "<&=3") or die "fd 3: $!"; my $l = <$go>; my $b; sysread($f, $b, 4) == 4 or die "read: $!"',
+    script: 'my $p = $ARGV[0]; open(my $f, "<", $p) or die "open: $!"; $| = 1; print "opened\\n"; open(my $go, "<&=3") or die "fd 3: $!"; my $l = <$go>; my $b; sysread($f, $b, 4) == 4 or die "read: $!"',
     inode: 'unseen',
     tracepoint: 'unseen',
     before: true,
@@ -133,12 +133,14 @@ function suite(mode: ModeOption) {
       const outcome = monitor.mode === 'tracepoint' ? row.tracepoint : row.inode;
       let ran: { pid: number; code: number | null; stderr: string };
       if (row.before) {
-        // the descriptor first, the watch after: the script waits for a line on fd 3
-        const child = spawn('perl', ['-e', row.script, f, dir], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+        // the descriptor first (the script says when it has it), the watch after; then the script reads
+        const child = spawn('perl', ['-e', row.script, f, dir], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
         let stderr = '';
+        let stdout = '';
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
         const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-        await settle();
+        await waitFor(() => stdout.includes('opened\n') || child.exitCode !== null, 10_000, 'the descriptor opened before the watch');
         monitor.watch([{ ...inodeOf(f), watchId, access: ACCESS_ALL }]);
         (child.stdio[3] as NodeJS.WritableStream).end('go\n');
         ran = { pid: child.pid ?? -1, code: await closed, stderr };
